@@ -1,0 +1,193 @@
+//! Get state: a user's state on channels and channel groups.
+//!
+//! `GET /v2/presence/sub-key/{sub_key}/channel/{channels}/uuid/{uuid}[?channel-group=…]`.
+//! [REST reference](https://www.pubnub.com/docs/sdks/rest-api/presence/get-state),
+//! PROTOCOL.md §4.6.
+//!
+//! Body shapes (all parse into a map channel → state):
+//! - one channel: `payload` *is* the state and the body names `channel` (recorded);
+//! - several channels or groups: `payload.channels.{channel: state}` (recorded);
+//! - `payload` itself as the channel map (JS and Kotlin mocks). Following PROTOCOL.md
+//!   §10.1: if `payload` is an object whose only key is `channels` holding an object, that
+//!   object is the map; otherwise `payload` is the map.
+//!
+//! ```
+//! use presence_core::{GetState, Operation};
+//! let body = br#"{"status": 200, "message": "OK", "payload": {"channels": {"a": {"n": 1}}}, "uuid": "me", "service": "Presence"}"#;
+//! let result = GetState::new().channels(["a", "b"]).parse_response(&http::Response::new(&body[..])).unwrap();
+//! assert_eq!(result.channels["a"], serde_json::json!({"n": 1}));
+//! ```
+
+use crate::config::validate_user_id;
+use crate::request::{
+    call_options, names, require_some, CallOptions, Operation, RequestParts, Target,
+};
+use crate::response::{decode, envelope, BodyError, ErrorFlag};
+use crate::Error;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// The get state operation.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GetState {
+    channels: Vec<String>,
+    channel_groups: Vec<String>,
+    user_id: Option<String>,
+    options: CallOptions,
+}
+
+impl GetState {
+    /// A get state with no channels yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Channels to read the state from.
+    pub fn channels<I, S>(mut self, channels: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.channels.extend(channels.into_iter().map(Into::into));
+        self
+    }
+
+    /// Channel groups to read the state from.
+    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.channel_groups
+            .extend(groups.into_iter().map(Into::into));
+        self
+    }
+
+    /// Reads another user's state instead of the configured user's.
+    pub fn user_id(mut self, user_id: impl Into<String>) -> Self {
+        self.user_id = Some(user_id.into());
+        self
+    }
+}
+
+call_options!(GetState);
+
+/// The get state result.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct GetStateResult {
+    /// The user the state belongs to (`uuid` from the body when present).
+    pub user_id: Option<String>,
+    /// Channel → state.
+    pub channels: BTreeMap<String, Value>,
+}
+
+impl Operation for GetState {
+    type Output = GetStateResult;
+    const NAME: &'static str = "get_state";
+
+    fn options(&self) -> &CallOptions {
+        &self.options
+    }
+
+    fn options_mut(&mut self) -> &mut CallOptions {
+        &mut self.options
+    }
+
+    fn channel_count(&self) -> usize {
+        self.channels.len() + self.channel_groups.len()
+    }
+
+    fn encode(&self, target: &Target<'_>, out: &mut RequestParts) -> Result<(), Error> {
+        let channels = names("channels", self.channels.iter().cloned(), false)?;
+        let groups = names("channel_groups", self.channel_groups.iter().cloned(), true)?;
+        require_some(&channels, &groups)?;
+        let user = self.user_id.as_deref().unwrap_or(target.user_id);
+        validate_user_id("user_id", user)?;
+        out.presence_prefix(target);
+        out.path_literal("/channel/");
+        out.path_list(&channels);
+        out.path_literal("/uuid/");
+        out.path_value(user);
+        out.query_list("channel-group", &groups);
+        Ok(())
+    }
+
+    fn parse_body(&self, body: &[u8]) -> Result<GetStateResult, BodyError> {
+        let raw: Raw = decode("get state body", body)?;
+        let single = match (
+            &raw.channel,
+            self.channels.as_slice(),
+            self.channel_groups.is_empty(),
+        ) {
+            (Some(name), _, _) => Some(name.clone()),
+            (None, [one], true) if !is_channels_wrapper(raw.payload.as_ref()) => Some(one.clone()),
+            _ => None,
+        };
+        let mut channels = BTreeMap::new();
+        match (single, raw.payload) {
+            (Some(name), Some(state)) => {
+                channels.insert(name, state);
+            }
+            (None, Some(Value::Object(mut map))) => {
+                let map = if is_channels_wrapper_map(&map) {
+                    match map.remove("channels") {
+                        Some(Value::Object(inner)) => inner,
+                        _ => Map::new(),
+                    }
+                } else {
+                    map
+                };
+                channels.extend(map);
+            }
+            (_, None) | (_, Some(Value::Null)) => {}
+            (None, Some(other)) => {
+                return Err(Error::malformed(
+                    "get state body",
+                    format!("`payload` must be an object, got {}", json_kind(&other)),
+                    body,
+                )
+                .into())
+            }
+        }
+        Ok(GetStateResult {
+            user_id: raw.uuid,
+            channels,
+        })
+    }
+}
+
+fn is_channels_wrapper(payload: Option<&Value>) -> bool {
+    matches!(payload, Some(Value::Object(map)) if is_channels_wrapper_map(map))
+}
+
+fn is_channels_wrapper_map(map: &Map<String, Value>) -> bool {
+    map.len() == 1 && map.get("channels").is_some_and(Value::is_object)
+}
+
+pub(crate) fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(default)]
+    status: Option<i64>,
+    #[serde(default)]
+    error: ErrorFlag,
+    #[serde(default)]
+    payload: Option<Value>,
+    #[serde(default)]
+    uuid: Option<String>,
+    #[serde(default)]
+    channel: Option<String>,
+}
+envelope!(Raw);

@@ -1,0 +1,93 @@
+//! Leave: tells the service the user left channels and groups at once (a `leave` event
+//! instead of a later `timeout`).
+//!
+//! `GET /v2/presence/sub-key/{sub_key}/channel/{channels}/leave[?channel-group=…]`.
+//! [REST reference](https://www.pubnub.com/docs/sdks/rest-api/presence/leave),
+//! PROTOCOL.md §4.4. Channels and groups are de-duplicated and sorted.
+//!
+//! ```
+//! use presence_core::{Config, Keyset, Leave, Operation, RequestMeta, UserId};
+//! let config = Config::new(Keyset::new("demo"), UserId::new("me").unwrap());
+//! let req = Leave::new().channel_groups(["g"]).to_request(&config, &RequestMeta::new(0)).unwrap();
+//! assert_eq!(req.uri().path(), "/v2/presence/sub-key/demo/channel/,/leave");
+//! ```
+
+use crate::ops::parse_ack;
+use crate::request::{
+    call_options, names, require_some, CallOptions, Operation, RequestParts, Target,
+};
+use crate::response::BodyError;
+use crate::Error;
+
+/// The leave operation.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Leave {
+    channels: Vec<String>,
+    channel_groups: Vec<String>,
+    options: CallOptions,
+}
+
+impl Leave {
+    /// A leave with no channels yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Channels to leave.
+    pub fn channels<I, S>(mut self, channels: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.channels.extend(channels.into_iter().map(Into::into));
+        self
+    }
+
+    /// Channel groups to leave.
+    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.channel_groups
+            .extend(groups.into_iter().map(Into::into));
+        self
+    }
+}
+
+call_options!(Leave);
+
+impl Operation for Leave {
+    type Output = ();
+    const NAME: &'static str = "leave";
+
+    fn options(&self) -> &CallOptions {
+        &self.options
+    }
+
+    fn options_mut(&mut self) -> &mut CallOptions {
+        &mut self.options
+    }
+
+    fn channel_count(&self) -> usize {
+        self.channels.len() + self.channel_groups.len()
+    }
+
+    fn encode(&self, target: &Target<'_>, out: &mut RequestParts) -> Result<(), Error> {
+        let mut channels = names("channels", self.channels.iter().cloned(), false)?;
+        let mut groups = names("channel_groups", self.channel_groups.iter().cloned(), true)?;
+        require_some(&channels, &groups)?;
+        channels.sort_unstable();
+        groups.sort_unstable();
+        out.presence_prefix(target);
+        out.path_literal("/channel/");
+        out.path_list(&channels);
+        out.path_literal("/leave");
+        out.query_list("channel-group", &groups);
+        Ok(())
+    }
+
+    fn parse_body(&self, body: &[u8]) -> Result<(), BodyError> {
+        parse_ack("leave body", body)
+    }
+}

@@ -1,0 +1,39 @@
+//! One module per presence operation: input builder, request encoding and response
+//! parsing together.
+
+pub mod get_state;
+pub mod heartbeat;
+pub mod here_now;
+pub mod leave;
+pub mod set_state;
+pub mod where_now;
+
+use crate::response::{decode, envelope, BodyError, ErrorFlag};
+use crate::Error;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// Checks that `state` is a JSON object.
+pub(crate) fn state_object(state: &Value) -> Result<&Map<String, Value>, Error> {
+    state.as_object().ok_or_else(|| {
+        Error::invalid(
+            "state",
+            format!("must be a JSON object, got {}", get_state::json_kind(state)),
+        )
+    })
+}
+
+/// Heartbeat and leave answer `{"status": 200, "message": "OK", "service": "Presence"}`.
+pub(crate) fn parse_ack(expected: &'static str, body: &[u8]) -> Result<(), BodyError> {
+    let _: Ack = decode(expected, body)?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Ack {
+    #[serde(default)]
+    status: Option<i64>,
+    #[serde(default)]
+    error: ErrorFlag,
+}
+envelope!(Ack);

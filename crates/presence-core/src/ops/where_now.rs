@@ -1,0 +1,95 @@
+//! Where now: the channels a user is present on.
+//!
+//! `GET /v2/presence/sub-key/{sub_key}/uuid/{uuid}`.
+//! [REST reference](https://www.pubnub.com/docs/sdks/rest-api/presence/where-now),
+//! PROTOCOL.md §4.2. The target user defaults to the configured user id. A body without
+//! `payload` means no channels (as the JS and Kotlin SDKs read it).
+//!
+//! ```
+//! use presence_core::{Config, Keyset, Operation, RequestMeta, UserId, WhereNow};
+//! let config = Config::new(Keyset::new("demo"), UserId::new("me").unwrap());
+//! let req = WhereNow::new().user_id("other user").to_request(&config, &RequestMeta::new(0)).unwrap();
+//! assert_eq!(req.uri().path(), "/v2/presence/sub-key/demo/uuid/other%20user");
+//! ```
+
+use crate::config::validate_user_id;
+use crate::request::{call_options, CallOptions, Operation, RequestParts, Target};
+use crate::response::{decode, envelope, BodyError, ErrorFlag};
+use crate::Error;
+use serde::Deserialize;
+
+/// The where now operation.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WhereNow {
+    user_id: Option<String>,
+    options: CallOptions,
+}
+
+impl WhereNow {
+    /// Where now for the configured user.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks about another user instead of the configured one.
+    pub fn user_id(mut self, user_id: impl Into<String>) -> Self {
+        self.user_id = Some(user_id.into());
+        self
+    }
+}
+
+call_options!(WhereNow);
+
+/// The where now result.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct WhereNowResult {
+    /// The channels the user is present on.
+    pub channels: Vec<String>,
+}
+
+impl Operation for WhereNow {
+    type Output = WhereNowResult;
+    const NAME: &'static str = "where_now";
+
+    fn options(&self) -> &CallOptions {
+        &self.options
+    }
+
+    fn options_mut(&mut self) -> &mut CallOptions {
+        &mut self.options
+    }
+
+    fn encode(&self, target: &Target<'_>, out: &mut RequestParts) -> Result<(), Error> {
+        let user = self.user_id.as_deref().unwrap_or(target.user_id);
+        validate_user_id("user_id", user)?;
+        out.presence_prefix(target);
+        out.path_literal("/uuid/");
+        out.path_value(user);
+        Ok(())
+    }
+
+    fn parse_body(&self, body: &[u8]) -> Result<WhereNowResult, BodyError> {
+        let raw: Raw = decode("where now body", body)?;
+        Ok(WhereNowResult {
+            channels: raw.payload.map(|p| p.channels).unwrap_or_default(),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(default)]
+    status: Option<i64>,
+    #[serde(default)]
+    error: ErrorFlag,
+    #[serde(default)]
+    payload: Option<Payload>,
+}
+envelope!(Raw);
+
+#[derive(Deserialize)]
+struct Payload {
+    #[serde(default)]
+    channels: Vec<String>,
+}

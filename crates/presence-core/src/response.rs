@@ -1,0 +1,233 @@
+//! Response classification, written once for every operation.
+//!
+//! 1. HTTP status not 2xx: a JSON object body becomes [`Error::Service`] (status,
+//!    message, service, PAM `payload.channels` / `payload["channel-groups"]`), anything
+//!    else [`Error::UnexpectedStatus`].
+//! 2. HTTP 2xx: the operation's typed parser runs. Its body type carries `status` and
+//!    `error`; when those say error (the "false 200" of PROTOCOL.md §10.7: `status` >=
+//!    400, or `error` is `1`, `true`, `"1"` or an object) the body becomes a service error.
+//!    If the typed parse fails, a body that is a recognisable error body is still a
+//!    service error; otherwise the result is [`Error::MalformedResponse`].
+
+use crate::error::{Error, RawBody, ServiceError};
+use crate::request::Operation;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
+use std::fmt;
+
+pub(crate) fn parse<O: Operation, B: AsRef<[u8]>>(
+    op: &O,
+    response: &http::Response<B>,
+) -> Result<O::Output, Error> {
+    let status = response.status().as_u16();
+    let body = response.body().as_ref();
+    let retry_after = response
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if !response.status().is_success() {
+        return Err(
+            error_body(status, body, retry_after, true).unwrap_or_else(|| {
+                Error::UnexpectedStatus {
+                    status,
+                    body: RawBody(body.to_vec()),
+                }
+            }),
+        );
+    }
+    match op.parse_body(body) {
+        Ok(out) => Ok(out),
+        Err(BodyError::Flagged) => Err(error_body(status, body, retry_after, true).unwrap_or_else(
+            || Error::malformed("service error body", "error flagged but unreadable", body),
+        )),
+        Err(BodyError::Invalid(e)) => {
+            Err(error_body(status, body, retry_after, false).unwrap_or(e))
+        }
+    }
+}
+
+/// Why a typed body parser did not produce a result.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum BodyError {
+    /// The body's own `status`/`error` fields say error (a "false 200").
+    Flagged,
+    /// The body is not what the operation expects.
+    Invalid(Error),
+}
+
+impl From<Error> for BodyError {
+    fn from(e: Error) -> Self {
+        BodyError::Invalid(e)
+    }
+}
+
+/// Deserializes a typed body; a body whose envelope says error is [`BodyError::Flagged`].
+pub(crate) fn decode<'a, T>(expected: &'static str, body: &'a [u8]) -> Result<T, BodyError>
+where
+    T: Deserialize<'a> + Envelope,
+{
+    match serde_json::from_slice::<T>(body) {
+        Ok(raw) if raw.envelope().is_error() => Err(BodyError::Flagged),
+        Ok(raw) => Ok(raw),
+        Err(e) => Err(BodyError::Invalid(Error::malformed(
+            expected,
+            e.to_string(),
+            body,
+        ))),
+    }
+}
+
+/// The `status` and `error` fields every Presence body carries.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct EnvelopeFields {
+    #[serde(default)]
+    pub(crate) status: Option<i64>,
+    #[serde(default)]
+    pub(crate) error: ErrorFlag,
+}
+
+impl EnvelopeFields {
+    pub(crate) fn is_error(&self) -> bool {
+        self.status.is_some_and(|s| s >= 400) || self.error.0
+    }
+}
+
+/// Typed bodies expose their envelope fields.
+pub(crate) trait Envelope {
+    fn envelope(&self) -> EnvelopeFields;
+}
+
+/// Implements [`Envelope`] for a body struct with `status: Option<i64>` and `error: ErrorFlag`.
+macro_rules! envelope {
+    ($ty:ty) => {
+        impl $crate::response::Envelope for $ty {
+            fn envelope(&self) -> $crate::response::EnvelopeFields {
+                $crate::response::EnvelopeFields {
+                    status: self.status,
+                    error: self.error,
+                }
+            }
+        }
+    };
+}
+pub(crate) use envelope;
+
+/// The `error` field: `1`, `true`, `"1"`, `"true"` or an object are truthy; `0`, `false`,
+/// `null`, `""`, `"0"` and a missing field are not.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ErrorFlag(pub(crate) bool);
+
+impl<'de> Deserialize<'de> for ErrorFlag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ErrorFlag;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an error flag")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<ErrorFlag, E> {
+                Ok(ErrorFlag(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<ErrorFlag, E> {
+                Ok(ErrorFlag(v != 0))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<ErrorFlag, E> {
+                Ok(ErrorFlag(v != 0))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<ErrorFlag, E> {
+                Ok(ErrorFlag(v != 0.0))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<ErrorFlag, E> {
+                Ok(ErrorFlag(!matches!(v.trim(), "" | "0" | "false")))
+            }
+            fn visit_unit<E>(self) -> Result<ErrorFlag, E> {
+                Ok(ErrorFlag(false))
+            }
+            fn visit_none<E>(self) -> Result<ErrorFlag, E> {
+                Ok(ErrorFlag(false))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<ErrorFlag, D::Error> {
+                d.deserialize_any(V)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ErrorFlag, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(ErrorFlag(true))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ErrorFlag, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ErrorFlag(true))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Reads an error body. With `http_error` any JSON object counts; on a 2xx only a body
+/// whose `status` >= 400 or `error` is truthy does.
+fn error_body(
+    http_status: u16,
+    body: &[u8],
+    retry_after: Option<u64>,
+    http_error: bool,
+) -> Option<Error> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let obj = value.as_object()?;
+    let body_status = obj
+        .get("status")
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok());
+    let flagged = match obj.get("error") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_f64().is_some_and(|n| n != 0.0),
+        Some(Value::String(s)) => !matches!(s.trim(), "" | "0" | "false"),
+        Some(_) => true,
+    };
+    let body_says_error = flagged || body_status.is_some_and(|s| s >= 400);
+    if !http_error && !body_says_error {
+        return None;
+    }
+    let status = match body_status {
+        Some(s) if s >= 400 => s,
+        _ if http_status >= 400 => http_status,
+        // A flagged 200 body without an error status: report 500-class "unknown" as the
+        // body status if it has one, else the HTTP status.
+        _ => body_status.unwrap_or(http_status),
+    };
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    let message = text(obj.get("message"))
+        .or_else(|| text(obj.get("error_message")))
+        .or_else(|| text(obj.get("error").and_then(|e| e.get("message"))))
+        .or_else(|| text(obj.get("error")))
+        .unwrap_or_else(|| {
+            http::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("Unknown error")
+                .to_owned()
+        });
+    let names = |key: &str| -> Vec<String> {
+        obj.get("payload")
+            .and_then(|p| p.get(key))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Some(Error::Service(Box::new(ServiceError {
+        status,
+        http_status,
+        message,
+        service: text(obj.get("service")),
+        channels: names("channels"),
+        channel_groups: names("channel-groups"),
+        retry_after,
+        body: RawBody(body.to_vec()),
+    })))
+}
