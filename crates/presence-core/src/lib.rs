@@ -7,6 +7,8 @@
 //! - Every presence operation: [`HereNow`], [`WhereNow`], [`Heartbeat`], [`Leave`],
 //!   [`SetState`], [`GetState`] — validation, encoding (PROTOCOL.md §3), signing (§6)
 //!   and parsing of every known body shape (§4, §5).
+//! - Long-lived behaviour as state machines driven from outside: [`engine`] (heartbeat
+//!   loop, presence-event watch), [`Subscribe`] and [`PresenceEvent`].
 //! - Configuration as plain data: [`Config`], [`Keyset`], [`KeysetStore`], [`UserId`],
 //!   [`Origin`].
 //!
@@ -39,8 +41,10 @@ pub use http;
 
 pub mod config;
 pub mod encoding;
+pub mod engine;
 pub mod error;
 pub mod ops;
+pub mod presence_event;
 pub mod request;
 pub mod response;
 pub mod signature;
@@ -52,5 +56,7 @@ pub use ops::heartbeat::Heartbeat;
 pub use ops::here_now::{ChannelOccupancy, HereNow, HereNowResult, Occupant};
 pub use ops::leave::Leave;
 pub use ops::set_state::{SetState, SetStateResult};
+pub use ops::subscribe::{Cursor, Subscribe, SubscribeResult};
 pub use ops::where_now::{WhereNow, WhereNowResult};
+pub use presence_event::{IntervalEvent, PresenceChange, PresenceEvent};
 pub use request::{CallOptions, HttpRequest, KeysetChoice, Operation, RequestMeta};

@@ -6,6 +6,7 @@ pub mod heartbeat;
 pub mod here_now;
 pub mod leave;
 pub mod set_state;
+pub mod subscribe;
 pub mod where_now;
 
 use crate::response::{decode, envelope, BodyError, ErrorFlag};

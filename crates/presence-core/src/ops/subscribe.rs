@@ -1,0 +1,210 @@
+//! Subscribe, as used for presence events: a long-poll on `<channel>-pnpres` channels.
+//!
+//! `GET /v2/subscribe/{sub_key}/{channels}/0?tt={timetoken}&tr={region}[&channel-group=…]`.
+//! [REST reference](https://www.pubnub.com/docs/sdks/rest-api/subscribe),
+//! PROTOCOL.md §7. The first call (`tt=0`) is the handshake and returns at once with a
+//! cursor; later calls return when messages arrive or after the server's idle timeout.
+//!
+//! Channel and group names given here are the *user-facing* names; the operation asks
+//! for their presence channels (`name-pnpres`) and returns only presence messages
+//! (channel ending in `-pnpres`), with the suffix stripped.
+//!
+//! ```
+//! use presence_core::{Config, Keyset, Operation, RequestMeta, Subscribe, UserId};
+//! let config = Config::new(Keyset::new("demo"), UserId::new("watcher").unwrap());
+//! let req = Subscribe::new().channels(["lobby"]).to_request(&config, &RequestMeta::new(0)).unwrap();
+//! assert_eq!(req.uri().path(), "/v2/subscribe/demo/lobby-pnpres/0");
+//! ```
+
+use crate::presence_event::{PresenceEvent, RawMessage};
+use crate::request::{
+    call_options, names, require_some, CallOptions, Operation, RequestParts, Target,
+};
+use crate::response::{decode, envelope, BodyError, ErrorFlag};
+use crate::Error;
+use serde::Deserialize;
+
+/// Suffix of presence channels and groups.
+pub const PRESENCE_SUFFIX: &str = "-pnpres";
+
+/// A subscribe cursor: timetoken and region.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Cursor {
+    /// The 17-digit timetoken (`"0"` before the handshake).
+    pub timetoken: String,
+    /// The region.
+    pub region: u32,
+}
+
+impl Cursor {
+    /// The handshake cursor (`tt=0`).
+    pub fn handshake() -> Self {
+        Self {
+            timetoken: "0".to_owned(),
+            region: 0,
+        }
+    }
+
+    /// Whether this is the handshake cursor.
+    pub fn is_handshake(&self) -> bool {
+        self.timetoken == "0" || self.timetoken.is_empty()
+    }
+}
+
+/// The subscribe operation for presence events.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Subscribe {
+    channels: Vec<String>,
+    channel_groups: Vec<String>,
+    cursor: Option<Cursor>,
+    options: CallOptions,
+}
+
+impl Subscribe {
+    /// A subscribe with no channels yet, at the handshake cursor.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Channels whose presence events to receive (user-facing names).
+    pub fn channels<I, S>(mut self, channels: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.channels.extend(channels.into_iter().map(Into::into));
+        self
+    }
+
+    /// Channel groups whose presence events to receive.
+    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.channel_groups
+            .extend(groups.into_iter().map(Into::into));
+        self
+    }
+
+    /// Continues from `cursor` (omit for the handshake).
+    pub fn cursor(mut self, cursor: Cursor) -> Self {
+        self.cursor = Some(cursor);
+        self
+    }
+}
+
+call_options!(Subscribe);
+
+/// One subscribe response.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct SubscribeResult {
+    /// The cursor for the next call.
+    pub cursor: Cursor,
+    /// Presence events, in order. Non-presence messages are skipped.
+    pub events: Vec<PresenceEvent>,
+    /// Presence messages that could not be read (unknown action, wrong types), each
+    /// described. They are reported rather than failing the batch, so the cursor advances.
+    pub unreadable: Vec<String>,
+}
+
+fn presence_names(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| {
+            if n.ends_with(PRESENCE_SUFFIX) {
+                n.clone()
+            } else {
+                format!("{n}{PRESENCE_SUFFIX}")
+            }
+        })
+        .collect()
+}
+
+impl Operation for Subscribe {
+    type Output = SubscribeResult;
+    const NAME: &'static str = "subscribe";
+
+    fn options(&self) -> &CallOptions {
+        &self.options
+    }
+
+    fn options_mut(&mut self) -> &mut CallOptions {
+        &mut self.options
+    }
+
+    fn channel_count(&self) -> usize {
+        self.channels.len() + self.channel_groups.len()
+    }
+
+    fn encode(&self, target: &Target<'_>, out: &mut RequestParts) -> Result<(), Error> {
+        let channels = names("channels", self.channels.iter().cloned(), false)?;
+        let groups = names("channel_groups", self.channel_groups.iter().cloned(), true)?;
+        require_some(&channels, &groups)?;
+        out.path_literal("/v2/subscribe/");
+        out.path_value(target.keyset.subscribe_key());
+        out.path_literal("/");
+        out.path_list(&presence_names(&channels));
+        out.path_literal("/0");
+        out.query_list("channel-group", &presence_names(&groups));
+        let cursor = self.cursor.clone().unwrap_or_else(Cursor::handshake);
+        out.query(
+            "tt",
+            if cursor.is_handshake() {
+                "0".to_owned()
+            } else {
+                cursor.timetoken
+            },
+        );
+        if cursor.region != 0 {
+            out.query("tr", cursor.region.to_string());
+        }
+        Ok(())
+    }
+
+    fn parse_body(&self, body: &[u8]) -> Result<SubscribeResult, BodyError> {
+        let raw: RawSubscribe = decode("subscribe envelope", body)?;
+        let cursor = raw
+            .t
+            .ok_or_else(|| Error::malformed("subscribe envelope", "missing `t` cursor", body))?;
+        let mut events = Vec::new();
+        let mut unreadable = Vec::new();
+        for message in raw.m {
+            match message.into_event() {
+                Ok(Some(event)) => events.push(event),
+                Ok(None) => {}
+                Err(detail) => unreadable.push(detail),
+            }
+        }
+        Ok(SubscribeResult {
+            cursor: Cursor {
+                timetoken: cursor.t,
+                region: cursor.r,
+            },
+            events,
+            unreadable,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct RawSubscribe {
+    #[serde(default)]
+    status: Option<i64>,
+    #[serde(default)]
+    error: ErrorFlag,
+    #[serde(default)]
+    t: Option<RawCursor>,
+    #[serde(default)]
+    m: Vec<RawMessage>,
+}
+envelope!(RawSubscribe);
+
+#[derive(Deserialize)]
+struct RawCursor {
+    #[serde(deserialize_with = "crate::presence_event::string_or_number")]
+    t: String,
+    #[serde(default)]
+    r: u32,
+}
