@@ -1,0 +1,391 @@
+//! Integration tests against real loopback HTTP/1.1 servers written here.
+
+use std::future::Future;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use transport_hyper::{Error, HyperTransport};
+
+// ---------------------------------------------------------------------------
+// A minimal threaded HTTP/1.1 server.
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy)]
+enum Mode {
+    /// Route by path, keep connections alive.
+    Routes,
+    /// Read the request, never answer; hold the socket until the peer leaves.
+    Stall,
+    /// Answer whatever arrives (e.g. a TLS ClientHello) with plain HTTP.
+    PlainToAnything,
+}
+
+struct Server {
+    addr: SocketAddr,
+    accepts: Arc<AtomicUsize>,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start(mode: Mode) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepts = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (acc, reqs) = (accepts.clone(), requests.clone());
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                acc.fetch_add(1, Ordering::SeqCst);
+                let reqs = reqs.clone();
+                thread::spawn(move || handle(stream, mode, &reqs));
+            }
+        });
+        Server {
+            addr,
+            accepts,
+            requests,
+        }
+    }
+
+    fn url(&self, path_and_query: &str) -> String {
+        format!("http://{}{}", self.addr, path_and_query)
+    }
+
+    fn accepts(&self) -> usize {
+        self.accepts.load(Ordering::SeqCst)
+    }
+}
+
+fn handle(mut stream: TcpStream, mode: Mode, requests: &Mutex<Vec<String>>) {
+    match mode {
+        Mode::Stall => {
+            let _ = read_request(&mut stream);
+            drain(&mut stream);
+        }
+        Mode::PlainToAnything => {
+            let mut buf = [0u8; 1024];
+            if matches!(stream.read(&mut buf), Ok(n) if n > 0) {
+                let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+            }
+            drain(&mut stream);
+        }
+        Mode::Routes => {
+            while let Some(req) = read_request(&mut stream) {
+                requests.lock().unwrap().push(req.clone());
+                let path = req
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .split('?')
+                    .next()
+                    .unwrap_or("/")
+                    .to_owned();
+                if !respond(&mut stream, &path) {
+                    drain(&mut stream);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Write the response for `path`; false when the connection must not be reused.
+fn respond(stream: &mut TcpStream, path: &str) -> bool {
+    let (status, ctype, body): (&str, &str, Vec<u8>) = match path {
+        "/ok" => ("200 OK", "application/json", br#"{"status":200,"message":"OK"}"#.to_vec()),
+        "/forbidden" => (
+            "403 Forbidden",
+            "application/json",
+            br#"{"message":"Forbidden","payload":{"channels":["c1"]},"error":true,"service":"Access Manager","status":403}"#.to_vec(),
+        ),
+        "/error" => (
+            "500 Internal Server Error",
+            "application/json",
+            br#"{"status":500,"error":true,"message":"Internal Server Error"}"#.to_vec(),
+        ),
+        "/html" => (
+            "502 Bad Gateway",
+            "text/html",
+            b"<html><body><h1>502 Bad Gateway</h1></body></html>\n".to_vec(),
+        ),
+        "/big" => ("200 OK", "application/octet-stream", vec![b'x'; 64 * 1024]),
+        "/redirect" => {
+            return stream
+                .write_all(b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 5\r\n\r\nmoved")
+                .is_ok();
+        }
+        "/stall-body" => {
+            // Head and part of the body, then nothing.
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"par",
+            );
+            return false;
+        }
+        _ => ("404 Not Found", "text/plain", b"not found".to_vec()),
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    // One write, so the whole response arrives together.
+    stream.write_all(&out).is_ok()
+}
+
+/// Read one request (head and Content-Length body); None on EOF or error.
+fn read_request(stream: &mut TcpStream) -> Option<String> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
+    let len = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    while data.len() < head_end + len {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(head + &String::from_utf8_lossy(&data[head_end..head_end + len]))
+}
+
+/// Block until the peer closes the connection.
+fn drain(stream: &mut TcpStream) {
+    let mut buf = [0u8; 1024];
+    while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+fn get(url: &str) -> http::Request<Vec<u8>> {
+    http::Request::get(url).body(Vec::new()).unwrap()
+}
+
+/// The transport still serves a normal request after a failure.
+async fn assert_still_works(t: &HyperTransport, ok: &Server) {
+    let resp = t.execute(get(&ok.url("/ok"))).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.body(), br#"{"status":200,"message":"OK"}"#);
+}
+
+fn refused_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    addr
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn every_status_is_a_response_with_its_body_intact() {
+    let server = Server::start(Mode::Routes);
+    let t = HyperTransport::new().unwrap();
+
+    // 200 JSON; method, path, query, headers and body reach the server.
+    let req = http::Request::post(server.url("/ok?uuid=u1&auth=secret"))
+        .header("content-type", "application/json")
+        .header("accept-encoding", "gzip")
+        .header("x-test", "1")
+        .body(br#"{"a":1}"#.to_vec())
+        .unwrap();
+    let resp = t.execute(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    assert_eq!(resp.body(), br#"{"status":200,"message":"OK"}"#);
+    let seen = server.requests.lock().unwrap()[0].to_ascii_lowercase();
+    assert!(
+        seen.starts_with("post /ok?uuid=u1&auth=secret http/1.1\r\n"),
+        "{seen}"
+    );
+    assert!(seen.contains("\r\nx-test: 1\r\n"), "{seen}");
+    assert!(seen.contains("\r\ncontent-length: 7\r\n"), "{seen}");
+    assert!(seen.ends_with("\r\n\r\n{\"a\":1}"), "{seen}");
+    assert!(!seen.contains("accept-encoding"), "{seen}");
+
+    // 403 with a JSON error body: Ok, body intact.
+    let resp = t.execute(get(&server.url("/forbidden"))).await.unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(
+        resp.body(),
+        br#"{"message":"Forbidden","payload":{"channels":["c1"]},"error":true,"service":"Access Manager","status":403}"#
+    );
+
+    // 500.
+    let resp = t.execute(get(&server.url("/error"))).await.unwrap();
+    assert_eq!(resp.status(), 500);
+    assert_eq!(
+        resp.body(),
+        br#"{"status":500,"error":true,"message":"Internal Server Error"}"#
+    );
+
+    // Non-JSON (HTML) body, returned byte for byte.
+    let resp = t.execute(get(&server.url("/html"))).await.unwrap();
+    assert_eq!(resp.status(), 502);
+    assert_eq!(resp.headers()["content-type"], "text/html");
+    assert_eq!(
+        resp.body(),
+        b"<html><body><h1>502 Bad Gateway</h1></body></html>\n"
+    );
+
+    // Redirects are not followed: the 3xx itself is the response.
+    let resp = t.execute(get(&server.url("/redirect"))).await.unwrap();
+    assert_eq!(resp.status(), 302);
+    assert_eq!(resp.headers()["location"], "/ok");
+    assert_eq!(resp.body(), b"moved");
+
+    assert_still_works(&t, &server).await;
+}
+
+#[tokio::test]
+async fn keep_alive_reuses_one_connection_across_clones() {
+    let server = Server::start(Mode::Routes);
+    let t = HyperTransport::new().unwrap();
+    let clone = t.clone();
+    for i in 0..20 {
+        let tr = if i % 2 == 0 { &t } else { &clone };
+        let resp = tr.execute(get(&server.url("/ok"))).await.unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    assert_eq!(server.requests.lock().unwrap().len(), 20);
+    assert_eq!(server.accepts(), 1, "20 requests must share one connection");
+}
+
+#[tokio::test]
+async fn stalled_server_hits_the_overall_timeout() {
+    let stall = Server::start(Mode::Stall);
+    let ok = Server::start(Mode::Routes);
+    let bound = Duration::from_millis(300);
+
+    // Per-call override on a transport whose default bound is 30 s.
+    let t = HyperTransport::new().unwrap();
+    let start = Instant::now();
+    let err = t
+        .execute_with_timeout(get(&stall.url("/x")), bound)
+        .await
+        .unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(matches!(err, Error::Timeout { after } if after == bound));
+    assert_still_works(&t, &ok).await;
+
+    // The configured bound also covers collecting the body: head sent, body stalls.
+    let t = HyperTransport::builder()
+        .request_timeout(bound)
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let err = t.execute(get(&ok.url("/stall-body"))).await.unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(
+        matches!(err, Error::Timeout { after } if after == bound),
+        "{err:?}"
+    );
+    assert_still_works(&t, &ok).await;
+}
+
+#[tokio::test]
+async fn refused_connection_is_a_connect_error_without_the_query() {
+    let ok = Server::start(Mode::Routes);
+    let t = HyperTransport::new().unwrap();
+    let addr = refused_addr();
+    let err = t
+        .execute(get(&format!("http://{addr}/v2/presence?auth=SECRET-TOKEN")))
+        .await
+        .unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    assert!(!err.is_timeout());
+    let shown = format!("{err} / {err:?}");
+    assert!(shown.contains(&format!("http://{addr}")), "{shown}");
+    assert!(!shown.contains("SECRET-TOKEN"), "{shown}");
+    assert!(std::error::Error::source(&err).is_some());
+    assert_still_works(&t, &ok).await;
+}
+
+#[tokio::test]
+async fn body_over_the_limit_is_rejected() {
+    let ok = Server::start(Mode::Routes);
+    let t = HyperTransport::builder()
+        .max_body_size(1024)
+        .build()
+        .unwrap();
+    let err = t.execute(get(&ok.url("/big"))).await.unwrap_err();
+    assert!(
+        matches!(err, Error::BodyTooLarge { limit: 1024 }),
+        "{err:?}"
+    );
+    assert_still_works(&t, &ok).await;
+}
+
+#[tokio::test]
+async fn https_to_a_plain_http_server_is_a_tls_error() {
+    let plain = Server::start(Mode::PlainToAnything);
+    let ok = Server::start(Mode::Routes);
+    let t = HyperTransport::builder()
+        .request_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let err = t
+        .execute(get(&format!("https://{}/time/0", plain.addr)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Tls { .. }), "{err:?}");
+    assert_still_works(&t, &ok).await;
+}
+
+#[tokio::test]
+async fn invalid_requests_are_rejected_before_sending() {
+    let t = HyperTransport::new().unwrap();
+    for uri in ["/relative/only", "ftp://127.0.0.1/file"] {
+        let err = t.execute(get(uri)).await.unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidRequest { .. }),
+            "{uri}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn outside_a_runtime_is_an_error_not_a_panic() {
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    let t = HyperTransport::new().unwrap();
+    let fut = pin!(t.execute(get("http://127.0.0.1:9/")));
+    let waker = Waker::from(Arc::new(Noop));
+    match fut.poll(&mut Context::from_waker(&waker)) {
+        Poll::Ready(Err(Error::NoRuntime)) => {}
+        other => panic!("expected NoRuntime, got {other:?}"),
+    }
+}
+
+#[test]
+fn error_is_send_sync_static() {
+    fn check<T: std::error::Error + Send + Sync + 'static>() {}
+    check::<Error>();
+}

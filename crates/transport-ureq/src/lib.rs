@@ -1,0 +1,334 @@
+//! Blocking HTTP executor for the presence SDK, on ureq 3 + rustls.
+//!
+//! [`UreqTransport`] takes a fully built `http::Request<Vec<u8>>` (absolute
+//! URI with scheme and authority, method, headers, body) and returns the
+//! `http::Response<Vec<u8>>` with its status, headers and whole body. It
+//! knows nothing about presence: building requests and parsing responses is
+//! the core's job.
+//!
+//! * **Every status is a response.** A 403 or a 500 comes back as `Ok` with
+//!   its body intact (ureq's `http_status_as_error` is off), so error bodies
+//!   reach the protocol parser. [`Error`] only means that no complete
+//!   response was received.
+//! * **No redirects** are followed: a 3xx is returned as it is.
+//! * **Bounded.** One overall timeout covers connecting, sending and reading
+//!   the whole body ([`Builder::request_timeout`], overridable per call with
+//!   [`UreqTransport::execute_with_timeout`] for long-polls); a separate
+//!   connect timeout; a maximum body size ([`Builder::max_body_size`]).
+//! * **Pooled.** One ureq `Agent` with a keep-alive pool; clones of a
+//!   [`UreqTransport`] share it.
+//! * **TLS** by rustls (ring) with the bundled Mozilla roots.
+//! * **gzip.** `Accept-Encoding: gzip` is sent and a gzip body is decoded
+//!   transparently (ureq then drops `Content-Encoding` and `Content-Length`
+//!   from the returned head). The size limit applies to the decoded body.
+//! * **No proxy.** Proxy environment variables are ignored, as in the hyper
+//!   transport.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use transport_ureq::UreqTransport;
+//!
+//! # fn run() -> Result<(), transport_ureq::Error> {
+//! let transport = UreqTransport::builder()
+//!     .request_timeout(Duration::from_secs(10))
+//!     .build();
+//!
+//! let req = http::Request::get("https://ps.pndsn.com/time/0")
+//!     .body(Vec::new())
+//!     .expect("valid request");
+//! let resp = transport.execute(req)?;
+//! println!("{} {}", resp.status(), String::from_utf8_lossy(resp.body()));
+//!
+//! // A long-poll may wait longer than the default bound.
+//! let req = http::Request::get("https://ps.pndsn.com/time/0")
+//!     .body(Vec::new())
+//!     .expect("valid request");
+//! let _ = transport.execute_with_timeout(req, Duration::from_secs(320))?;
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+
+use std::io;
+use std::time::Duration;
+
+use http::{Method, Uri, Version};
+use ureq::{Agent, RequestExt};
+
+use error::{classify, Cause};
+pub use error::{BoxError, Error};
+
+/// Default connect timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default overall request timeout (connect, send and body read).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default maximum response body size: 8 MiB.
+pub const DEFAULT_MAX_BODY_SIZE: usize = 8 * 1024 * 1024;
+/// Default time an idle pooled connection is kept.
+pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default maximum number of idle pooled connections per host.
+pub const DEFAULT_POOL_MAX_IDLE_PER_HOST: usize = 8;
+
+/// Settings for a [`UreqTransport`]; get one from [`UreqTransport::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Builder {
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    max_body_size: usize,
+    pool_idle_timeout: Duration,
+    pool_max_idle_per_host: usize,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
+            pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
+            pool_max_idle_per_host: DEFAULT_POOL_MAX_IDLE_PER_HOST,
+        }
+    }
+}
+
+impl Builder {
+    /// Bound on establishing the connection, TLS included (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Bound on one whole request: connecting, sending, receiving the head
+    /// and reading the full body (default 30 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Largest (decoded) response body accepted, in bytes (default 8 MiB);
+    /// a larger one fails with [`Error::BodyTooLarge`].
+    pub fn max_body_size(mut self, bytes: usize) -> Self {
+        self.max_body_size = bytes;
+        self
+    }
+
+    /// How long an idle keep-alive connection stays in the pool (default 30 s).
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_idle_timeout = timeout;
+        self
+    }
+
+    /// Most idle connections kept per host (default 8).
+    pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
+        self.pool_max_idle_per_host = max;
+        self
+    }
+
+    /// Build the transport. Infallible: TLS is set up lazily on the first
+    /// `https` request.
+    pub fn build(self) -> UreqTransport {
+        let config = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .proxy(None)
+            .no_delay(true)
+            .timeout_global(Some(self.request_timeout))
+            .timeout_connect(Some(self.connect_timeout))
+            .max_idle_age(self.pool_idle_timeout)
+            .max_idle_connections_per_host(self.pool_max_idle_per_host)
+            .max_idle_connections(self.pool_max_idle_per_host.max(10))
+            .build();
+        UreqTransport {
+            agent: Agent::new_with_config(config),
+            settings: self,
+        }
+    }
+}
+
+/// Blocking executor of `http::Request<Vec<u8>>` over one pooled ureq
+/// [`Agent`].
+///
+/// Cheap to clone; clones share the connection pool.
+#[derive(Debug, Clone)]
+pub struct UreqTransport {
+    agent: Agent,
+    settings: Builder,
+}
+
+impl Default for UreqTransport {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl UreqTransport {
+    /// A transport with the default settings (see [`Builder`]).
+    pub fn new() -> Self {
+        Builder::default().build()
+    }
+
+    /// Start configuring a transport.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Send `req` and read the whole response, bounded by the configured
+    /// request timeout.
+    ///
+    /// Any status (2xx, 3xx, 403, 500…) is `Ok`. See [`Error`] for the
+    /// failures.
+    pub fn execute(&self, req: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, Error> {
+        self.run(req, None)
+    }
+
+    /// Like [`execute`](Self::execute) with `timeout` as the overall bound
+    /// for this call only, e.g. for a long-poll that the server holds open.
+    pub fn execute_with_timeout(
+        &self,
+        req: http::Request<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<http::Response<Vec<u8>>, Error> {
+        self.run(req, Some(timeout))
+    }
+
+    fn run(
+        &self,
+        mut req: http::Request<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, Error> {
+        let target = check_target(req.uri())?;
+        if req.method() == Method::CONNECT {
+            return Err(Error::invalid("the CONNECT method is not supported"));
+        }
+        if req.method() == Method::HEAD && !req.body().is_empty() {
+            return Err(Error::invalid("a HEAD request cannot have a body"));
+        }
+        // HTTP/1.1 is the only protocol ureq speaks.
+        *req.version_mut() = Version::HTTP_11;
+
+        let overall = timeout.unwrap_or(self.settings.request_timeout);
+        let map = |e| map_error(e, &target, overall, &self.settings);
+        let resp = match timeout {
+            None => self.agent.run(req),
+            Some(t) => req
+                .with_agent(&self.agent)
+                .configure()
+                .timeout_global(Some(t))
+                .run(),
+        }
+        .map_err(map)?;
+
+        let (parts, mut body) = resp.into_parts();
+        let limit = self.settings.max_body_size;
+        let bytes = body
+            .with_config()
+            .limit(u64::try_from(limit).unwrap_or(u64::MAX))
+            .read_to_vec()
+            .map_err(map)?;
+        Ok(http::Response::from_parts(parts, bytes))
+    }
+}
+
+/// Validate the URI and return its `scheme://host:port`, never path or query.
+fn check_target(uri: &Uri) -> Result<String, Error> {
+    let scheme = uri
+        .scheme_str()
+        .ok_or_else(|| Error::invalid("the URI has no scheme"))?;
+    let default_port = match scheme {
+        "http" => 80,
+        "https" => 443,
+        other => {
+            return Err(Error::invalid(format!(
+                "unsupported URI scheme `{other}` (only http and https)"
+            )))
+        }
+    };
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| Error::invalid("the URI has no host"))?;
+    let port = uri.port_u16().unwrap_or(default_port);
+    Ok(format!("{scheme}://{host}:{port}"))
+}
+
+/// Map a ureq error. `overall` is the global timeout in force for the call.
+fn map_error(err: ureq::Error, target: &str, overall: Duration, settings: &Builder) -> Error {
+    use ureq::Error as U;
+
+    let target = target.to_owned();
+    match err {
+        U::Timeout(ureq::Timeout::Connect) => Error::Timeout {
+            after: settings.connect_timeout,
+        },
+        U::Timeout(_) => Error::Timeout { after: overall },
+        U::BodyExceedsLimit(_) => Error::BodyTooLarge {
+            limit: settings.max_body_size,
+        },
+        U::Io(io) => map_io(io, target),
+        U::HostNotFound | U::ConnectionFailed | U::InvalidProxyUrl | U::ConnectProxyFailed(_) => {
+            Error::Connect {
+                target,
+                source: Box::new(err),
+            }
+        }
+        U::Tls(_) | U::Rustls(_) | U::Pem(_) | U::TlsRequired => Error::Tls {
+            target,
+            source: Box::new(err),
+        },
+        U::Http(e) => Error::invalid(format!("rejected by the HTTP layer: {e}")),
+        // These carry the URI as a string: never keep them as a source.
+        U::BadUri(_) => Error::invalid("the URI was rejected"),
+        U::RequireHttpsOnly(_) => Error::invalid("only https is allowed"),
+        // Protocol, oversized head, broken gzip, unexpected redirect errors…
+        other => Error::Http {
+            target,
+            source: Box::new(other),
+        },
+    }
+}
+
+fn map_io(io: io::Error, target: String) -> Error {
+    if classify(&io) == Cause::Tls {
+        return Error::Tls {
+            target,
+            source: Box::new(io),
+        };
+    }
+    let connect = matches!(
+        io.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::NetworkDown
+            | io::ErrorKind::AddrNotAvailable
+    ) || is_dns_failure(&io);
+    let source = Box::new(io);
+    if connect {
+        Error::Connect { target, source }
+    } else {
+        Error::Io { target, source }
+    }
+}
+
+/// ureq passes the resolver's `io::Error` through unchanged, and std gives
+/// it no usable `ErrorKind` (it is `Uncategorized`), so recognise it by what
+/// std's `getaddrinfo` wrapper (Unix) or Winsock (Windows) produces.
+fn is_dns_failure(io: &io::Error) -> bool {
+    #[cfg(windows)]
+    {
+        // WSAHOST_NOT_FOUND, WSATRY_AGAIN, WSANO_RECOVERY, WSANO_DATA
+        if matches!(io.raw_os_error(), Some(11001..=11004)) {
+            return true;
+        }
+    }
+    io.raw_os_error().is_none()
+        && io
+            .to_string()
+            .starts_with("failed to lookup address information")
+}
