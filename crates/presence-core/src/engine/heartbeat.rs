@@ -360,7 +360,7 @@ impl HeartbeatEngine {
         for n in removed_c.iter().chain(&removed_g) {
             self.states.remove(n);
         }
-        if send_leave {
+        if send_leave && self.state != HeartbeatState::Stopped {
             self.queue_leave(removed_c, removed_g);
         }
         if self.channels.is_empty() && self.groups.is_empty() {
@@ -449,7 +449,7 @@ impl HeartbeatEngine {
         }
         if self.state != HeartbeatState::Heartbeating
             || self.heartbeat_in_flight.is_some()
-            || !self.next_at.is_some_and(|t| t <= now)
+            || self.next_at.is_none_or(|t| t > now)
         {
             return None;
         }

@@ -25,7 +25,8 @@
 //! use presence_core::engine::heartbeat::{HeartbeatConfig, HeartbeatEngine};
 //! use std::time::{Duration, Instant};
 //!
-//! let start = Instant::now(); // the driver's clock, not the engine's
+//! // `start` comes from the driver's clock; the engine never reads one.
+//! fn first_heartbeat(start: Instant) {
 //! let mut engine = HeartbeatEngine::new(HeartbeatConfig::new(60));
 //! engine.join(start, ["lobby"], Vec::<String>::new());
 //! let tx = engine.poll_request(start).expect("an immediate heartbeat on join");
@@ -33,6 +34,7 @@
 //! let ok = http::Response::new(&br#"{"status": 200, "message": "OK", "service": "Presence"}"#[..]);
 //! engine.handle_response(start, tx.id, &ok);
 //! assert_eq!(engine.poll_timeout(), Some(start + Duration::from_secs(29)));
+//! }
 //! ```
 //!
 //! [`poll_request`]: heartbeat::HeartbeatEngine::poll_request

@@ -1,0 +1,509 @@
+//! Engine tests with virtual time: table-driven over state × input.
+
+use presence_core::engine::heartbeat::{
+    HeartbeatConfig, HeartbeatEngine, HeartbeatEvent, HeartbeatRequest, HeartbeatState as S,
+};
+use presence_core::engine::watch::{WatchConfig, WatchEngine, WatchEvent, WatchState};
+use presence_core::engine::RequestId;
+use presence_core::{Config, Keyset, PresenceEvent, RequestMeta, UserId};
+use std::time::{Duration, Instant};
+
+/// The virtual epoch: read once per test; every later time is computed from it.
+#[allow(clippy::disallowed_methods)]
+fn epoch() -> Instant {
+    Instant::now()
+}
+
+const OK: &str = r#"{"status": 200, "message": "OK", "service": "Presence"}"#;
+
+fn resp(status: u16, body: &str) -> http::Response<Vec<u8>> {
+    http::Response::builder()
+        .status(status)
+        .body(body.as_bytes().to_vec())
+        .unwrap()
+}
+
+fn err(status: u16) -> http::Response<Vec<u8>> {
+    resp(
+        status,
+        &format!(r#"{{"status": {status}, "error": 1, "message": "x", "service": "Presence"}}"#),
+    )
+}
+
+/// Drains requests, returning their kinds and the heartbeat id if any.
+fn drain(e: &mut HeartbeatEngine, now: Instant) -> (Vec<&'static str>, Option<RequestId>) {
+    let mut kinds = Vec::new();
+    let mut hb = None;
+    while let Some(tx) = e.poll_request(now) {
+        kinds.push(tx.op.name());
+        if matches!(tx.op, HeartbeatRequest::Heartbeat(_)) {
+            hb = Some(tx.id);
+        }
+    }
+    (kinds, hb)
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Start {
+    Inactive,
+    Heartbeating,
+    Cooldown,
+    Failed,
+    Stopped,
+}
+
+/// Puts an engine (channels a, b) in `start`; returns it and the in-flight heartbeat id.
+fn engine_in(start: Start, t0: Instant) -> (HeartbeatEngine, Option<RequestId>) {
+    let mut e = HeartbeatEngine::new(HeartbeatConfig::new(60));
+    if let Start::Inactive = start {
+        return (e, None);
+    }
+    e.join(t0, ["a", "b"], Vec::<String>::new());
+    let (_, id) = drain(&mut e, t0);
+    let id = id.unwrap();
+    match start {
+        Start::Heartbeating => return (e, Some(id)),
+        Start::Cooldown => e.handle_response(t0, id, &resp(200, OK)),
+        Start::Failed => e.handle_response(t0, id, &err(403)),
+        Start::Stopped => {
+            e.handle_response(t0, id, &resp(200, OK));
+            e.disconnect();
+            drain(&mut e, t0);
+        }
+        Start::Inactive => unreachable!(),
+    }
+    while e.poll_event().is_some() {}
+    (e, None)
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Input {
+    JoinNew,
+    JoinExisting,
+    LeftOne,
+    LeftAll,
+    Disconnect,
+    Reconnect,
+    Success,
+    ServerError,
+    Forbidden,
+    Transport,
+    Cancelled,
+    TimeoutDue,
+}
+
+fn apply(e: &mut HeartbeatEngine, id: Option<RequestId>, input: Input, t: Instant) {
+    let id = id.unwrap_or(999);
+    match input {
+        Input::JoinNew => e.join(t, ["c"], Vec::<String>::new()),
+        Input::JoinExisting => e.join(t, ["a"], Vec::<String>::new()),
+        Input::LeftOne => e.left(t, ["a"], Vec::<String>::new()),
+        Input::LeftAll => e.left_all(),
+        Input::Disconnect => e.disconnect(),
+        Input::Reconnect => e.reconnect(t),
+        Input::Success => e.handle_response(t, id, &resp(200, OK)),
+        Input::ServerError => e.handle_response(t, id, &err(500)),
+        Input::Forbidden => e.handle_response(t, id, &err(403)),
+        Input::Transport => e.handle_transport_error(t, id, "connection refused"),
+        Input::Cancelled => e.handle_cancelled(id),
+        Input::TimeoutDue => e.handle_timeout(t + Duration::from_secs(29)),
+    }
+}
+
+#[test]
+fn heartbeat_state_by_input_table() {
+    use Input::*;
+    use Start as St;
+    // (start, input, expected state, expected requests right after, polled at t0 or t0+29s)
+    #[rustfmt::skip]
+    let table: &[(Start, Input, S, &[&str])] = &[
+        (St::Inactive, JoinNew, S::Heartbeating, &["heartbeat"]),
+        (St::Inactive, LeftOne, S::Inactive, &[]),
+        (St::Inactive, LeftAll, S::Inactive, &[]),
+        (St::Inactive, Disconnect, S::Stopped, &[]),
+        (St::Inactive, Reconnect, S::Inactive, &[]),
+        (St::Inactive, Success, S::Inactive, &[]),
+        (St::Inactive, TimeoutDue, S::Inactive, &[]),
+        (St::Heartbeating, JoinNew, S::Heartbeating, &[]),
+        (St::Heartbeating, JoinExisting, S::Heartbeating, &[]),
+        (St::Heartbeating, LeftOne, S::Heartbeating, &["leave"]),
+        (St::Heartbeating, LeftAll, S::Inactive, &["leave"]),
+        (St::Heartbeating, Disconnect, S::Stopped, &["leave"]),
+        (St::Heartbeating, Reconnect, S::Heartbeating, &[]),
+        (St::Heartbeating, Success, S::Cooldown, &[]),
+        (St::Heartbeating, ServerError, S::Cooldown, &[]),
+        (St::Heartbeating, Forbidden, S::Failed, &[]),
+        (St::Heartbeating, Transport, S::Cooldown, &[]),
+        (St::Heartbeating, Cancelled, S::Heartbeating, &["heartbeat"]),
+        (St::Cooldown, JoinNew, S::Heartbeating, &["heartbeat"]),
+        (St::Cooldown, JoinExisting, S::Cooldown, &[]),
+        (St::Cooldown, LeftOne, S::Cooldown, &["leave"]),
+        (St::Cooldown, LeftAll, S::Inactive, &["leave"]),
+        (St::Cooldown, Disconnect, S::Stopped, &["leave"]),
+        (St::Cooldown, Reconnect, S::Cooldown, &[]),
+        (St::Cooldown, Success, S::Cooldown, &[]),
+        (St::Cooldown, TimeoutDue, S::Heartbeating, &["heartbeat"]),
+        (St::Failed, JoinNew, S::Heartbeating, &["heartbeat"]),
+        (St::Failed, JoinExisting, S::Heartbeating, &["heartbeat"]),
+        (St::Failed, LeftOne, S::Heartbeating, &["leave", "heartbeat"]),
+        (St::Failed, LeftAll, S::Inactive, &["leave"]),
+        (St::Failed, Disconnect, S::Stopped, &["leave"]),
+        (St::Failed, Reconnect, S::Heartbeating, &["heartbeat"]),
+        (St::Failed, TimeoutDue, S::Failed, &[]),
+        (St::Failed, Success, S::Failed, &[]),
+        (St::Stopped, JoinNew, S::Stopped, &[]),
+        (St::Stopped, LeftOne, S::Stopped, &[]),
+        (St::Stopped, LeftAll, S::Inactive, &[]),
+        (St::Stopped, Disconnect, S::Stopped, &[]),
+        (St::Stopped, Reconnect, S::Heartbeating, &["heartbeat"]),
+        (St::Stopped, TimeoutDue, S::Stopped, &[]),
+        (St::Stopped, Success, S::Stopped, &[]),
+    ];
+    let t0 = epoch();
+    for &(start, input, expected, requests) in table {
+        let (mut e, id) = engine_in(start, t0);
+        apply(&mut e, id, input, t0);
+        let poll_at = if matches!(input, TimeoutDue) {
+            t0 + Duration::from_secs(29)
+        } else {
+            t0
+        };
+        let (kinds, _) = drain(&mut e, poll_at);
+        assert_eq!(e.state(), expected, "{start:?} × {input:?}: state");
+        assert_eq!(kinds, requests, "{start:?} × {input:?}: requests");
+    }
+}
+
+#[test]
+fn a_fake_hour_produces_exactly_the_predicted_heartbeats() {
+    for (timeout, interval) in [(300u32, 149u64), (60, 29), (20, 9)] {
+        let t0 = epoch();
+        let mut e = HeartbeatEngine::new(HeartbeatConfig::new(timeout));
+        e.join(t0, ["lobby"], Vec::<String>::new());
+        let mut now = t0;
+        let mut count = 0u64;
+        let end = t0 + Duration::from_secs(3600);
+        loop {
+            while let Some(tx) = e.poll_request(now) {
+                count += 1;
+                e.handle_response(now, tx.id, &resp(200, OK));
+            }
+            match e.poll_timeout() {
+                Some(t) if t <= end => {
+                    assert!(t > now, "no busy loop: deadline {t:?} not after {now:?}");
+                    now = t;
+                    e.handle_timeout(now);
+                }
+                _ => break,
+            }
+        }
+        assert_eq!(count, 3600 / interval + 1, "timeout {timeout}");
+    }
+}
+
+#[test]
+fn join_while_in_flight_heartbeats_again_right_after() {
+    let t0 = epoch();
+    let (mut e, id) = engine_in(Start::Heartbeating, t0);
+    e.join(t0, ["c"], Vec::<String>::new());
+    assert!(
+        e.poll_request(t0).is_none(),
+        "one heartbeat in flight at a time"
+    );
+    e.handle_response(t0, id.unwrap(), &resp(200, OK));
+    let tx = e
+        .poll_request(t0)
+        .expect("immediate heartbeat with the new channel");
+    match tx.op {
+        HeartbeatRequest::Heartbeat(h) => {
+            let config = Config::new(Keyset::new("k"), UserId::new("u").unwrap());
+            let req = h.to_request_for_test(&config);
+            assert!(req.contains("/channel/a,b,c/heartbeat"), "{req}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+trait ToRequestForTest {
+    fn to_request_for_test(&self, config: &Config) -> String;
+}
+
+impl<O: presence_core::Operation> ToRequestForTest for O {
+    fn to_request_for_test(&self, config: &Config) -> String {
+        self.to_request(config, &RequestMeta::new(0))
+            .unwrap()
+            .uri()
+            .to_string()
+    }
+}
+
+#[test]
+fn join_during_cooldown_heartbeats_at_once() {
+    let t0 = epoch();
+    let (mut e, _) = engine_in(Start::Cooldown, t0);
+    let t1 = t0 + Duration::from_secs(5);
+    e.join(t1, Vec::<String>::new(), ["g"]);
+    let tx = e.poll_request(t1).expect("heartbeat");
+    let config = Config::new(Keyset::new("k"), UserId::new("u").unwrap());
+    let uri = tx.op.to_request_for_test(&config);
+    assert!(
+        uri.contains("/channel/a,b/heartbeat") && uri.contains("channel-group=g"),
+        "{uri}"
+    );
+}
+
+#[test]
+fn disconnect_while_in_flight_ignores_the_late_response() {
+    let t0 = epoch();
+    let (mut e, id) = engine_in(Start::Heartbeating, t0);
+    e.disconnect();
+    let (kinds, _) = drain(&mut e, t0);
+    assert_eq!(kinds, ["leave"]);
+    while e.poll_event().is_some() {}
+    e.handle_response(t0, id.unwrap(), &resp(200, OK));
+    assert_eq!(e.state(), S::Stopped);
+    assert_eq!(e.poll_event(), None, "a stale response reports nothing");
+    assert_eq!(e.poll_timeout(), None);
+}
+
+#[test]
+fn too_many_requests_honours_retry_after_bounded_by_interval() {
+    let t0 = epoch();
+    let (mut e, id) = engine_in(Start::Heartbeating, t0);
+    while e.poll_event().is_some() {}
+    let r429 = http::Response::builder()
+        .status(429)
+        .header("retry-after", "20")
+        .body(br#"{"status": 429, "error": true, "message": "Too Many Requests", "service": "Presence"}"#.to_vec())
+        .unwrap();
+    e.handle_response(t0, id.unwrap(), &r429);
+    assert_eq!(e.poll_timeout(), Some(t0 + Duration::from_secs(20)));
+    assert!(e.poll_request(t0 + Duration::from_secs(19)).is_none());
+    let mut events = Vec::new();
+    while let Some(ev) = e.poll_event() {
+        events.push(ev);
+    }
+    assert!(
+        matches!(&events[0], HeartbeatEvent::Failed { retry_in: Some(d), .. } if *d == Duration::from_secs(20))
+    );
+
+    // A retry-after longer than the interval (29 s) is cut to the interval.
+    let t1 = t0 + Duration::from_secs(20);
+    e.handle_timeout(t1);
+    let (_, id) = drain(&mut e, t1);
+    let long = http::Response::builder()
+        .status(429)
+        .header("retry-after", "600")
+        .body(br#"{"status": 429, "error": true, "message": "Too many requests."}"#.to_vec())
+        .unwrap();
+    e.handle_response(t1, id.unwrap(), &long);
+    assert_eq!(e.poll_timeout(), Some(t1 + Duration::from_secs(29)));
+}
+
+#[test]
+fn repeated_failures_back_off_within_bounds_and_never_busy_loop() {
+    let t0 = epoch();
+    let mut e = HeartbeatEngine::new(HeartbeatConfig::new(60));
+    e.join(t0, ["a"], Vec::<String>::new());
+    let mut now = t0;
+    let mut delays = Vec::new();
+    for _ in 0..12 {
+        let (_, id) = drain(&mut e, now);
+        e.handle_transport_error(now, id.expect("retry due"), "refused");
+        let next = e.poll_timeout().unwrap();
+        delays.push(next - now);
+        now = next;
+        e.handle_timeout(now);
+    }
+    for (i, d) in delays.iter().enumerate() {
+        assert!(
+            *d >= Duration::from_millis(500) && *d <= Duration::from_secs(29),
+            "retry {i}: {d:?}"
+        );
+    }
+    assert!(delays[6] > delays[0], "delays grow: {delays:?}");
+    // Success resets to the normal interval.
+    let (_, id) = drain(&mut e, now);
+    e.handle_response(now, id.unwrap(), &resp(200, OK));
+    assert_eq!(e.poll_timeout(), Some(now + Duration::from_secs(29)));
+}
+
+#[test]
+fn forbidden_is_reported_not_retried() {
+    let t0 = epoch();
+    let (mut e, id) = engine_in(Start::Heartbeating, t0);
+    while e.poll_event().is_some() {}
+    let pam = br#"{"message":"Forbidden","payload":{"channels":["a"]},"error":true,"service":"Access Manager","status":403}"#;
+    e.handle_response(
+        t0,
+        id.unwrap(),
+        &http::Response::builder()
+            .status(403)
+            .body(pam.to_vec())
+            .unwrap(),
+    );
+    match e.poll_event() {
+        Some(HeartbeatEvent::Failed {
+            failure,
+            retry_in: None,
+        }) => assert!(!failure.is_retryable()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(e.poll_timeout(), None);
+    assert!(e.poll_request(t0 + Duration::from_secs(3600)).is_none());
+}
+
+#[test]
+fn false_200_is_a_failure() {
+    let t0 = epoch();
+    let (mut e, id) = engine_in(Start::Heartbeating, t0);
+    e.handle_response(t0, id.unwrap(), &resp(200, r#"{"status": 503, "message": "Service Unavailable", "error": 1, "service": "Presence"}"#));
+    assert_eq!(e.state(), S::Cooldown);
+    assert!(e.poll_timeout().unwrap() < t0 + Duration::from_secs(29));
+}
+
+#[test]
+fn leaves_skip_presence_channels_and_respect_suppression() {
+    let t0 = epoch();
+    let mut e = HeartbeatEngine::new(HeartbeatConfig::new(60));
+    e.join(t0, ["a", "a-pnpres"], Vec::<String>::new());
+    assert_eq!(e.channels().collect::<Vec<_>>(), ["a"]);
+    let mut config = HeartbeatConfig::new(60);
+    config.suppress_leave = true;
+    let mut quiet = HeartbeatEngine::new(config);
+    quiet.join(t0, ["a"], Vec::<String>::new());
+    drain(&mut quiet, t0);
+    quiet.left_all();
+    assert_eq!(drain(&mut quiet, t0).0, Vec::<&str>::new());
+    // Go's Connected(false): stop without a leave.
+    let (mut e, _) = engine_in(Start::Cooldown, t0);
+    e.left_silently(t0, ["a", "b"], Vec::<String>::new());
+    assert_eq!(e.state(), S::Inactive);
+    assert_eq!(drain(&mut e, t0).0, Vec::<&str>::new());
+}
+
+#[test]
+fn state_is_sent_keyed_by_channel() {
+    let t0 = epoch();
+    let mut e = HeartbeatEngine::new(HeartbeatConfig::new(60));
+    e.join(t0, ["a", "b"], Vec::<String>::new());
+    e.set_state("a", serde_json::json!({"mood": "ok"}));
+    let tx = e.poll_request(t0).unwrap();
+    let config = Config::new(Keyset::new("k"), UserId::new("u").unwrap());
+    let uri = tx.op.to_request_for_test(&config);
+    assert!(
+        uri.contains("state=%7B%22a%22%3A%7B%22mood%22%3A%22ok%22%7D%7D"),
+        "{uri}"
+    );
+}
+
+// ---- watch engine ----
+
+const HANDSHAKE: &str = r#"{"t":{"t":"14818966149684039","r":12},"m":[]}"#;
+const TIMEOUT_1: &str = r#"{"t":{"t":"14720341368999461","r":12},"m":[{"a":"2","f":0,"p":{"t":"14720341367516371","r":1},"k":"sub-c","c":"heartbeat-tornado-ch-pnpres","d":{"action": "timeout", "timestamp": 1472034136, "uuid": "heartbeat-tornado-messenger", "occupancy": 1},"b":"heartbeat-tornado-ch-pnpres"}]}"#;
+const TIMEOUT_2: &str = r#"{"t":{"t":"14720341368363471","r":3},"m":[{"a":"2","f":0,"p":{"t":"14720341367516371","r":1},"k":"sub-c","c":"heartbeat-tornado-ch-pnpres","d":{"action": "timeout", "timestamp": 1472034136, "uuid": "heartbeat-tornado-messenger", "occupancy": 1},"b":"heartbeat-tornado-ch-pnpres"}]}"#;
+
+fn watch_uri(e: &mut WatchEngine, now: Instant) -> (RequestId, String) {
+    let tx = e.poll_request(now).expect("a subscribe request");
+    let config = Config::new(Keyset::new("k"), UserId::new("w").unwrap());
+    (tx.id, tx.op.to_request_for_test(&config))
+}
+
+#[test]
+fn watch_handshake_long_poll_and_dedup() {
+    let t0 = epoch();
+    let mut e = WatchEngine::new(WatchConfig::default());
+    assert!(e.poll_request(t0).is_none(), "idle without channels");
+    e.add(["heartbeat-tornado-ch"], Vec::<String>::new());
+    let (id, uri) = watch_uri(&mut e, t0);
+    assert!(
+        uri.contains("/v2/subscribe/k/heartbeat-tornado-ch-pnpres/0?") && uri.contains("tt=0"),
+        "{uri}"
+    );
+    e.handle_response(t0, id, &resp(200, HANDSHAKE));
+    assert_eq!(e.poll_event(), Some(WatchEvent::Connected));
+    let (id, uri) = watch_uri(&mut e, t0);
+    assert!(
+        uri.contains("tt=14818966149684039") && uri.contains("tr=12"),
+        "{uri}"
+    );
+    e.handle_response(t0, id, &resp(200, TIMEOUT_1));
+    let (id, _) = watch_uri(&mut e, t0);
+    e.handle_response(t0, id, &resp(200, TIMEOUT_2));
+    let mut got = Vec::new();
+    while let Some(ev) = e.poll_event() {
+        got.push(ev);
+    }
+    assert_eq!(got.len(), 1, "the duplicate delivery is dropped: {got:?}");
+    match &got[0] {
+        WatchEvent::Presence(PresenceEvent::Timeout(c)) => {
+            assert_eq!(
+                (
+                    c.channel.as_str(),
+                    c.user_id.as_str(),
+                    c.timestamp,
+                    c.occupancy
+                ),
+                (
+                    "heartbeat-tornado-ch",
+                    "heartbeat-tornado-messenger",
+                    1472034136,
+                    1
+                )
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(e.cursor().unwrap().region, 3);
+}
+
+#[test]
+fn watch_channel_change_cancels_and_keeps_cursor() {
+    let t0 = epoch();
+    let mut e = WatchEngine::new(WatchConfig::default());
+    e.add(["a"], Vec::<String>::new());
+    let (id, _) = watch_uri(&mut e, t0);
+    e.handle_response(t0, id, &resp(200, HANDSHAKE));
+    let (old, _) = watch_uri(&mut e, t0);
+    e.add(Vec::<String>::new(), ["g"]);
+    assert_eq!(e.poll_cancel(), Some(old));
+    let (_, uri) = watch_uri(&mut e, t0);
+    assert!(
+        uri.contains("/a-pnpres/0?")
+            && uri.contains("channel-group=g-pnpres")
+            && uri.contains("tt=14818966149684039"),
+        "{uri}"
+    );
+    e.handle_response(t0, old, &resp(200, TIMEOUT_1));
+    assert_eq!(e.poll_event(), Some(WatchEvent::Connected));
+    assert_eq!(e.poll_event(), None, "the superseded response is ignored");
+    e.remove(["a"], ["g"]);
+    assert_eq!(e.state(), WatchState::Idle);
+    assert!(e.poll_request(t0).is_none());
+}
+
+#[test]
+fn watch_reconnects_with_backoff_and_stops_on_forbidden() {
+    let t0 = epoch();
+    let mut e = WatchEngine::new(WatchConfig::default());
+    e.add(["a"], Vec::<String>::new());
+    let (id, _) = watch_uri(&mut e, t0);
+    e.handle_response(t0, id, &resp(200, HANDSHAKE));
+    let (id, _) = watch_uri(&mut e, t0);
+    e.handle_transport_error(t0, id, "reset");
+    assert_eq!(e.state(), WatchState::Reconnecting);
+    let at = e.poll_timeout().unwrap();
+    assert!(at >= t0 + Duration::from_millis(500) && at <= t0 + Duration::from_secs(1));
+    assert!(
+        e.poll_request(t0).is_none(),
+        "no request before the retry time"
+    );
+    e.handle_timeout(at);
+    let (id, uri) = watch_uri(&mut e, at);
+    assert!(uri.contains("tt=14818966149684039"), "cursor kept: {uri}");
+    e.handle_response(at, id, &err(403));
+    assert_eq!(e.state(), WatchState::Stopped);
+    assert!(e.poll_request(at + Duration::from_secs(60)).is_none());
+    e.reconnect();
+    assert!(e.poll_request(at).is_some());
+}
