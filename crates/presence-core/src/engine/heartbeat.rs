@@ -398,6 +398,23 @@ impl HeartbeatEngine {
         self.set_state_to(HeartbeatState::Stopped);
     }
 
+    /// Stops heartbeating **without** a leave (Go's `Connected(false)`): the user times
+    /// out later unless [`reconnect`](Self::reconnect) resumes in time.
+    pub fn pause(&mut self) {
+        if self.state == HeartbeatState::Stopped {
+            return;
+        }
+        self.heartbeat_in_flight = None;
+        self.next_at = None;
+        self.dirty = false;
+        self.set_state_to(HeartbeatState::Stopped);
+    }
+
+    /// Whether leave or heartbeat requests are still awaiting a response.
+    pub fn has_requests_in_flight(&self) -> bool {
+        self.heartbeat_in_flight.is_some() || !self.leaves_in_flight.is_empty() || !self.pending_leaves.is_empty()
+    }
+
     /// Resumes after [`disconnect`](Self::disconnect) or a failure: heartbeats at once.
     pub fn reconnect(&mut self, now: Instant) {
         if matches!(self.state, HeartbeatState::Stopped | HeartbeatState::Failed) {
@@ -491,6 +508,11 @@ impl HeartbeatEngine {
     /// Reports that request `id` failed in transport (connect, timeout, I/O).
     pub fn handle_transport_error(&mut self, now: Instant, id: RequestId, why: impl Into<String>) {
         self.complete(now, id, Err(Failure::Transport(why.into())));
+    }
+
+    /// Reports that request `id` failed (for drivers that already classified the failure).
+    pub fn handle_failure(&mut self, now: Instant, id: RequestId, failure: Failure) {
+        self.complete(now, id, Err(failure));
     }
 
     /// Reports that request `id` was cancelled: no transition; a due heartbeat is sent again.

@@ -289,6 +289,14 @@ impl WatchEngine {
         }
     }
 
+    /// Reports that request `id` failed (for drivers that already classified the failure).
+    pub fn handle_failure(&mut self, now: Instant, id: RequestId, failure: Failure) {
+        if self.in_flight == Some(id) {
+            self.in_flight = None;
+            self.fail(now, failure);
+        }
+    }
+
     /// Reports that request `id` was cancelled (no transition; a due poll is sent again).
     pub fn handle_cancelled(&mut self, id: RequestId) {
         if self.in_flight == Some(id) {
