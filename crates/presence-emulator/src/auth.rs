@@ -1,0 +1,269 @@
+//! Signature v2 verification (PROTOCOL.md §6) and token grants.
+
+use crate::config::Keyset;
+use crate::wire::Query;
+use percent_encoding::{percent_encode, AsciiSet, CONTROLS};
+use presence_core::signature::{canonical_query, sign_v2, signatures_match};
+
+/// Why a signed request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignatureError {
+    MissingSignature,
+    MissingTimestamp,
+    StaleTimestamp,
+    Mismatch,
+}
+
+impl SignatureError {
+    /// `(details[0].message, details[0].location)` of the 403 body.
+    pub(crate) fn detail(self) -> (&'static str, &'static str) {
+        match self {
+            SignatureError::MissingSignature => ("Missing signature.", "signature"),
+            SignatureError::MissingTimestamp => ("Missing or invalid timestamp.", "timestamp"),
+            SignatureError::StaleTimestamp => (
+                "Request timestamp is outside the allowed window.",
+                "timestamp",
+            ),
+            SignatureError::Mismatch => (
+                "Client and server produced different signatures for the same inputs.",
+                "signature",
+            ),
+        }
+    }
+}
+
+/// The Rust SDK's lenient query encoding (`pubnub` crate `PUBNUB_SET`): leaves
+/// `, & ' ( ) * ~ - . _` raw. Its signer canonicalises with it (PROTOCOL.md §10.6).
+const RUST_SDK_SET: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'#')
+    .add(b'?')
+    .add(b'{')
+    .add(b'}')
+    .add(b'/')
+    .add(b':')
+    .add(b';')
+    .add(b'=')
+    .add(b'@')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'|')
+    .add(b'+')
+    .add(b'%')
+    .add(b'!')
+    .add(b'$');
+
+/// At most this many parameters whose raw and decoded values differ are tried in both
+/// forms (2^N candidates); beyond it only "all decoded" and "all raw" are tried.
+const MAX_AMBIGUOUS: usize = 4;
+
+/// Verifies `signature` and `timestamp` of a request to a keyset with a secret key.
+///
+/// The strict rule of §6 (decoded values, strict re-encoding, the encoded path as
+/// received) is tried first. So that every official SDK's signature is accepted, the
+/// verifier also tries, for each parameter whose wire form differs from its decoded
+/// form, the wire form itself (the Python SDK signs its pre-encoded `state` and
+/// `channel-group` values, §10.6), and the Rust SDK's lenient encoding of the same
+/// candidates.
+pub(crate) fn verify_signature(
+    keyset: &Keyset,
+    secret: &str,
+    method: &str,
+    raw_path: &str,
+    query: &Query<'_>,
+    now_secs: u64,
+    window_secs: u64,
+) -> Result<(), SignatureError> {
+    let given = query
+        .get("signature")
+        .filter(|s| !s.is_empty())
+        .ok_or(SignatureError::MissingSignature)?;
+    let ts: i128 = query
+        .get("timestamp")
+        .and_then(|t| t.parse::<i64>().ok())
+        .ok_or(SignatureError::MissingTimestamp)?
+        .into();
+    if (ts - i128::from(now_secs)).abs() > i128::from(window_secs) {
+        return Err(SignatureError::StaleTimestamp);
+    }
+    let publish_key = keyset.publish_key.as_deref().unwrap_or("");
+    let params: Vec<_> = query
+        .params
+        .iter()
+        .filter(|p| p.key != "signature")
+        .collect();
+    let ambiguous: Vec<usize> = params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.raw_value != p.value)
+        .map(|(i, _)| i)
+        .collect();
+    let masks: Vec<u64> = if ambiguous.len() <= MAX_AMBIGUOUS {
+        (0..1u64 << ambiguous.len()).collect()
+    } else {
+        vec![0, (1u64 << MAX_AMBIGUOUS) - 1]
+    };
+    let matches = |canonical: &str| {
+        signatures_match(
+            &sign_v2(secret, method, publish_key, raw_path, canonical, b""),
+            given,
+        )
+    };
+    for mask in masks {
+        let use_raw = |i: usize| {
+            ambiguous
+                .iter()
+                .position(|&a| a == i)
+                .is_some_and(|bit| bit >= MAX_AMBIGUOUS || mask & (1 << bit) != 0)
+        };
+        let pairs: Vec<(&str, &str)> = params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let v = if use_raw(i) {
+                    p.raw_value
+                } else {
+                    p.value.as_ref()
+                };
+                (p.key.as_ref(), v)
+            })
+            .collect();
+        if matches(&canonical_query(pairs.iter().copied())) {
+            return Ok(());
+        }
+        let mut lenient: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", percent_encode(v.as_bytes(), RUST_SDK_SET)))
+            .collect();
+        lenient.sort_unstable();
+        if matches(&lenient.join("&")) {
+            return Ok(());
+        }
+    }
+    Err(SignatureError::Mismatch)
+}
+
+/// Which of `channels` and `groups` the request's `auth` token may not use.
+/// `None` when everything is allowed.
+pub(crate) fn denied(
+    keyset: &Keyset,
+    auth: Option<&str>,
+    channels: &[String],
+    groups: &[String],
+    needs_any_token: bool,
+) -> Option<(Vec<String>, Vec<String>)> {
+    if !keyset.access_manager {
+        return None;
+    }
+    let grant = auth.and_then(|a| keyset.grants.iter().find(|g| g.token == a));
+    let base = |c: &str| c.strip_suffix("-pnpres").unwrap_or(c).to_owned();
+    let denied_channels: Vec<String> = channels
+        .iter()
+        .filter(|c| !grant.is_some_and(|g| g.channels.contains(&base(c))))
+        .cloned()
+        .collect();
+    let denied_groups: Vec<String> = groups
+        .iter()
+        .filter(|c| !grant.is_some_and(|g| g.channel_groups.contains(&base(c))))
+        .cloned()
+        .collect();
+    if denied_channels.is_empty()
+        && denied_groups.is_empty()
+        && !(needs_any_token && grant.is_none())
+    {
+        None
+    } else {
+        Some((denied_channels, denied_groups))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(s: &str) -> Query<'_> {
+        Query::parse(Some(s)).unwrap()
+    }
+
+    #[test]
+    fn strict_vector_accepted() {
+        // PROTOCOL.md §6 presence vector 1, sent with a raw `,` in channel-group.
+        let ks = Keyset::new("sub-c-test")
+            .publish_key("pub-c-test")
+            .secret_key("sec-c-test");
+        let query = q("heartbeat=300&channel-group=cg1,cg2&pnsdk=PubNub-Rust%2F0.6.0&state=%7B%22ch1%22%3A%7B%22mood%22%3A%22happy%22%7D%7D&timestamp=1700000000&uuid=user-1&requestid=6f3c2a8e-0f5d-4f5e-9c61-2b1f7e5d9a10&signature=v2.yW2fVgCf-kGxHJByLMKTgXYcnwCDuJHFBot7hFb92ZE");
+        let path = "/v2/presence/sub-key/sub-c-test/channel/ch1,ch%20two/heartbeat";
+        assert_eq!(
+            verify_signature(&ks, "sec-c-test", "GET", path, &query, 1_700_000_000, 600),
+            Ok(())
+        );
+        assert_eq!(
+            verify_signature(&ks, "sec-c-test", "GET", path, &query, 1_700_000_601, 600),
+            Err(SignatureError::StaleTimestamp)
+        );
+        assert_eq!(
+            verify_signature(&ks, "other", "GET", path, &query, 1_700_000_000, 600),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn python_double_encoded_state_accepted() {
+        // Python signs pam_encode(url_write(state)): the wire form re-encoded.
+        let ks = Keyset::new("s").publish_key("p").secret_key("k");
+        let path = "/v2/presence/sub-key/s/channel/a/heartbeat";
+        let raw_state = "%7B%22mood%22%3A%20%22ok%22%7D";
+        let canonical = canonical_query([
+            ("heartbeat", "300"),
+            ("state", raw_state),
+            ("timestamp", "100"),
+            ("uuid", "u"),
+        ]);
+        let sig = sign_v2("k", "GET", "p", path, &canonical, b"");
+        let qs = format!("heartbeat=300&state={raw_state}&timestamp=100&uuid=u&signature={sig}");
+        let query = q(&qs);
+        assert_eq!(
+            verify_signature(&ks, "k", "GET", path, &query, 100, 600),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn missing_parts() {
+        let ks = Keyset::new("s").secret_key("k");
+        assert_eq!(
+            verify_signature(&ks, "k", "GET", "/", &q("uuid=u"), 0, 600),
+            Err(SignatureError::MissingSignature)
+        );
+        assert_eq!(
+            verify_signature(&ks, "k", "GET", "/", &q("uuid=u&signature=v2.x"), 0, 600),
+            Err(SignatureError::MissingTimestamp)
+        );
+    }
+
+    #[test]
+    fn grants() {
+        let ks = Keyset::new("s").grant("t", ["a"], ["g"]);
+        let ch = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            denied(&ks, Some("t"), &ch(&["a", "a-pnpres"]), &ch(&["g"]), true),
+            None
+        );
+        assert_eq!(
+            denied(&ks, Some("t"), &ch(&["a", "b"]), &ch(&["g", "h"]), false),
+            Some((ch(&["b"]), ch(&["h"])))
+        );
+        assert_eq!(denied(&ks, None, &[], &[], true), Some((vec![], vec![])));
+        assert_eq!(denied(&ks, None, &[], &[], false), None);
+        assert_eq!(
+            denied(&Keyset::new("s"), None, &ch(&["x"]), &[], true),
+            None
+        );
+    }
+}

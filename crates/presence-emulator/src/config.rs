@@ -1,0 +1,239 @@
+//! Configuration: keysets, access grants, limits and presence-event tuning.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// One PubNub keyset served by the emulator.
+///
+/// Requests name a keyset by its subscribe key; requests for any other subscribe key
+/// get `400 Invalid Subscribe Key`.
+///
+/// - With a [`secret_key`](Keyset::secret_key), every request must carry a valid
+///   `timestamp` and v2 `signature` (PROTOCOL.md §6), verified with the
+///   [`publish_key`](Keyset::publish_key) (empty when none is set).
+/// - With at least one [`grant`](Keyset::grant) (or [`access_manager`](Keyset::access_manager)
+///   switched on), every request must carry an `auth` token whose grant covers each
+///   channel and channel group it names (the recorded Access Manager 403 otherwise).
+///
+/// ```
+/// use presence_emulator::Keyset;
+/// let ks = Keyset::new("sub-c-test")
+///     .publish_key("pub-c-test")
+///     .secret_key("sec-c-test")
+///     .grant("token-1", ["lobby", "room"], ["friends"]);
+/// assert_eq!(ks.subscribe_key_str(), "sub-c-test");
+/// let parsed: Keyset = "sub:pub:sec".parse().unwrap();
+/// assert_eq!(parsed.secret_key_str(), Some("sec"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyset {
+    pub(crate) subscribe_key: String,
+    pub(crate) publish_key: Option<String>,
+    pub(crate) secret_key: Option<String>,
+    pub(crate) grants: Vec<Grant>,
+    pub(crate) access_manager: bool,
+}
+
+/// An access token and the channels and channel groups it may use (exact names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The token, as sent in the `auth` query parameter.
+    pub token: String,
+    /// Channels this token may use (a `-pnpres` suffix in a request is ignored for the check).
+    pub channels: Vec<String>,
+    /// Channel groups this token may use.
+    pub channel_groups: Vec<String>,
+}
+
+impl Keyset {
+    /// A keyset with only a subscribe key: no signing, no access control.
+    pub fn new(subscribe_key: impl Into<String>) -> Self {
+        Keyset {
+            subscribe_key: subscribe_key.into(),
+            publish_key: None,
+            secret_key: None,
+            grants: Vec::new(),
+            access_manager: false,
+        }
+    }
+
+    /// Sets the publish key (part of the signed string when a secret key is set).
+    pub fn publish_key(mut self, publish_key: impl Into<String>) -> Self {
+        self.publish_key = Some(publish_key.into());
+        self
+    }
+
+    /// Sets the secret key: every request must then be signed (PROTOCOL.md §6).
+    pub fn secret_key(mut self, secret_key: impl Into<String>) -> Self {
+        self.secret_key = Some(secret_key.into());
+        self
+    }
+
+    /// Adds an access grant and switches access control on for this keyset.
+    pub fn grant<C, G>(mut self, token: impl Into<String>, channels: C, channel_groups: G) -> Self
+    where
+        C: IntoIterator,
+        C::Item: Into<String>,
+        G: IntoIterator,
+        G::Item: Into<String>,
+    {
+        self.grants.push(Grant {
+            token: token.into(),
+            channels: channels.into_iter().map(Into::into).collect(),
+            channel_groups: channel_groups.into_iter().map(Into::into).collect(),
+        });
+        self.access_manager = true;
+        self
+    }
+
+    /// Switches token access control on (or off) without adding a grant: with it on and
+    /// no grants, every request that names a channel or group is denied.
+    pub fn access_manager(mut self, on: bool) -> Self {
+        self.access_manager = on;
+        self
+    }
+
+    /// The subscribe key.
+    pub fn subscribe_key_str(&self) -> &str {
+        &self.subscribe_key
+    }
+
+    /// The publish key, if set.
+    pub fn publish_key_str(&self) -> Option<&str> {
+        self.publish_key.as_deref()
+    }
+
+    /// The secret key, if set.
+    pub fn secret_key_str(&self) -> Option<&str> {
+        self.secret_key.as_deref()
+    }
+}
+
+/// Error parsing a `SUB[:PUB[:SECRET]]` keyset string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeysetParseError(String);
+
+impl fmt::Display for KeysetParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid keyset {:?}: expected SUB[:PUB[:SECRET]] with a non-empty SUB",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for KeysetParseError {}
+
+impl FromStr for Keyset {
+    type Err = KeysetParseError;
+
+    /// Parses `SUB[:PUB[:SECRET]]` (the binary's `--keyset` syntax). Empty parts are unset.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut parts = s.splitn(3, ':');
+        let sub = parts.next().unwrap_or_default();
+        if sub.is_empty() {
+            return Err(KeysetParseError(s.to_owned()));
+        }
+        let mut ks = Keyset::new(sub);
+        if let Some(p) = parts.next().filter(|p| !p.is_empty()) {
+            ks = ks.publish_key(p);
+        }
+        if let Some(sec) = parts.next().filter(|p| !p.is_empty()) {
+            ks = ks.secret_key(sec);
+        }
+        Ok(ks)
+    }
+}
+
+/// Configuration of the pure state core, [`Model`](crate::Model).
+///
+/// Every value has a default (see each method); [`ModelConfig::default`] serves the
+/// single keyset `demo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelConfig {
+    pub(crate) keysets: Vec<Keyset>,
+    pub(crate) max_url_len: usize,
+    pub(crate) signature_window: Duration,
+    pub(crate) announce_max: usize,
+    pub(crate) interval: Duration,
+    pub(crate) subscribe_timeout: Duration,
+    pub(crate) event_log_capacity: usize,
+    pub(crate) max_messages_per_response: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            keysets: Vec::new(),
+            max_url_len: 32 * 1024,
+            signature_window: Duration::from_secs(600),
+            announce_max: 20,
+            interval: Duration::from_secs(10),
+            subscribe_timeout: Duration::from_secs(280),
+            event_log_capacity: 20_000,
+            max_messages_per_response: 100,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Same as [`Default::default`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a keyset. When none is added, the keyset `demo` (no keys, no access control)
+    /// is served.
+    pub fn keyset(mut self, keyset: Keyset) -> Self {
+        self.keysets.push(keyset);
+        self
+    }
+
+    /// Longest accepted request target (path + `?` + query), in bytes; longer gets 414.
+    /// Default 32 KiB.
+    pub fn max_url_len(mut self, bytes: usize) -> Self {
+        self.max_url_len = bytes;
+        self
+    }
+
+    /// How far a signed request's `timestamp` may be from the emulator's clock, either
+    /// way. Default 600 s.
+    pub fn signature_window(mut self, window: Duration) -> Self {
+        self.signature_window = window;
+        self
+    }
+
+    /// Occupancy above which a channel switches from per-user presence events to
+    /// `interval` events. Default 20.
+    pub fn announce_max(mut self, occupants: usize) -> Self {
+        self.announce_max = occupants;
+        self
+    }
+
+    /// Period of `interval` events in interval mode. Default 10 s (minimum 1 ms).
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a subscribe long-poll waits for messages before returning an empty
+    /// `m`, on the emulator's clock. Default 280 s.
+    pub fn subscribe_timeout(mut self, timeout: Duration) -> Self {
+        self.subscribe_timeout = timeout;
+        self
+    }
+
+    /// How many presence events each keyset keeps for subscribers to catch up on.
+    /// Default 20 000; the oldest are dropped first.
+    pub fn event_log_capacity(mut self, events: usize) -> Self {
+        self.event_log_capacity = events.max(1);
+        self
+    }
+
+    /// The keysets served (the implicit `demo` keyset is not listed).
+    pub fn keysets(&self) -> &[Keyset] {
+        &self.keysets
+    }
+}

@@ -1,0 +1,69 @@
+//! A local, in-memory PubNub-compatible Presence server, for hermetic tests.
+//!
+//! Point any PubNub-compatible SDK's origin at the emulator and it answers the
+//! Presence REST API with the bodies recorded from the real service
+//! (`shared/wire/PROTOCOL.md`): here now (channels, groups, global), where now,
+//! heartbeat, leave, set/get state, the channel-group registry, request signing,
+//! token grants, and presence events over subscribe.
+//!
+//! # Layers
+//! - [`Model`]: the pure state core. `handle(now, request) -> response`; no I/O, no
+//!   clock (`now` is a [`Duration`](std::time::Duration) since the UNIX epoch), so
+//!   presence timeouts are tested with virtual time.
+//! - [`Emulator`]: a hyper 1 + tokio HTTP/1.1 server around the model, with a clock
+//!   that tests can move forward ([`EmulatorHandle::advance`]), a bounded number of
+//!   connections and a header read timeout. [`Emulator::start_blocking`] runs it on
+//!   its own runtime for blocking tests.
+//! - The `presence-emulator` binary: `presence-emulator --listen 127.0.0.1:8090
+//!   --keyset SUB[:PUB[:SECRET]]`.
+//!
+//! # In-process use from a test
+//! ```
+//! use presence_emulator::{Emulator, EmulatorConfig, Keyset};
+//! use std::io::{Read, Write};
+//! use std::time::Duration;
+//!
+//! let emu = Emulator::start_blocking(
+//!     EmulatorConfig::new()
+//!         .keyset(Keyset::new("sub-c-test"))
+//!         .paused_clock(Duration::from_secs(1_700_000_000)),
+//! )
+//! .unwrap();
+//! // Point your SDK at `emu.origin()`; here a raw request stands in for it.
+//! let get = |target: &str| {
+//!     let mut s = std::net::TcpStream::connect(emu.local_addr()).unwrap();
+//!     write!(s, "GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+//!     let mut out = String::new();
+//!     s.read_to_string(&mut out).unwrap();
+//!     out
+//! };
+//! get("/v2/presence/sub-key/sub-c-test/channel/lobby/heartbeat?heartbeat=20&uuid=ann");
+//! assert!(get("/v2/presence/sub-key/sub-c-test/channel/lobby?uuid=bob").ends_with(
+//!     r#"{"status":200,"message":"OK","service":"Presence","uuids":["ann"],"occupancy":1}"#
+//! ));
+//! // 20 s later (virtual time) ann has timed out.
+//! emu.advance(Duration::from_secs(20));
+//! assert!(get("/v2/presence/sub-key/sub-c-test/channel/lobby?uuid=bob").ends_with(r#""occupancy":0}"#));
+//! emu.shutdown();
+//! ```
+//!
+//! See `docs/EMULATOR.md` for what is implemented and where the emulator knowingly
+//! differs from the real service.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod auth;
+mod body;
+mod config;
+mod model;
+mod occupants;
+mod server;
+mod wire;
+
+#[cfg(test)]
+mod model_tests;
+
+pub use config::{Grant, Keyset, KeysetParseError, ModelConfig};
+pub use http;
+pub use model::{Model, ModelStats};
+pub use server::{BlockingEmulatorHandle, Emulator, EmulatorConfig, EmulatorHandle};

@@ -1,0 +1,74 @@
+//! A tiny HTTP/1.1 client for the loopback tests: one request per connection.
+#![allow(dead_code)]
+
+use std::io::{Read as _, Write as _};
+use std::net::SocketAddr;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// A parsed response: status, lower-cased header lines, body.
+#[derive(Debug)]
+pub(crate) struct Resp {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
+}
+
+impl Resp {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+fn request(target: &str) -> String {
+    format!(
+        "GET {target} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: test\r\nConnection: close\r\n\r\n"
+    )
+}
+
+fn parse(raw: &[u8]) -> Resp {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text.split_once("\r\n\r\n").expect("response head");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Resp {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// Sends `GET target` and reads the whole response (async).
+pub(crate) async fn get(addr: SocketAddr, target: &str) -> Resp {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request(target).as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    parse(&buf)
+}
+
+/// Sends `GET target` and reads the whole response (blocking).
+pub(crate) fn get_blocking(addr: SocketAddr, target: &str) -> Resp {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(request(target).as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    parse(&buf)
+}
