@@ -1,0 +1,10 @@
+//! Where now parsing. Input: 2-byte status prefix + body (see `presence_fuzz` docs).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use presence_core::WhereNow;
+
+fuzz_target!(|data: &[u8]| {
+    let input = presence_fuzz::split(data);
+    let _ = presence_fuzz::run(&WhereNow::new(), &input);
+});

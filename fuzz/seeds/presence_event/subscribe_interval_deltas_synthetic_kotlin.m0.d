@@ -1,0 +1,1 @@
+{"action": "interval", "timestamp": 1490124758, "occupancy": 2, "here_now_refresh": true, "join": ["2220E216-5A30-49AD-A89C-1E0B5AE26AD7", "4262AE3F-3202-4487-BEE0-1A0D91307DEB"]}

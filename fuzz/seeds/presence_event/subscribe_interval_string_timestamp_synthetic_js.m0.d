@@ -1,0 +1,1 @@
+{"action": "interval", "timestamp": "1720033913", "occupancy": 0, "here_now_refresh": true}

@@ -1,0 +1,1 @@
+{"action": "join", "timestamp": 1481896358, "uuid": "test-subscribe-asyncio-listener", "occupancy": 1}

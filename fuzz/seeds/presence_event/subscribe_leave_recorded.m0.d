@@ -1,0 +1,1 @@
+{"action": "leave", "timestamp": 1481896359, "uuid": "test-subscribe-asyncio-messenger", "occupancy": 1}

@@ -1,0 +1,1 @@
+{"action": "timeout", "timestamp": 1472034136, "uuid": "heartbeat-tornado-messenger", "occupancy": 1}

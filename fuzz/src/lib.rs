@@ -1,0 +1,151 @@
+//! Shared input decoding and invariants for the presence-core fuzz targets.
+//!
+//! # Input format (every response target)
+//!
+//! ```text
+//! byte 0      byte 1      bytes 2..
+//! vvvvvvSS    SSSSSSSS    body
+//! ```
+//!
+//! - `raw = ((byte0 & 0b11) << 8) | byte1` (0..=1023). The HTTP status is `raw` when it is
+//!   in 100..=599, otherwise `100 + raw % 500`. So **a known status is written as its two
+//!   big-endian bytes**: `\x00\xc8` = 200, `\x01\x93` = 403, `\x01\xad` = 429,
+//!   `\x01\xf6` = 502.
+//! - `variant = byte0 >> 2` (0..=63) selects the operation shape where a target has
+//!   several (here now: single channel / several channels / groups / global; get state:
+//!   single / several / groups). Targets with one shape ignore it. So `\x04\xc8` is
+//!   status 200 with variant 1.
+//! - Inputs shorter than two bytes are a 200 whose body is the whole input.
+//!
+//! `fuzz/make_seeds.py` writes the seeds in this format.
+
+use presence_core::http;
+use presence_core::{Error, Operation};
+use serde_json::Value;
+
+/// A fuzz input split into operation variant, HTTP status and body.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// Operation shape selector, `byte0 >> 2`.
+    pub variant: u8,
+    /// HTTP status, always in 100..=599.
+    pub status: u16,
+    /// The response body.
+    pub body: &'a [u8],
+}
+
+/// Maps the raw 10-bit status into 100..=599 (identity inside that range).
+pub fn map_status(raw: u16) -> u16 {
+    if (100..=599).contains(&raw) {
+        raw
+    } else {
+        100 + raw % 500
+    }
+}
+
+/// Splits the fuzzer's bytes (see the crate docs for the format).
+pub fn split(data: &[u8]) -> Input<'_> {
+    match data {
+        [b0, b1, body @ ..] => Input {
+            variant: b0 >> 2,
+            status: map_status(u16::from_be_bytes([b0 & 0b11, *b1])),
+            body,
+        },
+        _ => Input {
+            variant: 0,
+            status: 200,
+            body: data,
+        },
+    }
+}
+
+impl<'a> Input<'a> {
+    /// The `http::Response` the parsers see.
+    pub fn response(&self) -> http::Response<&'a [u8]> {
+        http::Response::builder()
+            .status(self.status)
+            .body(self.body)
+            .expect("status is in 100..=599")
+    }
+}
+
+/// Whether a JSON object body says "error" by the rule of PROTOCOL.md §10.7, computed
+/// independently of presence-core: `status` is an integer >= 400 or `error` is truthy
+/// (`true`, a non-zero number, a string other than `""`/`"0"`/`"false"` after trimming,
+/// an object or an array). Duplicate keys: the last one wins (serde_json's `Value`).
+fn flagged(obj: &serde_json::Map<String, Value>) -> (bool, bool) {
+    let status = obj.get("status");
+    let status_i64 = status.and_then(Value::as_i64);
+    let status_u16 = status
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok());
+    let error = match obj.get("error") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_f64().is_some_and(|n| n != 0.0),
+        Some(Value::String(s)) => !matches!(s.trim(), "" | "0" | "false"),
+        Some(_) => true,
+    };
+    // (certainly flagged, possibly flagged)
+    (
+        error || status_u16.is_some_and(|s| s >= 400),
+        error || status_i64.is_some_and(|s| s >= 400) || status_u16.is_some_and(|s| s >= 400),
+    )
+}
+
+/// Checks the classification invariants every operation must keep, and exercises the
+/// error's `Display`, `Debug` and accessors.
+///
+/// - non-2xx: always `Err`; `Service` exactly when the body is a JSON object, else
+///   `UnexpectedStatus { status, body }` with the exact status and bytes;
+/// - 2xx: never `UnexpectedStatus` or `InvalidInput`; a JSON object body that says error
+///   (see [`flagged`]) is `Service`; `Service` only for such bodies;
+/// - every error keeps the raw body byte for byte.
+pub fn check<T>(input: &Input<'_>, result: &Result<T, Error>) {
+    let parsed: Option<Value> = serde_json::from_slice(input.body).ok();
+    let object = parsed.as_ref().and_then(Value::as_object);
+    let success = (200..300).contains(&input.status);
+    if let Err(e) = result {
+        let _ = format!("{e} {e:?} {:?} {}", e.status(), e.is_retryable());
+        let _ = e.kind();
+    }
+    if !success {
+        match result {
+            Ok(_) => panic!("HTTP {} parsed as success", input.status),
+            Err(Error::Service(s)) => {
+                assert!(object.is_some(), "service error from a non-object body");
+                assert_eq!(s.http_status, input.status);
+                assert_eq!(s.body.as_bytes(), input.body);
+                assert_eq!(s.retry_after, None);
+            }
+            Err(Error::UnexpectedStatus { status, body }) => {
+                assert!(object.is_none(), "JSON object error body not read");
+                assert_eq!(*status, input.status);
+                assert_eq!(body.as_bytes(), input.body);
+            }
+            Err(other) => panic!("HTTP {} gave {other:?}", input.status),
+        }
+        return;
+    }
+    let (certainly, possibly) = object.map(flagged).unwrap_or((false, false));
+    match result {
+        Ok(_) => assert!(!certainly, "a body flagged as error parsed as success"),
+        Err(Error::Service(s)) => {
+            assert!(possibly, "service error from an unflagged 2xx body");
+            assert_eq!(s.http_status, input.status);
+            assert_eq!(s.body.as_bytes(), input.body);
+        }
+        Err(Error::MalformedResponse { body, .. }) => {
+            assert!(!certainly, "a body flagged as error reported as malformed");
+            assert_eq!(body.as_bytes(), input.body);
+        }
+        Err(other) => panic!("HTTP {} gave {other:?}", input.status),
+    }
+}
+
+/// Parses `input` with `op`, checks the invariants, returns the result.
+pub fn run<O: Operation>(op: &O, input: &Input<'_>) -> Result<O::Output, Error> {
+    let result = op.parse_response(&input.response());
+    check(input, &result);
+    result
+}
