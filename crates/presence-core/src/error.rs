@@ -87,6 +87,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// An [`Error::InvalidInput`] for `field`.
+    pub fn invalid_input(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::invalid(field, reason)
+    }
+
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidInput {
             field,

@@ -1,0 +1,160 @@
+//! The blocking client: the same calls as [`Client`](crate::Client), ending in
+//! `.execute()` without `.await`.
+//!
+//! ```no_run
+//! # #[cfg(feature = "ureq")]
+//! # fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = presence::blocking::Client::builder().subscribe_key("demo").user_id("me").build_blocking()?;
+//! let now = client.here_now().channels(["lobby"]).execute()?;
+//! println!("{} present", now.total_occupancy);
+//! # Ok(()) }
+//! ```
+
+use crate::call::Call;
+use crate::error::Error;
+use crate::shared::{RequestSpan, Shared};
+use crate::transport::BlockingTransport;
+use presence_core::{Config, GetState, Heartbeat, HereNow, Leave, Operation, SetState, WhereNow};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use crate::heartbeat::blocking::PresenceHandle;
+pub use crate::watch::blocking::Watcher;
+
+#[cfg(feature = "ureq")]
+/// The default blocking transport.
+pub type DefaultTransport = transport_ureq::UreqTransport;
+
+/// The blocking presence client. Cheap to clone.
+#[cfg(feature = "ureq")]
+pub struct Client<T = DefaultTransport> {
+    pub(crate) inner: Arc<Inner<T>>,
+}
+
+/// The blocking presence client (enable the `ureq` feature for a default transport).
+#[cfg(not(feature = "ureq"))]
+pub struct Client<T> {
+    pub(crate) inner: Arc<Inner<T>>,
+}
+
+pub(crate) struct Inner<T> {
+    pub(crate) shared: Shared,
+    pub(crate) transport: T,
+}
+
+impl<T> Clone for Client<T> {
+    fn clone(&self) -> Self {
+        Self { inner: Arc::clone(&self.inner) }
+    }
+}
+
+impl<T> std::fmt::Debug for Client<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("blocking::Client").field("config", &self.inner.shared.config).finish_non_exhaustive()
+    }
+}
+
+impl<T: BlockingTransport> Client<T> {
+    /// A builder for the configuration.
+    pub fn builder() -> crate::ClientBuilder {
+        crate::ClientBuilder::new()
+    }
+
+    /// A client on any transport (including a closure).
+    pub fn with_transport(config: Config, transport: T) -> Self {
+        Self::from_shared(Shared::new(config, true), transport)
+    }
+
+    pub(crate) fn from_shared(shared: Shared, transport: T) -> Self {
+        Self { inner: Arc::new(Inner { shared, transport }) }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.shared.config
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.inner.transport
+    }
+
+    /// Who is present on channels or groups, or on the whole keyset.
+    pub fn here_now(&self) -> Call<'_, Self, HereNow> {
+        Call::new(self, HereNow::new())
+    }
+
+    /// Where a user is present.
+    pub fn where_now(&self) -> Call<'_, Self, WhereNow> {
+        Call::new(self, WhereNow::new())
+    }
+
+    /// A single heartbeat. For a heartbeat loop use [`presence`](Self::presence).
+    pub fn heartbeat(&self) -> Call<'_, Self, Heartbeat> {
+        Call::new(self, Heartbeat::new())
+    }
+
+    /// Leave channels and groups now.
+    pub fn leave(&self) -> Call<'_, Self, Leave> {
+        Call::new(self, Leave::new())
+    }
+
+    /// Set a user's state.
+    pub fn set_state(&self) -> Call<'_, Self, SetState> {
+        Call::new(self, SetState::new())
+    }
+
+    /// Get a user's state.
+    pub fn get_state(&self) -> Call<'_, Self, GetState> {
+        Call::new(self, GetState::new())
+    }
+
+    /// Executes any core operation.
+    pub fn execute<O: Operation>(&self, op: O) -> Result<O::Output, Error<T::Error>> {
+        self.run(&op, None)
+    }
+
+    pub(crate) fn run<O: Operation>(&self, op: &O, timeout: Option<Duration>) -> Result<O::Output, Error<T::Error>> {
+        let response = self.send_op(op, timeout)?;
+        Ok(op.parse_response(&response)?)
+    }
+
+    pub(crate) fn send_op<O: Operation>(
+        &self,
+        op: &O,
+        timeout: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, Error<T::Error>> {
+        let span = RequestSpan::new(op);
+        let request = match self.inner.shared.prepare(op) {
+            Ok(r) => r,
+            Err(e) => {
+                span.finish(None, "invalid_input");
+                return Err(e.into());
+            }
+        };
+        let sent = {
+            let _enter = span.span().enter();
+            match timeout {
+                Some(t) => self.inner.transport.send_with_timeout(request, t),
+                None => self.inner.transport.send(request),
+            }
+        };
+        match sent {
+            Ok(resp) => {
+                span.finish(Some(resp.status().as_u16()), "response");
+                Ok(resp)
+            }
+            Err(e) => {
+                span.finish(None, "transport_error");
+                Err(Error::Transport(e))
+            }
+        }
+    }
+}
+
+impl<T: BlockingTransport, O: Operation> Call<'_, Client<T>, O> {
+    /// Sends the request and parses the response.
+    pub fn execute(self) -> Result<O::Output, Error<T::Error>> {
+        self.client.run(&self.op, None)
+    }
+}

@@ -1,0 +1,172 @@
+//! The async client.
+
+use crate::call::Call;
+use crate::error::Error;
+use crate::shared::{RequestSpan, Shared};
+use crate::transport::AsyncTransport;
+use presence_core::{Config, GetState, Heartbeat, HereNow, Leave, Operation, SetState, WhereNow};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
+
+#[cfg(feature = "hyper")]
+/// The default async transport.
+pub type DefaultTransport = transport_hyper::HyperTransport;
+
+/// The async presence client. Cheap to clone: clones share the configuration and the
+/// transport's connection pool.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = presence::Client::builder().subscribe_key("demo").user_id("me").build()?;
+/// let now = client.here_now().channels(["lobby"]).include_state(true).execute().await?;
+/// println!("{} present", now.total_occupancy);
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "hyper")]
+pub struct Client<T = DefaultTransport> {
+    pub(crate) inner: Arc<Inner<T>>,
+}
+
+/// The async presence client (enable the `hyper` feature for a default transport).
+#[cfg(not(feature = "hyper"))]
+pub struct Client<T> {
+    pub(crate) inner: Arc<Inner<T>>,
+}
+
+pub(crate) struct Inner<T> {
+    pub(crate) shared: Shared,
+    pub(crate) transport: T,
+}
+
+impl<T> Clone for Client<T> {
+    fn clone(&self) -> Self {
+        Self { inner: Arc::clone(&self.inner) }
+    }
+}
+
+impl<T> std::fmt::Debug for Client<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("config", &self.inner.shared.config).finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "hyper")]
+impl Client<DefaultTransport> {
+    /// A builder for the configuration.
+    pub fn builder() -> crate::ClientBuilder {
+        crate::ClientBuilder::new()
+    }
+
+    /// A client on the hyper transport with default settings.
+    pub fn new(config: Config) -> Result<Self, transport_hyper::Error> {
+        Ok(Self::with_transport(config, transport_hyper::HyperTransport::new()?))
+    }
+}
+
+impl<T: AsyncTransport> Client<T> {
+    /// A client on any transport (including a closure).
+    pub fn with_transport(config: Config, transport: T) -> Self {
+        Self::from_shared(Shared::new(config, true), transport)
+    }
+
+    pub(crate) fn from_shared(shared: Shared, transport: T) -> Self {
+        Self { inner: Arc::new(Inner { shared, transport }) }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.shared.config
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.inner.transport
+    }
+
+    /// Who is present on channels or groups, or on the whole keyset.
+    pub fn here_now(&self) -> Call<'_, Self, HereNow> {
+        Call::new(self, HereNow::new())
+    }
+
+    /// Where a user is present (the configured user unless `.user_id(…)`).
+    pub fn where_now(&self) -> Call<'_, Self, WhereNow> {
+        Call::new(self, WhereNow::new())
+    }
+
+    /// A single heartbeat (announce). For a heartbeat loop use [`presence`](Self::presence).
+    pub fn heartbeat(&self) -> Call<'_, Self, Heartbeat> {
+        Call::new(self, Heartbeat::new())
+    }
+
+    /// Leave channels and groups now.
+    pub fn leave(&self) -> Call<'_, Self, Leave> {
+        Call::new(self, Leave::new())
+    }
+
+    /// Set a user's state.
+    pub fn set_state(&self) -> Call<'_, Self, SetState> {
+        Call::new(self, SetState::new())
+    }
+
+    /// Get a user's state.
+    pub fn get_state(&self) -> Call<'_, Self, GetState> {
+        Call::new(self, GetState::new())
+    }
+
+    /// Executes any core operation.
+    pub async fn execute<O: Operation>(&self, op: O) -> Result<O::Output, Error<T::Error>> {
+        self.run(&op, None).await
+    }
+
+    pub(crate) async fn run<O: Operation>(
+        &self,
+        op: &O,
+        timeout: Option<Duration>,
+    ) -> Result<O::Output, Error<T::Error>> {
+        let response = self.send_op(op, timeout).await?;
+        Ok(op.parse_response(&response)?)
+    }
+
+    /// Builds, signs and sends `op`, returning the raw response (status recorded on the span).
+    pub(crate) async fn send_op<O: Operation>(
+        &self,
+        op: &O,
+        timeout: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, Error<T::Error>> {
+        let span = RequestSpan::new(op);
+        let request = match self.inner.shared.prepare(op) {
+            Ok(r) => r,
+            Err(e) => {
+                span.finish(None, "invalid_input");
+                return Err(e.into());
+            }
+        };
+        let transport = &self.inner.transport;
+        let sent = async {
+            match timeout {
+                Some(t) => transport.send_with_timeout(request, t).await,
+                None => transport.send(request).await,
+            }
+        }
+        .instrument(span.span().clone())
+        .await;
+        match sent {
+            Ok(resp) => {
+                span.finish(Some(resp.status().as_u16()), "response");
+                Ok(resp)
+            }
+            Err(e) => {
+                span.finish(None, "transport_error");
+                Err(Error::Transport(e))
+            }
+        }
+    }
+}
+
+impl<T: AsyncTransport, O: Operation> Call<'_, Client<T>, O> {
+    /// Sends the request and parses the response.
+    pub async fn execute(self) -> Result<O::Output, Error<T::Error>> {
+        self.client.run(&self.op, None).await
+    }
+}

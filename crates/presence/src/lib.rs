@@ -1,0 +1,94 @@
+//! A PubNub-compatible Presence SDK: who is on a channel (here now), where a user is
+//! (where now), heartbeats and leaves, per-user state, presence events, and heartbeating
+//! without a subscription.
+//!
+//! One API shape for async and blocking use: the async [`Client`] (feature `hyper`,
+//! default) ends a call in `.execute().await`, [`blocking::Client`] (feature `ureq`)
+//! in `.execute()`. Both run on any transport you plug in ([`transport`]), including a
+//! closure. Requests are built, signed and parsed by [`presence_core`]; results and errors
+//! are its types ([`Error`] adds the transport's error).
+//!
+//! # Async
+//!
+//! ```
+//! # #[cfg(feature = "hyper")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = presence_emulator::Emulator::start(presence_emulator::EmulatorConfig::default()).await?;
+//! # let origin = emulator.origin();
+//! let client = presence::Client::builder()
+//!     .subscribe_key("demo")
+//!     .user_id("ann")
+//!     .origin(origin) // e.g. the embedded emulator; the default is https://ps.pndsn.com
+//!     .build()?;
+//!
+//! client.heartbeat().channels(["lobby"]).state(serde_json::json!({"mood": "ok"})).execute().await?;
+//! let now = client.here_now().channels(["lobby"]).include_state(true).execute().await?;
+//! assert_eq!(now.channels[0].occupants[0].user_id, "ann");
+//! let where_now = client.where_now().execute().await?;
+//! assert_eq!(where_now.channels, ["lobby"]);
+//! client.leave().channels(["lobby"]).execute().await?;
+//! # emulator.shutdown().await;
+//! # Ok(()) }
+//! # #[cfg(not(feature = "hyper"))] fn main() {}
+//! ```
+//!
+//! # Blocking
+//!
+//! ```
+//! # #[cfg(feature = "ureq")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = presence_emulator::Emulator::start_blocking(presence_emulator::EmulatorConfig::default())?;
+//! # let origin = emulator.origin();
+//! let client = presence::blocking::Client::builder()
+//!     .subscribe_key("demo")
+//!     .user_id("ben")
+//!     .origin(origin)
+//!     .build_blocking()?;
+//!
+//! client.set_state().channels(["lobby"]).state(serde_json::json!({"role": "host"})).execute()?;
+//! let state = client.get_state().channels(["lobby"]).execute()?;
+//! assert_eq!(state.channels["lobby"]["role"], "host");
+//! # Ok(()) }
+//! # #[cfg(not(feature = "ureq"))] fn main() {}
+//! ```
+//!
+//! # Long-lived presence
+//!
+//! - [`Client::presence`] (and the blocking twin) keeps a user present without a
+//!   subscription (Go's `Presence().Connected(true)`), driving
+//!   [`presence_core::engine::heartbeat::HeartbeatEngine`] on a tokio task (or a thread).
+//! - [`Client::watch`] streams [`PresenceEvent`]s (join, leave, timeout, state-change,
+//!   interval) from the subscribe endpoint.
+//!
+//! # Features
+//! - `hyper` (default): [`Client`] on `transport-hyper`.
+//! - `ureq`: [`blocking::Client`] on `transport-ureq`.
+//! - `native-roots`: OS certificate store for the hyper transport.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod blocking;
+mod builder;
+mod call;
+mod client;
+mod error;
+pub mod heartbeat;
+mod shared;
+pub mod transport;
+pub mod watch;
+
+pub use builder::ClientBuilder;
+pub use call::Call;
+pub use client::Client;
+#[cfg(feature = "hyper")]
+pub use client::DefaultTransport;
+pub use error::Error;
+pub use presence_core::{
+    self as core, ChannelOccupancy, Config, GetStateResult, HereNowResult, HttpRequest, IntervalEvent, Keyset,
+    Occupant, Origin, PresenceChange, PresenceEvent, SetStateResult, UserId, WhereNowResult,
+};
+#[cfg(feature = "hyper")]
+pub use transport_hyper;
+#[cfg(feature = "ureq")]
+pub use transport_ureq;

@@ -1,0 +1,107 @@
+//! What the async and blocking clients share: configuration, the real clock and request
+//! ids for [`RequestMeta`], and the per-request tracing span.
+
+use presence_core::{Config, HttpRequest, Operation, RequestMeta};
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Configuration plus the facade's own settings.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) request_ids: bool,
+    counter: AtomicU64,
+    seed: RandomState,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config, request_ids: bool) -> Self {
+        Self { config, request_ids, counter: AtomicU64::new(0), seed: RandomState::new() }
+    }
+
+    /// Unix seconds from the real clock (the core never reads it).
+    pub(crate) fn unix_now() -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    }
+
+    /// A random 64-bit value: std's per-process random hasher keys over a counter.
+    pub(crate) fn random_u64(&self) -> u64 {
+        let mut h = self.seed.build_hasher();
+        h.write_u64(self.counter.fetch_add(1, Ordering::Relaxed));
+        h.finish()
+    }
+
+    /// A UUID v4-shaped request id.
+    fn request_id(&self) -> String {
+        let (a, b) = (self.random_u64(), self.random_u64());
+        let bytes: u128 = (u128::from(a) << 64 | u128::from(b)) & !(0xf000 << 64) & !(0xc000_0000_0000_0000);
+        let bytes = bytes | (0x4000 << 64) | 0x8000_0000_0000_0000;
+        let hex = format!("{bytes:032x}");
+        format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    }
+
+    pub(crate) fn meta(&self) -> RequestMeta {
+        let meta = RequestMeta::new(Self::unix_now());
+        if self.request_ids {
+            meta.with_request_id(self.request_id())
+        } else {
+            meta
+        }
+    }
+
+    pub(crate) fn prepare<O: Operation>(&self, op: &O) -> Result<HttpRequest, presence_core::Error> {
+        op.to_request(&self.config, &self.meta())
+    }
+}
+
+/// A span per request: operation, channel count, then status and latency. Never the URI
+/// (it carries the auth token) and never a key.
+pub(crate) struct RequestSpan {
+    span: tracing::Span,
+    started: Instant,
+}
+
+impl RequestSpan {
+    pub(crate) fn new<O: Operation>(op: &O) -> Self {
+        let span = tracing::debug_span!(
+            "presence.request",
+            operation = O::NAME,
+            channels = op.channel_count(),
+            status = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        Self { span, started: Instant::now() }
+    }
+
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    pub(crate) fn finish(&self, status: Option<u16>, outcome: &str) {
+        let latency = self.started.elapsed().as_secs_f64() * 1000.0;
+        if let Some(status) = status {
+            self.span.record("status", status);
+        }
+        self.span.record("latency_ms", latency);
+        let _enter = self.span.enter();
+        tracing::debug!(outcome, "presence request finished");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use presence_core::{Keyset, UserId};
+
+    #[test]
+    fn request_ids_look_like_uuid_v4_and_differ() {
+        let s = Shared::new(Config::new(Keyset::new("k"), UserId::new("u").unwrap()), true);
+        let (a, b) = (s.request_id(), s.request_id());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
+    }
+}
