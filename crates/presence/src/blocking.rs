@@ -44,29 +44,43 @@ pub(crate) struct Inner<T> {
 
 impl<T> Clone for Client<T> {
     fn clone(&self) -> Self {
-        Self { inner: Arc::clone(&self.inner) }
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
     }
 }
 
 impl<T> std::fmt::Debug for Client<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("blocking::Client").field("config", &self.inner.shared.config).finish_non_exhaustive()
+        f.debug_struct("blocking::Client")
+            .field("config", &self.inner.shared.config)
+            .finish_non_exhaustive()
     }
 }
 
-impl<T: BlockingTransport> Client<T> {
-    /// A builder for the configuration.
+#[cfg(feature = "ureq")]
+impl Client<DefaultTransport> {
+    /// A builder for the configuration; finish with `build_blocking()`.
     pub fn builder() -> crate::ClientBuilder {
         crate::ClientBuilder::new()
     }
 
+    /// A client on the ureq transport with default settings.
+    pub fn new(config: Config) -> Self {
+        Self::with_transport(config, transport_ureq::UreqTransport::new())
+    }
+}
+
+impl<T: BlockingTransport> Client<T> {
     /// A client on any transport (including a closure).
     pub fn with_transport(config: Config, transport: T) -> Self {
         Self::from_shared(Shared::new(config, true), transport)
     }
 
     pub(crate) fn from_shared(shared: Shared, transport: T) -> Self {
-        Self { inner: Arc::new(Inner { shared, transport }) }
+        Self {
+            inner: Arc::new(Inner { shared, transport }),
+        }
     }
 
     /// The configuration.
@@ -114,7 +128,11 @@ impl<T: BlockingTransport> Client<T> {
         self.run(&op, None)
     }
 
-    pub(crate) fn run<O: Operation>(&self, op: &O, timeout: Option<Duration>) -> Result<O::Output, Error<T::Error>> {
+    pub(crate) fn run<O: Operation>(
+        &self,
+        op: &O,
+        timeout: Option<Duration>,
+    ) -> Result<O::Output, Error<T::Error>> {
         let response = self.send_op(op, timeout)?;
         Ok(op.parse_response(&response)?)
     }

@@ -101,7 +101,11 @@ impl ClientBuilder {
         if let Some(s) = &self.secret_key {
             keyset = keyset.with_secret_key(s.clone());
         }
-        let user_id = UserId::new(self.user_id.clone().ok_or_else(|| invalid("user_id", "is required"))?)?;
+        let user_id = UserId::new(
+            self.user_id
+                .clone()
+                .ok_or_else(|| invalid("user_id", "is required"))?,
+        )?;
         let mut config = Config::new(keyset, user_id);
         if let Some(origin) = &self.origin {
             config = config.with_origin(Origin::parse(origin)?);
@@ -135,7 +139,10 @@ impl ClientBuilder {
         &self,
         transport: T,
     ) -> Result<crate::blocking::Client<T>, presence_core::Error> {
-        Ok(crate::blocking::Client::from_shared(self.shared()?, transport))
+        Ok(crate::blocking::Client::from_shared(
+            self.shared()?,
+            transport,
+        ))
     }
 
     /// An async client on the hyper transport with default settings.
@@ -149,7 +156,10 @@ impl ClientBuilder {
     /// A blocking client on the ureq transport with default settings.
     #[cfg(feature = "ureq")]
     pub fn build_blocking(&self) -> Result<crate::blocking::Client, presence_core::Error> {
-        Ok(crate::blocking::Client::from_shared(self.shared()?, transport_ureq::UreqTransport::new()))
+        Ok(crate::blocking::Client::from_shared(
+            self.shared()?,
+            transport_ureq::UreqTransport::new(),
+        ))
     }
 }
 

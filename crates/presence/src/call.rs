@@ -1,7 +1,9 @@
 //! [`Call`]: an operation bound to a client, with the operation's setters and
 //! `execute()`. The same chain works on the async and the blocking client.
 
-use presence_core::{GetState, Heartbeat, HereNow, Keyset, KeysetChoice, Leave, Operation, SetState, WhereNow};
+use presence_core::{
+    GetState, Heartbeat, HereNow, Keyset, KeysetChoice, Leave, Operation, SetState, WhereNow,
+};
 use serde_json::Value;
 
 /// An operation bound to a client. Build it with the client's operation methods

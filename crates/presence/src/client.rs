@@ -41,13 +41,17 @@ pub(crate) struct Inner<T> {
 
 impl<T> Clone for Client<T> {
     fn clone(&self) -> Self {
-        Self { inner: Arc::clone(&self.inner) }
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
     }
 }
 
 impl<T> std::fmt::Debug for Client<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("config", &self.inner.shared.config).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("config", &self.inner.shared.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -60,7 +64,10 @@ impl Client<DefaultTransport> {
 
     /// A client on the hyper transport with default settings.
     pub fn new(config: Config) -> Result<Self, transport_hyper::Error> {
-        Ok(Self::with_transport(config, transport_hyper::HyperTransport::new()?))
+        Ok(Self::with_transport(
+            config,
+            transport_hyper::HyperTransport::new()?,
+        ))
     }
 }
 
@@ -71,7 +78,9 @@ impl<T: AsyncTransport> Client<T> {
     }
 
     pub(crate) fn from_shared(shared: Shared, transport: T) -> Self {
-        Self { inner: Arc::new(Inner { shared, transport }) }
+        Self {
+            inner: Arc::new(Inner { shared, transport }),
+        }
     }
 
     /// The configuration.

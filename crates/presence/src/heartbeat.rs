@@ -74,7 +74,10 @@ impl<'c, C> PresenceBuilder<'c, C> {
     /// `timeout / 2 - 1` unless set.
     pub fn timeout(mut self, seconds: u32) -> Self {
         let interval = self.config.interval;
-        self.config = HeartbeatConfig { interval, ..HeartbeatConfig::new(seconds) };
+        self.config = HeartbeatConfig {
+            interval,
+            ..HeartbeatConfig::new(seconds)
+        };
         self
     }
 
@@ -101,7 +104,11 @@ impl<'c, C> PresenceBuilder<'c, C> {
         config.jitter_seed = seed;
         let mut engine = HeartbeatEngine::new(config);
         let now = Instant::now();
-        engine.join(now, self.channels.iter().cloned(), self.groups.iter().cloned());
+        engine.join(
+            now,
+            self.channels.iter().cloned(),
+            self.groups.iter().cloned(),
+        );
         if let Some(state) = &self.state {
             engine.set_state_all(state.clone());
         }
@@ -119,7 +126,11 @@ pub(crate) enum Command {
 }
 
 /// Applies a user command to the engine; returns whether the driver should finish.
-fn apply(engine: &mut HeartbeatEngine, now: Instant, cmd: Command) -> Option<Option<oneshot::Sender<()>>> {
+fn apply(
+    engine: &mut HeartbeatEngine,
+    now: Instant,
+    cmd: Command,
+) -> Option<Option<oneshot::Sender<()>>> {
     match cmd {
         Command::Join(c, g) => engine.join(now, c, g),
         Command::Left(c, g) => engine.left(now, c, g),
@@ -139,7 +150,9 @@ fn apply(engine: &mut HeartbeatEngine, now: Instant, cmd: Command) -> Option<Opt
     None
 }
 
-fn classify<E: std::fmt::Display>(result: Result<http::Response<Vec<u8>>, crate::Error<E>>) -> Result<http::Response<Vec<u8>>, Failure> {
+fn classify<E: std::fmt::Display>(
+    result: Result<http::Response<Vec<u8>>, crate::Error<E>>,
+) -> Result<http::Response<Vec<u8>>, Failure> {
     match result {
         Ok(resp) => Ok(resp),
         Err(crate::Error::Core(e)) => Err(Failure::Response(e)),
@@ -147,7 +160,12 @@ fn classify<E: std::fmt::Display>(result: Result<http::Response<Vec<u8>>, crate:
     }
 }
 
-fn feed(engine: &mut HeartbeatEngine, now: Instant, id: RequestId, result: Result<http::Response<Vec<u8>>, Failure>) {
+fn feed(
+    engine: &mut HeartbeatEngine,
+    now: Instant,
+    id: RequestId,
+    result: Result<http::Response<Vec<u8>>, Failure>,
+) {
     match result {
         Ok(resp) => engine.handle_response(now, id, &resp),
         Err(failure) => engine.handle_failure(now, id, failure),
@@ -175,8 +193,20 @@ impl<T: AsyncTransport> PresenceBuilder<'_, Client<T>> {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = watch::channel(engine.state());
-        tokio::spawn(drive(self.client.clone(), engine, cmd_rx, ev_tx, state_tx, self.leave_on_drop));
-        PresenceHandle { commands: cmd_tx, events: ev_rx, state: state_rx, leave_on_drop: self.leave_on_drop }
+        tokio::spawn(drive(
+            self.client.clone(),
+            engine,
+            cmd_rx,
+            ev_tx,
+            state_tx,
+            self.leave_on_drop,
+        ));
+        PresenceHandle {
+            commands: cmd_tx,
+            events: ev_rx,
+            state: state_rx,
+            leave_on_drop: self.leave_on_drop,
+        }
     }
 }
 
@@ -195,7 +225,8 @@ async fn drive<T: AsyncTransport>(
     state: watch::Sender<HeartbeatState>,
     leave_on_drop: bool,
 ) {
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(RequestId, Result<http::Response<Vec<u8>>, Failure>)>();
+    let (done_tx, mut done_rx) =
+        mpsc::unbounded_channel::<(RequestId, Result<http::Response<Vec<u8>>, Failure>)>();
     let mut in_flight: HashMap<RequestId, tokio::task::JoinHandle<()>> = HashMap::new();
     let mut finishing: Option<Option<oneshot::Sender<()>>> = None;
     loop {
@@ -252,7 +283,9 @@ impl PresenceHandle {
         S: Into<String>,
         U: Into<String>,
     {
-        let _ = self.commands.send(Command::Join(collect(channels), collect(groups)));
+        let _ = self
+            .commands
+            .send(Command::Join(collect(channels), collect(groups)));
     }
 
     /// Removes channels and groups, sending a leave for them.
@@ -263,7 +296,9 @@ impl PresenceHandle {
         S: Into<String>,
         U: Into<String>,
     {
-        let _ = self.commands.send(Command::Left(collect(channels), collect(groups)));
+        let _ = self
+            .commands
+            .send(Command::Left(collect(channels), collect(groups)));
     }
 
     /// Sets the state (a JSON object) sent for every channel and group.
@@ -304,7 +339,11 @@ impl PresenceHandle {
 
     async fn finish(self, leave: bool) {
         let (ack_tx, ack_rx) = oneshot::channel();
-        if self.commands.send(Command::Stop(leave, Some(ack_tx))).is_ok() {
+        if self
+            .commands
+            .send(Command::Stop(leave, Some(ack_tx)))
+            .is_ok()
+        {
             let _ = ack_rx.await;
         }
     }
@@ -347,12 +386,18 @@ pub mod blocking {
             let (cmd_tx, cmd_rx) = std_mpsc::channel();
             let (ev_tx, ev_rx) = std_mpsc::channel();
             let state = Arc::new(Mutex::new(engine.state()));
-            let (client, shared_state, leave_on_drop) = (self.client.clone(), Arc::clone(&state), self.leave_on_drop);
+            let (client, shared_state, leave_on_drop) =
+                (self.client.clone(), Arc::clone(&state), self.leave_on_drop);
             let thread = std::thread::Builder::new()
                 .name("presence-heartbeat".into())
                 .spawn(move || drive(client, engine, cmd_rx, ev_tx, shared_state, leave_on_drop))
                 .ok();
-            PresenceHandle { commands: cmd_tx, events: ev_rx, state, thread }
+            PresenceHandle {
+                commands: cmd_tx,
+                events: ev_rx,
+                state,
+                thread,
+            }
         }
     }
 
@@ -388,16 +433,24 @@ pub mod blocking {
             if finishing.is_some() {
                 break;
             }
-            let wait = engine.poll_timeout().map(|t| t.saturating_duration_since(Instant::now()));
+            let wait = engine
+                .poll_timeout()
+                .map(|t| t.saturating_duration_since(Instant::now()));
             let received = match wait {
                 Some(d) => commands.recv_timeout(d),
-                None => commands.recv().map_err(|_| std_mpsc::RecvTimeoutError::Disconnected),
+                None => commands
+                    .recv()
+                    .map_err(|_| std_mpsc::RecvTimeoutError::Disconnected),
             };
             match received {
                 Ok(cmd) => finishing = apply(&mut engine, Instant::now(), cmd),
                 Err(std_mpsc::RecvTimeoutError::Timeout) => engine.handle_timeout(Instant::now()),
                 Err(std_mpsc::RecvTimeoutError::Disconnected) => {
-                    finishing = apply(&mut engine, Instant::now(), Command::Stop(leave_on_drop, None))
+                    finishing = apply(
+                        &mut engine,
+                        Instant::now(),
+                        Command::Stop(leave_on_drop, None),
+                    )
                 }
             }
         }
@@ -409,24 +462,28 @@ pub mod blocking {
     impl PresenceHandle {
         /// Adds channels and groups (heartbeats at once with the union).
         pub fn join<C, G, S, U>(&self, channels: C, groups: G)
-    where
-        C: IntoIterator<Item = S>,
-        G: IntoIterator<Item = U>,
-        S: Into<String>,
-        U: Into<String>,
-    {
-            let _ = self.commands.send(Command::Join(collect(channels), collect(groups)));
+        where
+            C: IntoIterator<Item = S>,
+            G: IntoIterator<Item = U>,
+            S: Into<String>,
+            U: Into<String>,
+        {
+            let _ = self
+                .commands
+                .send(Command::Join(collect(channels), collect(groups)));
         }
 
         /// Removes channels and groups, sending a leave for them.
         pub fn left<C, G, S, U>(&self, channels: C, groups: G)
-    where
-        C: IntoIterator<Item = S>,
-        G: IntoIterator<Item = U>,
-        S: Into<String>,
-        U: Into<String>,
-    {
-            let _ = self.commands.send(Command::Left(collect(channels), collect(groups)));
+        where
+            C: IntoIterator<Item = S>,
+            G: IntoIterator<Item = U>,
+            S: Into<String>,
+            U: Into<String>,
+        {
+            let _ = self
+                .commands
+                .send(Command::Left(collect(channels), collect(groups)));
         }
 
         /// Sets the state (a JSON object) sent for every channel and group.
@@ -441,7 +498,10 @@ pub mod blocking {
 
         /// The engine's current state.
         pub fn state(&self) -> HeartbeatState {
-            self.state.lock().map(|s| *s).unwrap_or(HeartbeatState::Stopped)
+            self.state
+                .lock()
+                .map(|s| *s)
+                .unwrap_or(HeartbeatState::Stopped)
         }
 
         /// The next event, waiting at most `timeout`.

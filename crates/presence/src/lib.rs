@@ -85,8 +85,9 @@ pub use client::Client;
 pub use client::DefaultTransport;
 pub use error::Error;
 pub use presence_core::{
-    self as core, ChannelOccupancy, Config, GetStateResult, HereNowResult, HttpRequest, IntervalEvent, Keyset,
-    Occupant, Origin, PresenceChange, PresenceEvent, SetStateResult, UserId, WhereNowResult,
+    self as core, ChannelOccupancy, Config, GetStateResult, HereNowResult, HttpRequest,
+    IntervalEvent, Keyset, Occupant, Origin, PresenceChange, PresenceEvent, SetStateResult, UserId,
+    WhereNowResult,
 };
 #[cfg(feature = "hyper")]
 pub use transport_hyper;

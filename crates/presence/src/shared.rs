@@ -18,12 +18,20 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(config: Config, request_ids: bool) -> Self {
-        Self { config, request_ids, counter: AtomicU64::new(0), seed: RandomState::new() }
+        Self {
+            config,
+            request_ids,
+            counter: AtomicU64::new(0),
+            seed: RandomState::new(),
+        }
     }
 
     /// Unix seconds from the real clock (the core never reads it).
     pub(crate) fn unix_now() -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
     }
 
     /// A random 64-bit value: std's per-process random hasher keys over a counter.
@@ -36,10 +44,18 @@ impl Shared {
     /// A UUID v4-shaped request id.
     fn request_id(&self) -> String {
         let (a, b) = (self.random_u64(), self.random_u64());
-        let bytes: u128 = (u128::from(a) << 64 | u128::from(b)) & !(0xf000 << 64) & !(0xc000_0000_0000_0000);
+        let bytes: u128 =
+            (u128::from(a) << 64 | u128::from(b)) & !(0xf000 << 64) & !(0xc000_0000_0000_0000);
         let bytes = bytes | (0x4000 << 64) | 0x8000_0000_0000_0000;
         let hex = format!("{bytes:032x}");
-        format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        )
     }
 
     pub(crate) fn meta(&self) -> RequestMeta {
@@ -51,7 +67,10 @@ impl Shared {
         }
     }
 
-    pub(crate) fn prepare<O: Operation>(&self, op: &O) -> Result<HttpRequest, presence_core::Error> {
+    pub(crate) fn prepare<O: Operation>(
+        &self,
+        op: &O,
+    ) -> Result<HttpRequest, presence_core::Error> {
         op.to_request(&self.config, &self.meta())
     }
 }
@@ -72,7 +91,10 @@ impl RequestSpan {
             status = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
         );
-        Self { span, started: Instant::now() }
+        Self {
+            span,
+            started: Instant::now(),
+        }
     }
 
     pub(crate) fn span(&self) -> &tracing::Span {
@@ -97,7 +119,10 @@ mod tests {
 
     #[test]
     fn request_ids_look_like_uuid_v4_and_differ() {
-        let s = Shared::new(Config::new(Keyset::new("k"), UserId::new("u").unwrap()), true);
+        let s = Shared::new(
+            Config::new(Keyset::new("k"), UserId::new("u").unwrap()),
+            true,
+        );
         let (a, b) = (s.request_id(), s.request_id());
         assert_ne!(a, b);
         assert_eq!(a.len(), 36);

@@ -28,7 +28,10 @@ pub trait AsyncTransport: Send + Sync + 'static {
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Sends one request and returns the whole response, whatever its status.
-    fn send(&self, request: HttpRequest) -> impl Future<Output = Result<HttpResponse, Self::Error>> + Send;
+    fn send(
+        &self,
+        request: HttpRequest,
+    ) -> impl Future<Output = Result<HttpResponse, Self::Error>> + Send;
 
     /// Sends one request with an overall timeout other than the default (long-polls).
     /// The default implementation ignores `timeout`.
@@ -65,7 +68,11 @@ pub trait BlockingTransport: Send + Sync + 'static {
 
     /// Sends one request with an overall timeout other than the default (long-polls).
     /// The default implementation ignores `timeout`.
-    fn send_with_timeout(&self, request: HttpRequest, timeout: Duration) -> Result<HttpResponse, Self::Error> {
+    fn send_with_timeout(
+        &self,
+        request: HttpRequest,
+        timeout: Duration,
+    ) -> Result<HttpResponse, Self::Error> {
         let _ = timeout;
         self.send(request)
     }
@@ -87,7 +94,10 @@ where
 impl AsyncTransport for transport_hyper::HyperTransport {
     type Error = transport_hyper::Error;
 
-    fn send(&self, request: HttpRequest) -> impl Future<Output = Result<HttpResponse, Self::Error>> + Send {
+    fn send(
+        &self,
+        request: HttpRequest,
+    ) -> impl Future<Output = Result<HttpResponse, Self::Error>> + Send {
         self.execute(request)
     }
 
@@ -108,7 +118,11 @@ impl BlockingTransport for transport_ureq::UreqTransport {
         self.execute(request)
     }
 
-    fn send_with_timeout(&self, request: HttpRequest, timeout: Duration) -> Result<HttpResponse, Self::Error> {
+    fn send_with_timeout(
+        &self,
+        request: HttpRequest,
+        timeout: Duration,
+    ) -> Result<HttpResponse, Self::Error> {
         self.execute_with_timeout(request, timeout)
     }
 }

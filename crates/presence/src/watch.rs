@@ -52,7 +52,12 @@ pub struct WatchBuilder<'c, C> {
 
 impl<'c, C> WatchBuilder<'c, C> {
     fn new(client: &'c C) -> Self {
-        Self { client, channels: Vec::new(), groups: Vec::new(), config: WatchConfig::default() }
+        Self {
+            client,
+            channels: Vec::new(),
+            groups: Vec::new(),
+            config: WatchConfig::default(),
+        }
     }
 
     /// Channels whose presence events to receive.
@@ -141,7 +146,11 @@ impl<T: AsyncTransport> WatchBuilder<'_, Client<T>> {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(drive(self.client.clone(), engine, cmd_rx, ev_tx));
-        PresenceStream { commands: cmd_tx, events: ev_rx, task }
+        PresenceStream {
+            commands: cmd_tx,
+            events: ev_rx,
+            task,
+        }
     }
 }
 
@@ -213,7 +222,9 @@ impl PresenceStream {
         S: Into<String>,
         U: Into<String>,
     {
-        let _ = self.commands.send(Command::Add(collect(channels), collect(groups)));
+        let _ = self
+            .commands
+            .send(Command::Add(collect(channels), collect(groups)));
     }
 
     /// Removes channels and groups.
@@ -224,7 +235,9 @@ impl PresenceStream {
         S: Into<String>,
         U: Into<String>,
     {
-        let _ = self.commands.send(Command::Remove(collect(channels), collect(groups)));
+        let _ = self
+            .commands
+            .send(Command::Remove(collect(channels), collect(groups)));
     }
 
     /// The next event of any kind; `None` once stopped.
@@ -325,7 +338,10 @@ pub mod blocking {
             let _ = std::thread::Builder::new()
                 .name("presence-watch".into())
                 .spawn(move || drive(client, engine, inbox, in_rx, ev_tx));
-            Watcher { inbox: in_tx, events: ev_rx }
+            Watcher {
+                inbox: in_tx,
+                events: ev_rx,
+            }
         }
     }
 
@@ -351,20 +367,26 @@ pub mod blocking {
             }
             while let Some(tx) = engine.poll_request(Instant::now()) {
                 let (client, inbox) = (client.clone(), inbox.clone());
-                let _ = std::thread::Builder::new().name("presence-long-poll".into()).spawn(move || {
-                    let result = classify(client.send_op(&tx.op, Some(LONG_POLL_TIMEOUT)));
-                    let _ = inbox.send(MsgBox(Msg::Done(tx.id, result)));
-                });
+                let _ = std::thread::Builder::new()
+                    .name("presence-long-poll".into())
+                    .spawn(move || {
+                        let result = classify(client.send_op(&tx.op, Some(LONG_POLL_TIMEOUT)));
+                        let _ = inbox.send(MsgBox(Msg::Done(tx.id, result)));
+                    });
             }
             while let Some(event) = engine.poll_event() {
                 if events.send(event).is_err() {
                     return;
                 }
             }
-            let wait = engine.poll_timeout().map(|t| t.saturating_duration_since(Instant::now()));
+            let wait = engine
+                .poll_timeout()
+                .map(|t| t.saturating_duration_since(Instant::now()));
             let received = match wait {
                 Some(d) => messages.recv_timeout(d),
-                None => messages.recv().map_err(|_| std_mpsc::RecvTimeoutError::Disconnected),
+                None => messages
+                    .recv()
+                    .map_err(|_| std_mpsc::RecvTimeoutError::Disconnected),
             };
             match received {
                 Ok(MsgBox(Msg::Cmd(cmd))) => apply(&mut engine, cmd),
@@ -384,7 +406,10 @@ pub mod blocking {
             S: Into<String>,
             U: Into<String>,
         {
-            let _ = self.inbox.send(MsgBox(Msg::Cmd(Command::Add(collect(channels), collect(groups)))));
+            let _ = self.inbox.send(MsgBox(Msg::Cmd(Command::Add(
+                collect(channels),
+                collect(groups),
+            ))));
         }
 
         /// Removes channels and groups.
@@ -395,7 +420,10 @@ pub mod blocking {
             S: Into<String>,
             U: Into<String>,
         {
-            let _ = self.inbox.send(MsgBox(Msg::Cmd(Command::Remove(collect(channels), collect(groups)))));
+            let _ = self.inbox.send(MsgBox(Msg::Cmd(Command::Remove(
+                collect(channels),
+                collect(groups),
+            ))));
         }
 
         /// The next event of any kind, waiting at most `timeout`.

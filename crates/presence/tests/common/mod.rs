@@ -58,7 +58,10 @@ fn serve(mut stream: TcpStream, routes: &[(&'static str, Reply)]) {
         let head = String::from_utf8_lossy(&buf[..end]).to_string();
         buf.drain(..end);
         let line = head.lines().next().unwrap_or_default().to_owned();
-        let reply = routes.iter().find(|(p, _)| line.contains(p)).map(|(_, r)| r.clone());
+        let reply = routes
+            .iter()
+            .find(|(p, _)| line.contains(p))
+            .map(|(_, r)| r.clone());
         let (status, body) = match reply {
             Some(Reply::Stall) => {
                 std::thread::sleep(Duration::from_secs(30));
@@ -72,7 +75,11 @@ fn serve(mut stream: TcpStream, routes: &[(&'static str, Reply)]) {
             "HTTP/1.1 {status} X\r\ncontent-type: text/javascript; charset=\"UTF-8\"\r\ncontent-length: {}\r\n\r\n",
             body.len()
         );
-        if stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&body)).is_err() {
+        if stream
+            .write_all(head.as_bytes())
+            .and_then(|_| stream.write_all(&body))
+            .is_err()
+        {
             return;
         }
     }
