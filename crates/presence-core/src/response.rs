@@ -69,6 +69,16 @@ pub(crate) fn decode<'a, T>(expected: &'static str, body: &'a [u8]) -> Result<T,
 where
     T: Deserialize<'a> + Envelope,
 {
+    // Every Presence body is a JSON object; serde's derived structs would also accept an
+    // array, so check the first significant byte.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        let detail = if body.iter().all(u8::is_ascii_whitespace) {
+            "empty body"
+        } else {
+            "the body is not a JSON object"
+        };
+        return Err(BodyError::Invalid(Error::malformed(expected, detail, body)));
+    }
     match serde_json::from_slice::<T>(body) {
         Ok(raw) if raw.envelope().is_error() => Err(BodyError::Flagged),
         Ok(raw) => Ok(raw),
@@ -187,15 +197,17 @@ fn error_body(
         Some(_) => true,
     };
     let body_says_error = flagged || body_status.is_some_and(|s| s >= 400);
-    if !http_error && !body_says_error {
+    if !body_says_error && (!http_error || http_status < 400) {
+        // A 2xx that is not flagged, or a 1xx/3xx whose body does not claim an error:
+        // not a service error (the caller reports it as malformed or unexpected).
         return None;
     }
     let status = match body_status {
         Some(s) if s >= 400 => s,
         _ if http_status >= 400 => http_status,
-        // A flagged 200 body without an error status: report 500-class "unknown" as the
-        // body status if it has one, else the HTTP status.
-        _ => body_status.unwrap_or(http_status),
+        // Flagged by `error` alone, with no error status anywhere: report a server error
+        // rather than a success code.
+        _ => 500,
     };
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     let message = text(obj.get("message"))

@@ -454,9 +454,6 @@ fn here_now_single_shape_for_a_request_that_named_several_channels_is_malformed(
 }
 
 #[test]
-#[ignore = "bug: HereNow::single_channel (src/ops/here_now.rs:119-120) looks at the raw, \
-            un-deduplicated channel list, so channels([\"a\",\"a\"]) sends the \
-            single-channel path /channel/a but rejects the single-channel answer"]
 fn here_now_single_shape_after_duplicate_channel_names() {
     let op = HereNow::new().channels(["a", "a"]);
     let req = op
@@ -757,10 +754,6 @@ fn get_state_single_channel_request_with_the_recorded_multi_body() {
 }
 
 #[test]
-#[ignore = "bug: GetState::parse_body (src/ops/get_state.rs:118-124) matches the raw, \
-            un-deduplicated channel list, so channels([\"ch1\",\"ch1\"]) (sent as the \
-            single channel ch1) reads a single-channel body without `channel` as a \
-            channel map"]
 fn get_state_single_shape_after_duplicate_channel_names() {
     let body =
         br#"{"status": 200, "message": "OK", "payload": {"age": 20}, "service": "Presence"}"#;

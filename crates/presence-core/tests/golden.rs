@@ -285,10 +285,6 @@ fn heartbeat_state_for_channels_groups_and_per_channel_overrides() {
 }
 
 #[test]
-#[ignore = "bug: Heartbeat::keyed_state (src/ops/heartbeat.rs:120-122) keys state by a \
-            channel_state() name that is not among the request's channels or groups; \
-            PROTOCOL.md §11.1's server rule then reads the whole object as *bare* state \
-            for every listed channel"]
 fn heartbeat_channel_state_for_a_name_not_in_the_request() {
     let op = Heartbeat::new()
         .channels(["a"])

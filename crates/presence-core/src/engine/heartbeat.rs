@@ -412,7 +412,9 @@ impl HeartbeatEngine {
 
     /// Whether leave or heartbeat requests are still awaiting a response.
     pub fn has_requests_in_flight(&self) -> bool {
-        self.heartbeat_in_flight.is_some() || !self.leaves_in_flight.is_empty() || !self.pending_leaves.is_empty()
+        self.heartbeat_in_flight.is_some()
+            || !self.leaves_in_flight.is_empty()
+            || !self.pending_leaves.is_empty()
     }
 
     /// Resumes after [`disconnect`](Self::disconnect) or a failure: heartbeats at once.

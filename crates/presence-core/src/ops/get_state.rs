@@ -116,13 +116,10 @@ impl Operation for GetState {
 
     fn parse_body(&self, body: &[u8]) -> Result<GetStateResult, BodyError> {
         let raw: Raw = decode("get state body", body)?;
-        let single = match (
-            &raw.channel,
-            self.channels.as_slice(),
-            self.channel_groups.is_empty(),
-        ) {
-            (Some(name), _, _) => Some(name.clone()),
-            (None, [one], true) if !is_channels_wrapper(raw.payload.as_ref()) => Some(one.clone()),
+        let one = crate::ops::single_channel(&self.channels, &self.channel_groups);
+        let single = match (&raw.channel, one) {
+            (Some(name), _) => Some(name.clone()),
+            (None, Some(one)) if !is_channels_wrapper(raw.payload.as_ref()) => Some(one.to_owned()),
             _ => None,
         };
         let mut channels = BTreeMap::new();

@@ -118,6 +118,12 @@ impl Heartbeat {
             }
         }
         for (name, value) in &self.state_by_name {
+            if !channels.contains(name) && !groups.contains(name) {
+                return Err(Error::invalid(
+                    "state",
+                    format!("state given for `{name}`, which is not a channel or group of this heartbeat"),
+                ));
+            }
             keyed.insert(name.clone(), Value::Object(state_object(value)?.clone()));
         }
         Ok((!keyed.is_empty()).then_some(keyed))

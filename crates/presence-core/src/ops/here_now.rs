@@ -116,11 +116,10 @@ impl HereNow {
         self.channels.is_empty() && self.channel_groups.is_empty()
     }
 
+    /// The one channel of a request that names exactly one (after de-duplication) and
+    /// no groups: the only case the service answers with the single-channel shape.
     fn single_channel(&self) -> Option<&str> {
-        match (self.channels.as_slice(), self.channel_groups.is_empty()) {
-            ([one], true) => Some(one),
-            _ => None,
-        }
+        crate::ops::single_channel(&self.channels, &self.channel_groups)
     }
 }
 

@@ -38,3 +38,10 @@ struct Ack {
     error: ErrorFlag,
 }
 envelope!(Ack);
+
+/// The one channel when `channels` names exactly one distinct channel and there are no
+/// groups.
+pub(crate) fn single_channel<'a>(channels: &'a [String], groups: &[String]) -> Option<&'a str> {
+    let first = channels.first()?;
+    (groups.is_empty() && channels.iter().all(|c| c == first)).then_some(first.as_str())
+}
