@@ -55,6 +55,7 @@
 mod auth;
 mod body;
 mod config;
+mod events;
 mod model;
 mod occupants;
 mod server;
@@ -63,7 +64,10 @@ mod wire;
 #[cfg(test)]
 mod model_tests;
 
+#[cfg(test)]
+mod event_tests;
+
 pub use config::{Grant, Keyset, KeysetParseError, ModelConfig};
 pub use http;
-pub use model::{Model, ModelStats};
+pub use model::{Dispatch, Model, ModelStats, Wait};
 pub use server::{BlockingEmulatorHandle, Emulator, EmulatorConfig, EmulatorHandle};

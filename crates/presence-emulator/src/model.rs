@@ -8,6 +8,9 @@
 use crate::auth::{denied, verify_signature};
 use crate::body::{self, UuidEntry, INVALID_JSON};
 use crate::config::{Keyset, ModelConfig};
+use crate::events::{
+    Action, Envelope, Event, EventKind, EventLog, IntervalAcc, Message, Payload, Timetoken,
+};
 use crate::occupants::{ChannelSet, Name, Occupant, OccupantMap, StateJson};
 use crate::wire::{decode, minify_json, path_list, value_list, DecodeError, Query, Route, Service};
 use http::{Method, Request, Response, StatusCode};
@@ -39,6 +42,8 @@ pub struct ModelStats {
     pub groups: usize,
     /// Entries in the expiry indexes (always equals `occupants`).
     pub expiry_entries: usize,
+    /// Presence events kept for subscribers (bounded by the event log capacity).
+    pub events: usize,
 }
 
 /// The in-memory presence service: keysets → channels → occupants, channel groups.
@@ -102,6 +107,58 @@ struct KeysetState {
     groups: BTreeMap<Name, BTreeSet<Name>>,
     /// `(deadline, channel, user)` of every occupant: the next expiry is the first.
     expiry: BTreeSet<(u64, Name, Name)>,
+    /// Presence events for subscribers.
+    events: EventLog,
+    /// Channels in interval mode and their pending deltas.
+    intervals: HashMap<Name, IntervalAcc>,
+    /// `(due, channel)` of every channel in interval mode.
+    interval_timers: BTreeSet<(u64, Name)>,
+    /// Latest timetoken handed out (100 ns units).
+    last_tt: u64,
+    tuning: Tuning,
+}
+
+/// Per-keyset copies of the event settings.
+#[derive(Debug, Clone, Copy)]
+struct Tuning {
+    announce_max: usize,
+    interval: u64,
+    subscribe_timeout: u64,
+    max_messages: usize,
+}
+
+/// A subscribe long-poll waiting for presence events.
+///
+/// Returned by [`Model::dispatch`]; the caller re-checks it with
+/// [`Model::poll_wait`] whenever the model may have changed (and at
+/// [`deadline`](Wait::deadline)), and answers it early with
+/// [`Model::finish_wait`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wait {
+    sub_key: String,
+    tt: u64,
+    /// `(channel, subscription name)` for each `<channel>-pnpres` subscribed.
+    channels: Vec<(String, String)>,
+    /// Group names (without `-pnpres`) for each `<group>-pnpres` subscribed.
+    groups: Vec<String>,
+    deadline: u64,
+}
+
+impl Wait {
+    /// When the long-poll ends with an empty `m` if nothing arrives (on the model's
+    /// clock: the request time plus the subscribe timeout).
+    pub fn deadline(&self) -> Duration {
+        Duration::from_nanos(self.deadline)
+    }
+}
+
+/// The outcome of [`Model::dispatch`]: an answer now, or a long-poll to wait on.
+#[derive(Debug)]
+pub enum Dispatch {
+    /// Send this response.
+    Response(Response<Vec<u8>>),
+    /// A subscribe long-poll with nothing to deliver yet.
+    Wait(Wait),
 }
 
 /// What a presence update does to an occupant's state.
@@ -142,6 +199,11 @@ fn parse_object(text: &str) -> Option<StateJson> {
     }
     let min = RawValue::from_string(minify_json(raw.get())).ok()?;
     Some(Arc::from(min))
+}
+
+/// A fresh `{}` state (the `data` of a state-change that cleared the state).
+fn empty_state() -> StateJson {
+    Arc::from(body::empty_object().to_owned())
 }
 
 fn is_empty_object(s: &RawValue) -> bool {
@@ -206,7 +268,7 @@ impl Model {
         }
         let keysets = list
             .into_iter()
-            .map(|ks| (ks.subscribe_key.clone(), KeysetState::new(ks)))
+            .map(|ks| (ks.subscribe_key.clone(), KeysetState::new(ks, &config)))
             .collect();
         Model {
             config,
@@ -231,49 +293,108 @@ impl Model {
     /// Only the method, path and query are read; the body is ignored (every Presence
     /// operation is a `GET` without body). Never panics on any input: malformed
     /// requests get a JSON error body and leave the model unchanged.
+    ///
+    /// A subscribe long-poll cannot wait here: it is answered at once with the events
+    /// already available (possibly an empty `m`). Servers use
+    /// [`dispatch`](Model::dispatch) instead.
     pub fn handle<B>(&mut self, now: Duration, req: &Request<B>) -> Response<Vec<u8>> {
+        match self.dispatch(now, req) {
+            Dispatch::Response(resp) => resp,
+            Dispatch::Wait(wait) => self.finish_wait(now, &wait),
+        }
+    }
+
+    /// Like [`handle`](Model::handle), but a subscribe long-poll with nothing to
+    /// deliver yet comes back as [`Dispatch::Wait`].
+    pub fn dispatch<B>(&mut self, now: Duration, req: &Request<B>) -> Dispatch {
         let now = self.observe(now);
+        match self.dispatch_at(now, req) {
+            Ok(d) => d,
+            Err(r) => Dispatch::Response(r),
+        }
+    }
+
+    /// Re-checks a waiting long-poll at `now`: `Some` with the response once there are
+    /// events after its cursor or its deadline has passed, `None` to keep waiting.
+    /// Also applies due presence timeouts and interval events of its keyset.
+    pub fn poll_wait(&mut self, now: Duration, wait: &Wait) -> Option<Response<Vec<u8>>> {
+        let now = self.observe(now);
+        let ks = self.keysets.get_mut(&wait.sub_key)?;
+        ks.advance_to(now);
+        ks.deliver(wait, now >= wait.deadline)
+    }
+
+    /// Answers a waiting long-poll now, with whatever is available (possibly an
+    /// empty `m`); used at shutdown and by [`handle`](Model::handle).
+    pub fn finish_wait(&mut self, now: Duration, wait: &Wait) -> Response<Vec<u8>> {
+        let now = self.observe(now);
+        match self.keysets.get_mut(&wait.sub_key) {
+            Some(ks) => {
+                ks.advance_to(now);
+                ks.deliver(wait, true).unwrap_or_else(|| {
+                    body::error(StatusCode::NOT_FOUND, Service::Subscribe, "Not Found")
+                })
+            }
+            None => bad_request(Service::Subscribe, "Invalid Subscribe Key"),
+        }
+    }
+
+    /// Total presence events generated so far over all keysets (changes whenever a
+    /// subscriber may have something new).
+    pub fn events_generated(&self) -> u64 {
+        self.keysets.values().map(|ks| ks.events.appended).sum()
+    }
+
+    fn dispatch_at<B>(&mut self, now: u64, req: &Request<B>) -> Result<Dispatch, Reply> {
         let method = req.method();
         if method == Method::OPTIONS {
-            return body::respond(StatusCode::OK, "Pubnub Presence", Vec::new());
+            return Err(body::respond(StatusCode::OK, "Pubnub Presence", Vec::new()));
         }
         let path = req.uri().path();
         let raw_query = req.uri().query();
         let target_len = path.len() + raw_query.map_or(0, |q| q.len() + 1);
         if target_len > self.config.max_url_len {
-            return body::error(
+            return Err(body::error(
                 StatusCode::URI_TOO_LONG,
                 Service::of_path(path),
                 "Request-URI Too Long",
-            );
+            ));
         }
         let Some(route) = Route::parse(path) else {
-            return body::error(StatusCode::NOT_FOUND, Service::of_path(path), "Not Found");
+            return Err(body::error(
+                StatusCode::NOT_FOUND,
+                Service::of_path(path),
+                "Not Found",
+            ));
         };
         let service = route.service();
         if method != Method::GET {
-            return body::error(
+            return Err(body::error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 service,
                 "Method Not Allowed",
-            );
+            ));
         }
         if route == Route::Time {
             let tt = now / 100;
-            return body::respond(StatusCode::OK, "Pubnub", format!("[{tt}]").into_bytes());
+            return Err(body::respond(
+                StatusCode::OK,
+                "Pubnub",
+                format!("[{tt}]").into_bytes(),
+            ));
         }
         let query = match Query::parse(raw_query) {
             Ok(q) => q,
-            Err(e) => return decode_error(service, e),
+            Err(e) => return Err(decode_error(service, e)),
         };
         let sk = match route.sub_key().map(|s| decode(s, false)) {
             Some(Ok(sk)) => sk,
-            Some(Err(e)) => return decode_error(service, e),
-            None => return body::error(StatusCode::NOT_FOUND, service, "Not Found"),
+            Some(Err(e)) => return Err(decode_error(service, e)),
+            None => return Err(body::error(StatusCode::NOT_FOUND, service, "Not Found")),
         };
         let window = self.config.signature_window.as_secs();
         let Some(ks) = self.keysets.get_mut(sk.as_ref()) else {
-            return bad_request(service, "Invalid Subscribe Key");
+            return Err(bad_request(service, "Invalid Subscribe Key"));
         };
         if let Some(secret) = ks.keyset.secret_key.as_deref() {
             if let Err(e) = verify_signature(
@@ -286,33 +407,36 @@ impl Model {
                 window,
             ) {
                 let (detail, location) = e.detail();
-                return body::invalid_signature(service, detail, location);
+                return Err(body::invalid_signature(service, detail, location));
             }
         }
         let presence = !matches!(service, Service::ChannelRegistry);
         if presence && query.get("uuid").filter(|u| !u.is_empty()).is_none() {
-            return bad_request(service, "Missing UUID");
+            return Err(bad_request(service, "Missing UUID"));
         }
-        match ks.route(now, route, &query) {
-            Ok(resp) | Err(resp) => resp,
-        }
+        ks.route(now, route, &query)
     }
 
     /// The earliest instant at which [`handle_timeout`](Model::handle_timeout) has work
-    /// (an occupant's presence timeout), if any.
+    /// (an occupant's presence timeout or an `interval` event), if any.
     pub fn poll_timeout(&self) -> Option<Duration> {
         self.keysets
             .values()
-            .filter_map(|ks| ks.expiry.first().map(|e| e.0))
+            .filter_map(|ks| {
+                let expiry = ks.expiry.first().map(|e| e.0);
+                let tick = ks.interval_timers.first().map(|e| e.0);
+                expiry.into_iter().chain(tick).min()
+            })
             .min()
             .map(Duration::from_nanos)
     }
 
-    /// Removes every occupant whose timeout has passed at `now`.
+    /// Removes every occupant whose timeout has passed at `now` (announcing `timeout`
+    /// events) and emits every `interval` event due.
     pub fn handle_timeout(&mut self, now: Duration) {
         let now = self.observe(now);
         for ks in self.keysets.values_mut() {
-            ks.expire(now);
+            ks.advance_to(now);
         }
     }
 
@@ -337,6 +461,7 @@ impl Model {
             s.users += ks.users.len();
             s.groups += ks.groups.len();
             s.expiry_entries += ks.expiry.len();
+            s.events += ks.events.len();
         }
         s
     }
@@ -375,17 +500,35 @@ fn uuid_list(
 }
 
 impl KeysetState {
-    fn new(keyset: Keyset) -> Self {
+    fn new(keyset: Keyset, config: &ModelConfig) -> Self {
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         KeysetState {
             keyset,
             channels: HashMap::new(),
             users: HashMap::new(),
             groups: BTreeMap::new(),
             expiry: BTreeSet::new(),
+            events: EventLog::new(config.event_log_capacity),
+            intervals: HashMap::new(),
+            interval_timers: BTreeSet::new(),
+            last_tt: 0,
+            tuning: Tuning {
+                announce_max: config.announce_max,
+                interval: nanos(config.interval).max(1),
+                subscribe_timeout: nanos(config.subscribe_timeout),
+                max_messages: config.max_messages_per_response.max(1),
+            },
         }
     }
 
-    fn route(&mut self, now: u64, route: Route<'_>, q: &Query<'_>) -> Result<Reply, Reply> {
+    fn route(&mut self, now: u64, route: Route<'_>, q: &Query<'_>) -> Result<Dispatch, Reply> {
+        match route {
+            Route::Subscribe { channels, .. } => self.subscribe(now, q, channels),
+            _ => self.route_plain(now, route, q).map(Dispatch::Response),
+        }
+    }
+
+    fn route_plain(&mut self, now: u64, route: Route<'_>, q: &Query<'_>) -> Result<Reply, Reply> {
         let svc = route.service();
         let dec = |raw: &str| {
             decode(raw, false)
@@ -397,19 +540,19 @@ impl KeysetState {
         match route {
             Route::HereNowGlobal { .. } => {
                 self.check_access(svc, q, &[], &[], true)?;
-                self.expire(now);
+                self.advance_to(now);
                 self.here_now(q, None)
             }
             Route::HereNow { channels, .. } => {
                 let (channels, groups) = (list(channels)?, groups());
                 self.check_access(svc, q, &channels, &groups, false)?;
-                self.expire(now);
+                self.advance_to(now);
                 self.here_now(q, Some((channels, groups)))
             }
             Route::WhereNow { uuid, .. } => {
                 let uuid = dec(uuid)?;
                 self.check_access(svc, q, &[], &[], true)?;
-                self.expire(now);
+                self.advance_to(now);
                 Ok(self.where_now(&uuid))
             }
             Route::Heartbeat { channels, .. } => {
@@ -422,10 +565,10 @@ impl KeysetState {
                     return Err(bad_request(svc, "Missing channels or channel groups"));
                 }
                 self.check_access(svc, q, &channels, &groups, false)?;
-                self.expire(now);
+                self.advance_to(now);
                 let user = q.get("uuid").unwrap_or_default();
                 for (ch, _) in self.resolve(&channels, &groups).channels {
-                    self.remove_occupant(&ch, user);
+                    self.remove_occupant(now, &ch, user, Some((Action::Leave, now)));
                 }
                 Ok(body::json(
                     StatusCode::OK,
@@ -452,7 +595,7 @@ impl KeysetState {
                     return Err(bad_request(svc, "Missing channels or channel groups"));
                 }
                 self.check_access(svc, q, &channels, &groups, false)?;
-                self.expire(now);
+                self.advance_to(now);
                 Ok(self.get_state(&uuid, &channels, &groups))
             }
             Route::ListGroups { .. } => {
@@ -487,6 +630,7 @@ impl KeysetState {
                 Ok(body::json(StatusCode::OK, svc, &body::REGISTRY_OK))
             }
             Route::Subscribe { .. } | Route::Time => {
+                // Routed before `route_plain`.
                 Err(body::error(StatusCode::NOT_FOUND, svc, "Not Found"))
             }
         }
@@ -530,17 +674,113 @@ impl KeysetState {
 
     // ---- expiry and occupancy primitives -------------------------------------------
 
-    /// Removes every occupant with `deadline <= now`.
-    fn expire(&mut self, now: u64) {
-        while let Some(first) = self.expiry.first() {
-            if first.0 > now {
-                break;
+    /// Applies, in time order, every presence timeout (`deadline <= now`) and every
+    /// interval event due by `now`.
+    fn advance_to(&mut self, now: u64) {
+        loop {
+            let expiry = self.expiry.first().map(|e| e.0).filter(|d| *d <= now);
+            let tick = self
+                .interval_timers
+                .first()
+                .map(|e| e.0)
+                .filter(|d| *d <= now);
+            match (expiry, tick) {
+                (None, None) => break,
+                (Some(e), Some(t)) if t < e => self.interval_tick(now),
+                (Some(_), _) => {
+                    let Some((deadline, ch, user)) = self.expiry.pop_first() else {
+                        break;
+                    };
+                    self.remove_occupant(now, &ch, &user, Some((Action::Timeout, deadline)));
+                }
+                (None, Some(_)) => self.interval_tick(now),
             }
-            let Some((_, ch, user)) = self.expiry.pop_first() else {
-                break;
-            };
-            self.remove_occupant(&ch, &user);
         }
+    }
+
+    /// Emits the first due `interval` event.
+    fn interval_tick(&mut self, now: u64) {
+        let Some((due, ch)) = self.interval_timers.pop_first() else {
+            return;
+        };
+        let Some(acc) = self.intervals.remove(&ch) else {
+            return;
+        };
+        let occupancy = self.channels.get(&ch).map_or(0, |c| c.occupants.len());
+        let deltas = acc.join.len() + acc.leave.len() + acc.timeout.len();
+        let here_now_refresh = deltas > self.tuning.announce_max;
+        let kind = if here_now_refresh {
+            EventKind::Interval {
+                join: Vec::new(),
+                leave: Vec::new(),
+                timeout: Vec::new(),
+                here_now_refresh,
+            }
+        } else {
+            EventKind::Interval {
+                join: acc.join,
+                leave: acc.leave,
+                timeout: acc.timeout,
+                here_now_refresh,
+            }
+        };
+        self.log(now, due, ch.clone(), occupancy, kind);
+        if occupancy > self.tuning.announce_max {
+            let next = due.saturating_add(self.tuning.interval);
+            self.intervals.insert(ch.clone(), IntervalAcc::default());
+            self.interval_timers.insert((next, ch));
+        }
+    }
+
+    /// The next timetoken: `now` in 100 ns units, bumped to stay strictly increasing.
+    fn next_tt(&mut self, now: u64) -> u64 {
+        self.last_tt = (now / 100).max(self.last_tt + 1);
+        self.last_tt
+    }
+
+    fn log(&mut self, now: u64, at: u64, channel: Name, occupancy: usize, kind: EventKind) {
+        let tt = self.next_tt(now);
+        self.events.push(Event {
+            tt,
+            channel,
+            timestamp: at / NANOS,
+            occupancy,
+            kind,
+        });
+    }
+
+    /// Records a per-user presence change, or folds it into the channel's interval
+    /// deltas when the channel is (or now goes) above `announce_max`.
+    /// `at` is the event's own time (a timeout's deadline), `now` the processing time.
+    fn announce(
+        &mut self,
+        (now, at): (u64, u64),
+        channel: &Name,
+        action: Action,
+        uuid: &Name,
+        occupancy: usize,
+        data: Option<StateJson>,
+    ) {
+        if action != Action::StateChange {
+            if let Some(acc) = self.intervals.get_mut(channel) {
+                acc.record(action, uuid.clone());
+                return;
+            }
+            if occupancy > self.tuning.announce_max {
+                let due = now.saturating_add(self.tuning.interval);
+                let mut acc = IntervalAcc::default();
+                acc.record(action, uuid.clone());
+                self.intervals.insert(channel.clone(), acc);
+                self.interval_timers.insert((due, channel.clone()));
+                return;
+            }
+        }
+        let kind = EventKind::User {
+            action,
+            uuid: uuid.clone(),
+            data,
+        };
+        self.log(now, at, channel.clone(), occupancy, kind);
     }
 
     fn user_name(&self, user: &str) -> Name {
@@ -551,7 +791,9 @@ impl KeysetState {
     }
 
     /// Heartbeat-like presence: joins or extends, optionally updating the state.
-    /// `extend` false keeps an existing occupant's timer (set state on a present user).
+    /// `extend` false keeps an existing occupant's timer (set state on a present user);
+    /// `explicit` announces a state-change even when the state did not change.
+    #[allow(clippy::too_many_arguments)]
     fn touch(
         &mut self,
         now: u64,
@@ -560,6 +802,7 @@ impl KeysetState {
         timeout: u32,
         update: StateUpdate,
         extend: bool,
+        explicit: bool,
     ) {
         if !self.channels.contains_key(ch) {
             let name: Name = Arc::from(ch);
@@ -576,6 +819,7 @@ impl KeysetState {
             return;
         };
         let chname = channel.name.clone();
+        let announce: Option<(Action, Option<StateJson>)>;
         if let Some(occ) = channel.occupants.get_mut(user) {
             if extend {
                 let old = occ.deadline();
@@ -584,18 +828,24 @@ impl KeysetState {
                 let new = occ.deadline();
                 if old != new {
                     self.expiry.remove(&(old, chname.clone(), uname.clone()));
-                    self.expiry.insert((new, chname, uname));
+                    self.expiry.insert((new, chname.clone(), uname.clone()));
                 }
             }
-            match update {
-                StateUpdate::Keep => {}
+            let changed = match update {
+                StateUpdate::Keep => false,
                 StateUpdate::Set(s) => {
-                    if occ.state.as_deref().map(RawValue::get) != Some(s.get()) {
-                        occ.state = Some(s);
-                    }
+                    let changed = occ.state.as_deref().map(RawValue::get) != Some(s.get());
+                    occ.state = Some(s);
+                    changed || explicit
                 }
-                StateUpdate::Clear => occ.state = None,
-            }
+                StateUpdate::Clear => occ.state.take().is_some() || explicit,
+            };
+            announce = changed.then(|| {
+                (
+                    Action::StateChange,
+                    Some(occ.state.clone().unwrap_or_else(empty_state)),
+                )
+            });
         } else {
             let state = match update {
                 StateUpdate::Set(s) => Some(s),
@@ -604,20 +854,32 @@ impl KeysetState {
             let occ = Occupant {
                 last: now,
                 timeout,
-                state,
+                state: state.clone(),
             };
             self.expiry
                 .insert((occ.deadline(), chname.clone(), uname.clone()));
             channel.occupants.insert(uname.clone(), occ);
             self.users
-                .entry(uname)
+                .entry(uname.clone())
                 .or_insert_with(ChannelSet::new)
-                .insert(chname);
+                .insert(chname.clone());
+            announce = Some((Action::Join, state));
+        }
+        let occupancy = channel.occupants.len();
+        if let Some((action, data)) = announce {
+            self.announce((now, now), &chname, action, &uname, occupancy, data);
         }
     }
 
-    /// Removes `user` from `ch` (leave or timeout). Returns the occupancy left.
-    fn remove_occupant(&mut self, ch: &str, user: &str) -> Option<usize> {
+    /// Removes `user` from `ch` and announces `reason` (action, event time).
+    /// Returns the occupancy left.
+    fn remove_occupant(
+        &mut self,
+        now: u64,
+        ch: &str,
+        user: &str,
+        reason: Option<(Action, u64)>,
+    ) -> Option<usize> {
         let channel = self.channels.get_mut(ch)?;
         let occ = channel.occupants.remove(user)?;
         let left = channel.occupants.len();
@@ -626,17 +888,136 @@ impl KeysetState {
             self.channels.remove(ch);
         }
         let uname = self.user_name(user);
-        self.expiry.remove(&(occ.deadline(), chname, uname));
+        self.expiry
+            .remove(&(occ.deadline(), chname.clone(), uname.clone()));
         if let Some(set) = self.users.get_mut(user) {
             set.remove(ch);
             if set.is_empty() {
                 self.users.remove(user);
             }
         }
+        if let Some((action, at)) = reason {
+            self.announce((now, at), &chname, action, &uname, left, None);
+        }
         Some(left)
     }
 
     // ---- endpoints -------------------------------------------------------------------
+
+    fn subscribe(
+        &mut self,
+        now: u64,
+        q: &Query<'_>,
+        raw_channels: &str,
+    ) -> Result<Dispatch, Reply> {
+        let svc = Service::Subscribe;
+        let channels = path_list(raw_channels).map_err(|e| decode_error(svc, e))?;
+        let groups = value_list(q.get("channel-group"));
+        if channels.is_empty() && groups.is_empty() {
+            return Err(bad_request(svc, "Missing channels or channel groups"));
+        }
+        let cursor = match q.get("tt") {
+            None | Some("" | "0") => None,
+            Some(v) => match v.parse::<u64>() {
+                Ok(t) => Some(t),
+                Err(_) => return Err(bad_request(svc, "Invalid timetoken")),
+            },
+        };
+        let Some(timeout) = parse_timeout(q.get("heartbeat")) else {
+            return Err(bad_request(svc, "Invalid heartbeat"));
+        };
+        let join_channels = not_pnpres(channels.clone());
+        let join_groups = not_pnpres(groups.clone());
+        let names: Vec<&str> = join_channels
+            .iter()
+            .chain(&join_groups)
+            .map(String::as_str)
+            .collect();
+        let Some(state) = parse_heartbeat_state(q.get("state"), &names) else {
+            return Err(bad_request(svc, INVALID_JSON));
+        };
+        self.check_access(svc, q, &channels, &groups, false)?;
+        self.advance_to(now);
+        // The handshake cursor comes first, so the subscriber sees its own join.
+        let handshake = cursor.is_none().then(|| self.next_tt(now));
+        let user = q.get("uuid").unwrap_or_default();
+        self.presence(now, user, timeout, &join_channels, &join_groups, &state);
+        let tt = match (handshake, cursor) {
+            (Some(t), _) => {
+                let env = Envelope {
+                    t: Timetoken::new(t),
+                    m: Vec::new(),
+                };
+                return Ok(Dispatch::Response(body::json(StatusCode::OK, svc, &env)));
+            }
+            (None, Some(t)) => t,
+            (None, None) => 0,
+        };
+        let wait = Wait {
+            sub_key: self.keyset.subscribe_key.clone(),
+            tt,
+            channels: channels
+                .iter()
+                .filter_map(|c| c.strip_suffix("-pnpres").map(|b| (b.to_owned(), c.clone())))
+                .collect(),
+            groups: groups
+                .iter()
+                .filter_map(|g| g.strip_suffix("-pnpres").map(str::to_owned))
+                .collect(),
+            deadline: now.saturating_add(self.tuning.subscribe_timeout),
+        };
+        Ok(match self.deliver(&wait, false) {
+            Some(resp) => Dispatch::Response(resp),
+            None => Dispatch::Wait(wait),
+        })
+    }
+
+    /// The subscribe response for `wait`: its events after the cursor, or (with
+    /// `force`) an empty `m` when there are none.
+    fn deliver(&self, wait: &Wait, force: bool) -> Option<Reply> {
+        let max = self.tuning.max_messages;
+        let mut messages = Vec::new();
+        let mut last = wait.tt;
+        for e in self.events.after(wait.tt) {
+            let b = if let Some((_, b)) = wait.channels.iter().find(|(c, _)| **c == *e.channel) {
+                b.clone()
+            } else if let Some(g) = wait.groups.iter().find(|g| {
+                self.groups
+                    .get(g.as_str())
+                    .is_some_and(|set| set.contains(&*e.channel))
+            }) {
+                format!("{g}-pnpres")
+            } else {
+                continue;
+            };
+            messages.push(Message {
+                a: "2",
+                f: 0,
+                p: Timetoken::new(e.tt),
+                k: &self.keyset.subscribe_key,
+                c: format!("{}-pnpres", e.channel),
+                d: Payload(e),
+                b,
+            });
+            last = e.tt;
+            if messages.len() >= max {
+                break;
+            }
+        }
+        if messages.is_empty() && !force {
+            return None;
+        }
+        let t = if messages.len() >= max {
+            last
+        } else {
+            wait.tt.max(self.last_tt)
+        };
+        let env = Envelope {
+            t: Timetoken::new(t),
+            m: messages,
+        };
+        Some(body::json(StatusCode::OK, Service::Subscribe, &env))
+    }
 
     fn here_now(
         &self,
@@ -767,7 +1148,7 @@ impl KeysetState {
             return Err(bad_request(svc, INVALID_JSON));
         };
         self.check_access(svc, q, &channels, &groups, false)?;
-        self.expire(now);
+        self.advance_to(now);
         let user = q.get("uuid").unwrap_or_default();
         self.presence(now, user, timeout, &channels, &groups, &state);
         Ok(body::json(StatusCode::OK, svc, &body::OK_PRESENCE))
@@ -792,7 +1173,7 @@ impl KeysetState {
                     .or_else(|| from_group.and_then(|gi| map.get(&groups[gi])))
                     .map_or(StateUpdate::Keep, |s| StateUpdate::Set(s.clone())),
             };
-            self.touch(now, &ch, user, timeout, update, true);
+            self.touch(now, &ch, user, timeout, update, true, false);
         }
     }
 
@@ -815,14 +1196,22 @@ impl KeysetState {
             return Err(bad_request(svc, INVALID_JSON));
         };
         self.check_access(svc, q, &channels, &groups, false)?;
-        self.expire(now);
+        self.advance_to(now);
         let update = if is_empty_object(&state) {
             StateUpdate::Clear
         } else {
             StateUpdate::Set(state.clone())
         };
         for (ch, _) in self.resolve(&channels, &groups).channels {
-            self.touch(now, &ch, target, DEFAULT_TIMEOUT, update.clone(), false);
+            self.touch(
+                now,
+                &ch,
+                target,
+                DEFAULT_TIMEOUT,
+                update.clone(),
+                false,
+                true,
+            );
         }
         Ok(body::json(
             StatusCode::OK,

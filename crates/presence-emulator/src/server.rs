@@ -1,7 +1,7 @@
 //! The hyper 1 + tokio server around [`Model`]: listener, clock, time control.
 
 use crate::config::{Keyset, ModelConfig};
-use crate::model::Model;
+use crate::model::{Dispatch, Model};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -176,9 +176,22 @@ struct Shared {
     clock: Clock,
     /// Wakes the expiry timer task (after `advance`).
     timer_wake: Notify,
+    /// Wakes waiting subscribe long-polls (new events, or the clock moved).
+    changed: Notify,
 }
 
 impl Shared {
+    /// Runs `f` under the lock and wakes the long-polls if it generated events.
+    fn mutate<R>(&self, f: impl FnOnce(&mut Model) -> R) -> R {
+        let mut model = self.lock();
+        let before = model.events_generated();
+        let out = f(&mut model);
+        if model.events_generated() != before {
+            self.changed.notify_waiters();
+        }
+        out
+    }
+
     fn lock(&self) -> MutexGuard<'_, Model> {
         // A panic while holding the lock cannot leave the model half-updated in a way
         // that matters more than stopping the emulator would; keep serving.
@@ -190,6 +203,8 @@ impl Shared {
         let now = self.clock.now();
         self.lock().handle_timeout(now);
         self.timer_wake.notify_one();
+        // Long-polls re-check both for new events and for their (moved) deadline.
+        self.changed.notify_waiters();
     }
 }
 
@@ -234,6 +249,7 @@ impl Emulator {
                 offset_nanos: AtomicU64::new(0),
             },
             timer_wake: Notify::new(),
+            changed: Notify::new(),
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let accept_task = tokio::spawn(accept_loop(
@@ -460,9 +476,11 @@ async fn serve_connection(
     header_read_timeout: Duration,
 ) {
     let _ = stream.set_nodelay(true);
+    let stop = shutdown.clone();
     let service = service_fn(move |req| {
         let shared = shared.clone();
-        async move { Ok::<_, Infallible>(handle_request(&shared, req)) }
+        let stop = stop.clone();
+        async move { Ok::<_, Infallible>(handle_request(&shared, req, stop).await) }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -480,23 +498,53 @@ async fn serve_connection(
     }
 }
 
-fn handle_request(shared: &Shared, req: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
+async fn handle_request(
+    shared: &Shared,
+    req: http::Request<Incoming>,
+    mut shutdown: watch::Receiver<bool>,
+) -> http::Response<Full<Bytes>> {
     // Every Presence operation is a bodiless GET: the body is never read.
     let (parts, _body) = req.into_parts();
     let req = http::Request::from_parts(parts, ());
     let now = shared.clock.now();
-    let resp = shared.lock().handle(now, &req);
-    resp.map(|b| Full::new(Bytes::from(b)))
+    let dispatch = shared.mutate(|m| m.dispatch(now, &req));
+    let wait = match dispatch {
+        Dispatch::Response(resp) => return resp.map(|b| Full::new(Bytes::from(b))),
+        Dispatch::Wait(wait) => wait,
+    };
+    // Long-poll: re-check whenever the model changes or the clock moves, and at the
+    // deadline (the emulator's clock, so `advance` releases it too).
+    loop {
+        let notified = shared.changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let now = shared.clock.now();
+        if let Some(resp) = shared.mutate(|m| m.poll_wait(now, &wait)) {
+            return resp.map(|b| Full::new(Bytes::from(b)));
+        }
+        let remaining = wait
+            .deadline()
+            .saturating_sub(now)
+            .max(Duration::from_millis(1));
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(remaining.min(Duration::from_secs(1))) => {}
+            _ = stopped(&mut shutdown) => {
+                let now = shared.clock.now();
+                let resp = shared.mutate(|m| m.finish_wait(now, &wait));
+                return resp.map(|b| Full::new(Bytes::from(b)));
+            }
+        }
+    }
 }
 
 async fn timer_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let now = shared.clock.now();
-        let next = {
-            let mut model = shared.lock();
-            model.handle_timeout(now);
-            model.poll_timeout()
-        };
+        let next = shared.mutate(|m| {
+            m.handle_timeout(now);
+            m.poll_timeout()
+        });
         // Sleep until the next deadline, but at most 1 s: the real clock may jump.
         let wait = next
             .map_or(Duration::from_secs(1), |t| t.saturating_sub(now))

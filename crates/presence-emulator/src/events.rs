@@ -1,0 +1,194 @@
+//! Presence events: the per-keyset event log, interval accumulation, and the
+//! subscribe envelope (PROTOCOL.md §7).
+
+use crate::occupants::{Name, StateJson};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use std::collections::VecDeque;
+
+/// Region reported in every timetoken (`r`).
+pub(crate) const REGION: u32 = 1;
+
+/// A per-user presence action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    Join,
+    Leave,
+    Timeout,
+    StateChange,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Join => "join",
+            Action::Leave => "leave",
+            Action::Timeout => "timeout",
+            Action::StateChange => "state-change",
+        }
+    }
+}
+
+/// What happened (the `d` payload, kept unserialized until delivered).
+#[derive(Debug)]
+pub(crate) enum EventKind {
+    User {
+        action: Action,
+        uuid: Name,
+        data: Option<StateJson>,
+    },
+    Interval {
+        join: Vec<Name>,
+        leave: Vec<Name>,
+        timeout: Vec<Name>,
+        here_now_refresh: bool,
+    },
+}
+
+/// One logged presence event.
+#[derive(Debug)]
+pub(crate) struct Event {
+    /// Publish timetoken (100 ns units since the epoch), strictly increasing in the log.
+    pub(crate) tt: u64,
+    /// The channel (without `-pnpres`).
+    pub(crate) channel: Name,
+    /// Unix seconds of the event.
+    pub(crate) timestamp: u64,
+    /// Occupancy of the channel right after the event.
+    pub(crate) occupancy: usize,
+    pub(crate) kind: EventKind,
+}
+
+/// Bounded log of presence events, oldest first.
+#[derive(Debug)]
+pub(crate) struct EventLog {
+    events: VecDeque<Event>,
+    capacity: usize,
+    /// Events ever appended (for change detection by the server).
+    pub(crate) appended: u64,
+}
+
+impl EventLog {
+    pub(crate) fn new(capacity: usize) -> Self {
+        EventLog {
+            events: VecDeque::new(),
+            capacity,
+            appended: 0,
+        }
+    }
+
+    pub(crate) fn push(&mut self, event: Event) {
+        if self.events.len() >= self.capacity {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+        self.appended += 1;
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Events with a timetoken greater than `tt`, oldest first.
+    pub(crate) fn after(&self, tt: u64) -> impl Iterator<Item = &Event> {
+        let start = self.events.partition_point(|e| e.tt <= tt);
+        self.events.range(start..)
+    }
+}
+
+/// Deltas collected for one channel in interval mode.
+#[derive(Debug, Default)]
+pub(crate) struct IntervalAcc {
+    pub(crate) join: Vec<Name>,
+    pub(crate) leave: Vec<Name>,
+    pub(crate) timeout: Vec<Name>,
+}
+
+impl IntervalAcc {
+    pub(crate) fn record(&mut self, action: Action, uuid: Name) {
+        match action {
+            Action::Join => self.join.push(uuid),
+            Action::Leave => self.leave.push(uuid),
+            Action::Timeout => self.timeout.push(uuid),
+            Action::StateChange => {}
+        }
+    }
+}
+
+// ---- wire form -------------------------------------------------------------------
+
+/// `{"t": "<17 digits>", "r": <region>}`.
+#[derive(Serialize)]
+pub(crate) struct Timetoken {
+    pub(crate) t: String,
+    pub(crate) r: u32,
+}
+
+impl Timetoken {
+    pub(crate) fn new(tt: u64) -> Self {
+        Timetoken {
+            t: tt.to_string(),
+            r: REGION,
+        }
+    }
+}
+
+/// The subscribe response: `{"t": {...}, "m": [...]}`.
+#[derive(Serialize)]
+pub(crate) struct Envelope<'a> {
+    pub(crate) t: Timetoken,
+    pub(crate) m: Vec<Message<'a>>,
+}
+
+/// One message of the envelope, in the recorded key order.
+#[derive(Serialize)]
+pub(crate) struct Message<'a> {
+    pub(crate) a: &'static str,
+    pub(crate) f: u32,
+    pub(crate) p: Timetoken,
+    pub(crate) k: &'a str,
+    pub(crate) c: String,
+    pub(crate) d: Payload<'a>,
+    pub(crate) b: String,
+}
+
+/// The presence payload `d` (PROTOCOL.md §7.3).
+pub(crate) struct Payload<'a>(pub(crate) &'a Event);
+
+impl Serialize for Payload<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let mut map = s.serialize_map(None)?;
+        match &e.kind {
+            EventKind::User { action, uuid, data } => {
+                map.serialize_entry("action", action.as_str())?;
+                map.serialize_entry("timestamp", &e.timestamp)?;
+                map.serialize_entry("uuid", &**uuid)?;
+                map.serialize_entry("occupancy", &e.occupancy)?;
+                if let Some(data) = data {
+                    map.serialize_entry("data", &**data)?;
+                }
+            }
+            EventKind::Interval {
+                join,
+                leave,
+                timeout,
+                here_now_refresh,
+            } => {
+                map.serialize_entry("action", "interval")?;
+                map.serialize_entry("timestamp", &e.timestamp)?;
+                map.serialize_entry("occupancy", &e.occupancy)?;
+                for (key, list) in [("join", join), ("leave", leave), ("timeout", timeout)] {
+                    if !list.is_empty() {
+                        let names: Vec<&str> = list.iter().map(|n| &**n).collect();
+                        map.serialize_entry(key, &names)?;
+                    }
+                }
+                if *here_now_refresh {
+                    map.serialize_entry("here_now_refresh", &true)?;
+                }
+            }
+        }
+        map.end()
+    }
+}
