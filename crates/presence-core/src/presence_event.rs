@@ -72,29 +72,30 @@ impl PresenceEvent {
     }
 
     /// A key identifying the event for de-duplication (PROTOCOL.md §10.15): channel,
-    /// action, user and timestamp (plus the timetoken for state changes and intervals,
-    /// which may legitimately repeat within a second).
+    /// action, user and the publish timetoken of the message that carried it. A
+    /// re-delivery (the recorded duplicate timeout came again with the same publish
+    /// timetoken under a new cursor) has the same key; two real events, even within the
+    /// same second, do not. Without a publish timetoken the timestamp stands in.
     pub fn dedup_key(&self) -> String {
-        match self {
-            PresenceEvent::Interval(i) => format!(
-                "{}\u{0}interval\u{0}{}\u{0}{}",
-                i.channel, i.timestamp, i.timetoken
-            ),
-            PresenceEvent::StateChange(c) => {
-                format!(
-                    "{}\u{0}state-change\u{0}{}\u{0}{}\u{0}{}",
-                    c.channel, c.user_id, c.timestamp, c.timetoken
-                )
+        let (channel, user, timestamp, timetoken) = match self {
+            PresenceEvent::Interval(i) => (&i.channel, "", i.timestamp, &i.timetoken),
+            PresenceEvent::Join(c)
+            | PresenceEvent::Leave(c)
+            | PresenceEvent::Timeout(c)
+            | PresenceEvent::StateChange(c) => {
+                (&c.channel, c.user_id.as_str(), c.timestamp, &c.timetoken)
             }
-            PresenceEvent::Join(c) | PresenceEvent::Leave(c) | PresenceEvent::Timeout(c) => {
-                format!(
-                    "{}\u{0}{}\u{0}{}\u{0}{}",
-                    c.channel,
-                    self.action(),
-                    c.user_id,
-                    c.timestamp
-                )
-            }
+        };
+        if timetoken.is_empty() {
+            format!(
+                "{channel}\u{0}{}\u{0}{user}\u{0}ts{timestamp}",
+                self.action()
+            )
+        } else {
+            format!(
+                "{channel}\u{0}{}\u{0}{user}\u{0}tt{timetoken}",
+                self.action()
+            )
         }
     }
 }

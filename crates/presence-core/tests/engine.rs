@@ -507,3 +507,31 @@ fn watch_reconnects_with_backoff_and_stops_on_forbidden() {
     e.reconnect();
     assert!(e.poll_request(at).is_some());
 }
+
+#[test]
+fn watch_keeps_two_real_joins_within_one_second() {
+    let t0 = epoch();
+    let mut e = WatchEngine::new(WatchConfig::default());
+    e.add(["c"], Vec::<String>::new());
+    let (id, _) = watch_uri(&mut e, t0);
+    e.handle_response(t0, id, &resp(200, HANDSHAKE));
+    let join = |tt: &str, p: &str| {
+        format!(
+            r#"{{"t":{{"t":"{tt}","r":1}},"m":[{{"a":"1","f":0,"p":{{"t":"{p}","r":1}},"k":"k","c":"c-pnpres","d":{{"action":"join","timestamp":1700000000,"uuid":"ann","occupancy":1}},"b":"c-pnpres"}}]}}"#
+        )
+    };
+    for (tt, p) in [
+        ("17000000000000010", "17000000000000005"),
+        ("17000000000000020", "17000000000000015"),
+    ] {
+        let (id, _) = watch_uri(&mut e, t0);
+        e.handle_response(t0, id, &resp(200, &join(tt, p)));
+    }
+    let joins = std::iter::from_fn(|| e.poll_event())
+        .filter(|ev| matches!(ev, WatchEvent::Presence(PresenceEvent::Join(_))))
+        .count();
+    assert_eq!(
+        joins, 2,
+        "a leave and re-join in the same second are two events"
+    );
+}

@@ -2,7 +2,7 @@
 
 use crate::call::Call;
 use crate::error::Error;
-use crate::shared::{RequestSpan, Shared};
+use crate::shared::{operations, RequestSpan, Shared};
 use crate::transport::AsyncTransport;
 use presence_core::{Config, GetState, Heartbeat, HereNow, Leave, Operation, SetState, WhereNow};
 use std::sync::Arc;
@@ -83,45 +83,7 @@ impl<T: AsyncTransport> Client<T> {
         }
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &Config {
-        &self.inner.shared.config
-    }
-
-    /// The transport.
-    pub fn transport(&self) -> &T {
-        &self.inner.transport
-    }
-
-    /// Who is present on channels or groups, or on the whole keyset.
-    pub fn here_now(&self) -> Call<'_, Self, HereNow> {
-        Call::new(self, HereNow::new())
-    }
-
-    /// Where a user is present (the configured user unless `.user_id(…)`).
-    pub fn where_now(&self) -> Call<'_, Self, WhereNow> {
-        Call::new(self, WhereNow::new())
-    }
-
-    /// A single heartbeat (announce). For a heartbeat loop use [`presence`](Self::presence).
-    pub fn heartbeat(&self) -> Call<'_, Self, Heartbeat> {
-        Call::new(self, Heartbeat::new())
-    }
-
-    /// Leave channels and groups now.
-    pub fn leave(&self) -> Call<'_, Self, Leave> {
-        Call::new(self, Leave::new())
-    }
-
-    /// Set a user's state.
-    pub fn set_state(&self) -> Call<'_, Self, SetState> {
-        Call::new(self, SetState::new())
-    }
-
-    /// Get a user's state.
-    pub fn get_state(&self) -> Call<'_, Self, GetState> {
-        Call::new(self, GetState::new())
-    }
+    operations!();
 
     /// Executes any core operation.
     pub async fn execute<O: Operation>(&self, op: O) -> Result<O::Output, Error<T::Error>> {
@@ -144,13 +106,7 @@ impl<T: AsyncTransport> Client<T> {
         timeout: Option<Duration>,
     ) -> Result<http::Response<Vec<u8>>, Error<T::Error>> {
         let span = RequestSpan::new(op);
-        let request = match self.inner.shared.prepare(op) {
-            Ok(r) => r,
-            Err(e) => {
-                span.finish(None, "invalid_input");
-                return Err(e.into());
-            }
-        };
+        let request = self.inner.shared.prepare(op).map_err(|e| span.invalid(e))?;
         let transport = &self.inner.transport;
         let sent = async {
             match timeout {
@@ -160,16 +116,7 @@ impl<T: AsyncTransport> Client<T> {
         }
         .instrument(span.span().clone())
         .await;
-        match sent {
-            Ok(resp) => {
-                span.finish(Some(resp.status().as_u16()), "response");
-                Ok(resp)
-            }
-            Err(e) => {
-                span.finish(None, "transport_error");
-                Err(Error::Transport(e))
-            }
-        }
+        span.outcome(sent)
     }
 }
 

@@ -17,6 +17,7 @@
 //! # #[cfg(not(feature = "hyper"))] fn main() {}
 //! ```
 
+use crate::shared::{classify, collect};
 use crate::transport::{AsyncTransport, BlockingTransport};
 use crate::Client;
 use presence_core::engine::heartbeat::{HeartbeatConfig, HeartbeatEngine, HeartbeatRequest};
@@ -150,16 +151,6 @@ fn apply(
     None
 }
 
-fn classify<E: std::fmt::Display>(
-    result: Result<http::Response<Vec<u8>>, crate::Error<E>>,
-) -> Result<http::Response<Vec<u8>>, Failure> {
-    match result {
-        Ok(resp) => Ok(resp),
-        Err(crate::Error::Core(e)) => Err(Failure::Response(e)),
-        Err(crate::Error::Transport(e)) => Err(Failure::Transport(e.to_string())),
-    }
-}
-
 fn feed(
     engine: &mut HeartbeatEngine,
     now: Instant,
@@ -170,6 +161,49 @@ fn feed(
         Ok(resp) => engine.handle_response(now, id, &resp),
         Err(failure) => engine.handle_failure(now, id, failure),
     }
+}
+
+/// The input methods both handles share; `$send` forwards a [`Command`].
+macro_rules! handle_inputs {
+    () => {
+        /// Adds channels and groups (heartbeats at once with the union).
+        pub fn join<C, G, S, U>(&self, channels: C, groups: G)
+        where
+            C: IntoIterator<Item = S>,
+            G: IntoIterator<Item = U>,
+            S: Into<String>,
+            U: Into<String>,
+        {
+            self.send(Command::Join(collect(channels), collect(groups)));
+        }
+
+        /// Removes channels and groups, sending a leave for them.
+        pub fn left<C, G, S, U>(&self, channels: C, groups: G)
+        where
+            C: IntoIterator<Item = S>,
+            G: IntoIterator<Item = U>,
+            S: Into<String>,
+            U: Into<String>,
+        {
+            self.send(Command::Left(collect(channels), collect(groups)));
+        }
+
+        /// Sets the state (a JSON object) sent for every channel and group.
+        pub fn set_state(&self, state: Value) {
+            self.send(Command::State(None, state));
+        }
+
+        /// Sets the state sent for one channel or group.
+        pub fn set_channel_state(&self, name: impl Into<String>, state: Value) {
+            self.send(Command::State(Some(name.into()), state));
+        }
+
+        /// `false` stops heartbeating without a leave (Go's `Connected(false)`); `true`
+        /// resumes at once.
+        pub fn connected(&self, connected: bool) {
+            self.send(Command::Connected(connected));
+        }
+    };
 }
 
 /// A running heartbeat loop on a tokio task. Dropping it ends the loop (with a leave
@@ -275,46 +309,10 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 }
 
 impl PresenceHandle {
-    /// Adds channels and groups (heartbeats at once with the union).
-    pub fn join<C, G, S, U>(&self, channels: C, groups: G)
-    where
-        C: IntoIterator<Item = S>,
-        G: IntoIterator<Item = U>,
-        S: Into<String>,
-        U: Into<String>,
-    {
-        let _ = self
-            .commands
-            .send(Command::Join(collect(channels), collect(groups)));
-    }
+    handle_inputs!();
 
-    /// Removes channels and groups, sending a leave for them.
-    pub fn left<C, G, S, U>(&self, channels: C, groups: G)
-    where
-        C: IntoIterator<Item = S>,
-        G: IntoIterator<Item = U>,
-        S: Into<String>,
-        U: Into<String>,
-    {
-        let _ = self
-            .commands
-            .send(Command::Left(collect(channels), collect(groups)));
-    }
-
-    /// Sets the state (a JSON object) sent for every channel and group.
-    pub fn set_state(&self, state: Value) {
-        let _ = self.commands.send(Command::State(None, state));
-    }
-
-    /// Sets the state sent for one channel or group.
-    pub fn set_channel_state(&self, name: impl Into<String>, state: Value) {
-        let _ = self.commands.send(Command::State(Some(name.into()), state));
-    }
-
-    /// `false` stops heartbeating without a leave (Go's `Connected(false)`); `true`
-    /// resumes at once.
-    pub fn connected(&self, connected: bool) {
-        let _ = self.commands.send(Command::Connected(connected));
+    fn send(&self, cmd: Command) {
+        let _ = self.commands.send(cmd);
     }
 
     /// The engine's current state.
@@ -352,10 +350,6 @@ impl PresenceHandle {
     pub fn leaves_on_drop(&self) -> bool {
         self.leave_on_drop
     }
-}
-
-fn collect<I: IntoIterator<Item = S>, S: Into<String>>(names: I) -> Vec<String> {
-    names.into_iter().map(Into::into).collect()
 }
 
 /// The same on a background thread, for the blocking client.
@@ -460,40 +454,10 @@ pub mod blocking {
     }
 
     impl PresenceHandle {
-        /// Adds channels and groups (heartbeats at once with the union).
-        pub fn join<C, G, S, U>(&self, channels: C, groups: G)
-        where
-            C: IntoIterator<Item = S>,
-            G: IntoIterator<Item = U>,
-            S: Into<String>,
-            U: Into<String>,
-        {
-            let _ = self
-                .commands
-                .send(Command::Join(collect(channels), collect(groups)));
-        }
+        handle_inputs!();
 
-        /// Removes channels and groups, sending a leave for them.
-        pub fn left<C, G, S, U>(&self, channels: C, groups: G)
-        where
-            C: IntoIterator<Item = S>,
-            G: IntoIterator<Item = U>,
-            S: Into<String>,
-            U: Into<String>,
-        {
-            let _ = self
-                .commands
-                .send(Command::Left(collect(channels), collect(groups)));
-        }
-
-        /// Sets the state (a JSON object) sent for every channel and group.
-        pub fn set_state(&self, state: Value) {
-            let _ = self.commands.send(Command::State(None, state));
-        }
-
-        /// `false` stops heartbeating without a leave; `true` resumes at once.
-        pub fn connected(&self, connected: bool) {
-            let _ = self.commands.send(Command::Connected(connected));
+        fn send(&self, cmd: Command) {
+            let _ = self.commands.send(cmd);
         }
 
         /// The engine's current state.

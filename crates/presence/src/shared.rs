@@ -112,6 +112,94 @@ impl RequestSpan {
     }
 }
 
+/// Turns a facade result into what the engines take: the response, or a classified failure.
+pub(crate) fn classify<E: std::fmt::Display>(
+    result: Result<http::Response<Vec<u8>>, crate::Error<E>>,
+) -> Result<http::Response<Vec<u8>>, presence_core::engine::Failure> {
+    use presence_core::engine::Failure;
+    match result {
+        Ok(resp) => Ok(resp),
+        Err(crate::Error::Core(e)) => Err(Failure::Response(e)),
+        Err(crate::Error::Transport(e)) => Err(Failure::Transport(e.to_string())),
+    }
+}
+
+/// Collects names into owned strings.
+pub(crate) fn collect<I: IntoIterator<Item = S>, S: Into<String>>(names: I) -> Vec<String> {
+    names.into_iter().map(Into::into).collect()
+}
+
+/// The operation constructors both clients offer.
+macro_rules! operations {
+    () => {
+        /// Who is present on channels or groups, or on the whole keyset.
+        pub fn here_now(&self) -> Call<'_, Self, HereNow> {
+            Call::new(self, HereNow::new())
+        }
+
+        /// Where a user is present (the configured user unless `.user_id(…)`).
+        pub fn where_now(&self) -> Call<'_, Self, WhereNow> {
+            Call::new(self, WhereNow::new())
+        }
+
+        /// A single heartbeat (announce). For a heartbeat loop use `presence()`.
+        pub fn heartbeat(&self) -> Call<'_, Self, Heartbeat> {
+            Call::new(self, Heartbeat::new())
+        }
+
+        /// Leave channels and groups now.
+        pub fn leave(&self) -> Call<'_, Self, Leave> {
+            Call::new(self, Leave::new())
+        }
+
+        /// Set a user's state (a JSON object).
+        pub fn set_state(&self) -> Call<'_, Self, SetState> {
+            Call::new(self, SetState::new())
+        }
+
+        /// Get a user's state.
+        pub fn get_state(&self) -> Call<'_, Self, GetState> {
+            Call::new(self, GetState::new())
+        }
+
+        /// The configuration.
+        pub fn config(&self) -> &Config {
+            &self.inner.shared.config
+        }
+
+        /// The transport.
+        pub fn transport(&self) -> &T {
+            &self.inner.transport
+        }
+    };
+}
+pub(crate) use operations;
+
+impl RequestSpan {
+    /// Records a transport outcome on the span and converts it to the facade's result.
+    pub(crate) fn outcome<TE>(
+        &self,
+        sent: Result<http::Response<Vec<u8>>, TE>,
+    ) -> Result<http::Response<Vec<u8>>, crate::Error<TE>> {
+        match sent {
+            Ok(resp) => {
+                self.finish(Some(resp.status().as_u16()), "response");
+                Ok(resp)
+            }
+            Err(e) => {
+                self.finish(None, "transport_error");
+                Err(crate::Error::Transport(e))
+            }
+        }
+    }
+
+    /// Records an invalid-input outcome.
+    pub(crate) fn invalid<TE>(&self, e: presence_core::Error) -> crate::Error<TE> {
+        self.finish(None, "invalid_input");
+        crate::Error::Core(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

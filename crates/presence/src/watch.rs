@@ -23,6 +23,7 @@
 //! # #[cfg(not(feature = "hyper"))] fn main() {}
 //! ```
 
+use crate::shared::{classify, collect};
 use crate::transport::{AsyncTransport, BlockingTransport};
 use crate::Client;
 use presence_core::engine::watch::{WatchConfig, WatchEngine};
@@ -97,16 +98,6 @@ fn apply(engine: &mut WatchEngine, cmd: Command) {
     match cmd {
         Command::Add(c, g) => engine.add(c, g),
         Command::Remove(c, g) => engine.remove(c, g),
-    }
-}
-
-fn classify<E: std::fmt::Display>(
-    result: Result<http::Response<Vec<u8>>, crate::Error<E>>,
-) -> Result<http::Response<Vec<u8>>, Failure> {
-    match result {
-        Ok(resp) => Ok(resp),
-        Err(crate::Error::Core(e)) => Err(Failure::Response(e)),
-        Err(crate::Error::Transport(e)) => Err(Failure::Transport(e.to_string())),
     }
 }
 
@@ -293,10 +284,6 @@ impl futures_core::Stream for PresenceStream {
             }
         }
     }
-}
-
-fn collect<I: IntoIterator<Item = S>, S: Into<String>>(names: I) -> Vec<String> {
-    names.into_iter().map(Into::into).collect()
 }
 
 /// The same on a background thread, for the blocking client.
