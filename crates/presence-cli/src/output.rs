@@ -1,0 +1,480 @@
+//! Everything the CLI prints, formatted once for both transports: results
+//! ([`Outcome`]), presence events ([`event_json`], [`event_line`]) and the
+//! human-readable table.
+//!
+//! The core's result types are not `Serialize`; the JSON shapes are written out here
+//! with `serde_json::json!` and are part of the CLI's interface (see the README).
+
+use crate::error::{CliError, Redactor};
+use presence::{GetStateResult, HereNowResult, PresenceEvent, SetStateResult, WhereNowResult};
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+/// Writes results to stdout and diagnostics to stderr, as JSON or text, with secrets
+/// redacted from both.
+#[derive(Debug)]
+pub(crate) struct Printer {
+    /// `--json`.
+    pub(crate) json: bool,
+    /// Values that must never be printed.
+    pub(crate) redactor: Redactor,
+}
+
+impl Printer {
+    /// Prints a one-shot command's result.
+    pub(crate) fn outcome(&self, outcome: &Outcome) -> Result<(), CliError> {
+        if self.json {
+            self.stdout(&format!("{}\n", outcome.to_json()))
+        } else {
+            self.stdout(&outcome.to_human())
+        }
+    }
+
+    /// Prints one line of a long-running command's output (flushed at once).
+    pub(crate) fn line(&self, json: &Value, text: &str) -> Result<(), CliError> {
+        if self.json {
+            self.stdout(&format!("{json}\n"))
+        } else {
+            self.stdout(&format!("{text}\n"))
+        }
+    }
+
+    fn stdout(&self, text: &str) -> Result<(), CliError> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(self.redactor.redact(text).as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| CliError::io("cannot write to stdout", e))
+    }
+
+    /// A progress or warning line on stderr (`presence: …`, or the JSON object).
+    pub(crate) fn status(&self, json: &Value, text: &str) {
+        let line = if self.json {
+            json.to_string()
+        } else {
+            format!("presence: {text}")
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{}", self.redactor.redact(&line));
+        let _ = err.flush();
+    }
+
+    /// The error on stderr.
+    pub(crate) fn error(&self, error: &CliError) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{}", error.render(self.json, &self.redactor));
+    }
+}
+
+/// Channels and groups named on the command line, for messages and JSON.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Names {
+    /// Channels.
+    pub(crate) channels: Vec<String>,
+    /// Channel groups.
+    pub(crate) groups: Vec<String>,
+}
+
+impl Names {
+    /// `channel a, b and group g`.
+    pub(crate) fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.channels.is_empty() {
+            parts.push(format!(
+                "{} {}",
+                plural(self.channels.len(), "channel", "channels"),
+                self.channels.join(", ")
+            ));
+        }
+        if !self.groups.is_empty() {
+            parts.push(format!(
+                "{} {}",
+                plural(self.groups.len(), "group", "groups"),
+                self.groups.join(", ")
+            ));
+        }
+        if parts.is_empty() {
+            "nothing".to_owned()
+        } else {
+            parts.join(" and ")
+        }
+    }
+}
+
+/// The result of a one-shot command.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// `here-now`.
+    HereNow(HereNowResult),
+    /// `where-now`.
+    WhereNow {
+        /// Whose channels.
+        user_id: String,
+        /// The channels.
+        result: WhereNowResult,
+    },
+    /// `heartbeat` (once).
+    Heartbeat {
+        /// The requesting user.
+        user_id: String,
+        /// Where.
+        names: Names,
+        /// `--timeout`, when given.
+        timeout: Option<u32>,
+        /// `--state`, when given.
+        state: Option<Value>,
+    },
+    /// `leave`.
+    Leave {
+        /// The requesting user.
+        user_id: String,
+        /// Where.
+        names: Names,
+    },
+    /// `set-state`.
+    SetState {
+        /// Whose state.
+        user_id: String,
+        /// Where.
+        names: Names,
+        /// The state as the service echoed it.
+        result: SetStateResult,
+    },
+    /// `get-state`.
+    GetState {
+        /// Whose state (as asked; the service's answer wins when it names the user).
+        user_id: String,
+        /// Channel → state.
+        result: GetStateResult,
+    },
+}
+
+impl Outcome {
+    /// The JSON object printed with `--json`.
+    pub(crate) fn to_json(&self) -> Value {
+        match self {
+            Outcome::HereNow(r) => json!({
+                "total_channels": r.total_channels,
+                "total_occupancy": r.total_occupancy,
+                "channels": r.channels.iter().map(|c| json!({
+                    "channel": c.name,
+                    "occupancy": c.occupancy,
+                    "occupants": c.occupants.iter().map(|o| json!({
+                        "user_id": o.user_id,
+                        "state": o.state,
+                    })).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            }),
+            Outcome::WhereNow { user_id, result } => json!({
+                "user_id": user_id,
+                "channels": result.channels,
+            }),
+            Outcome::Heartbeat {
+                user_id,
+                names,
+                timeout,
+                state,
+            } => json!({
+                "user_id": user_id,
+                "channels": names.channels,
+                "groups": names.groups,
+                "timeout": timeout,
+                "state": state,
+            }),
+            Outcome::Leave { user_id, names } => json!({
+                "user_id": user_id,
+                "channels": names.channels,
+                "groups": names.groups,
+            }),
+            Outcome::SetState {
+                user_id,
+                names,
+                result,
+            } => json!({
+                "user_id": user_id,
+                "channels": names.channels,
+                "groups": names.groups,
+                "state": result.state,
+            }),
+            Outcome::GetState { user_id, result } => json!({
+                "user_id": result.user_id.as_deref().unwrap_or(user_id),
+                "channels": result.channels,
+            }),
+        }
+    }
+
+    /// The human-readable text (ends with a newline).
+    pub(crate) fn to_human(&self) -> String {
+        match self {
+            Outcome::HereNow(r) => here_now_table(r),
+            Outcome::WhereNow { user_id, result } => {
+                if result.channels.is_empty() {
+                    format!("{user_id} is not present on any channel\n")
+                } else {
+                    let mut out = format!(
+                        "{user_id} is present on {}:\n",
+                        count(result.channels.len() as u64, "channel", "channels")
+                    );
+                    for channel in &result.channels {
+                        let _ = writeln!(out, "  {channel}");
+                    }
+                    out
+                }
+            }
+            Outcome::Heartbeat {
+                user_id,
+                names,
+                timeout,
+                state,
+            } => {
+                let mut out = format!("{user_id} is present on {}", names.describe());
+                if let Some(t) = timeout {
+                    let _ = write!(out, " (timeout {t} s)");
+                }
+                if let Some(s) = state {
+                    let _ = write!(out, " with state {s}");
+                }
+                out.push('\n');
+                out
+            }
+            Outcome::Leave { user_id, names } => {
+                format!("{user_id} left {}\n", names.describe())
+            }
+            Outcome::SetState {
+                user_id,
+                names,
+                result,
+            } => format!(
+                "state of {user_id} on {}: {}\n",
+                names.describe(),
+                result.state
+            ),
+            Outcome::GetState { user_id, result } => {
+                let user = result.user_id.as_deref().unwrap_or(user_id);
+                if result.channels.is_empty() {
+                    return format!("{user} has no state here\n");
+                }
+                let rows = result
+                    .channels
+                    .iter()
+                    .map(|(channel, state)| vec![channel.clone(), state.to_string()])
+                    .collect();
+                let mut out = table(&["CHANNEL", "STATE"], rows);
+                let _ = writeln!(
+                    out,
+                    "state of {user} on {}",
+                    count(result.channels.len() as u64, "channel", "channels")
+                );
+                out
+            }
+        }
+    }
+}
+
+/// The here now table: one row per listed occupant (or per channel when no user ids
+/// were asked for), then a summary line.
+fn here_now_table(r: &HereNowResult) -> String {
+    let mut rows = Vec::new();
+    for c in &r.channels {
+        if c.occupants.is_empty() {
+            rows.push(vec![
+                c.name.clone(),
+                c.occupancy.to_string(),
+                "-".into(),
+                "-".into(),
+            ]);
+        }
+        for o in &c.occupants {
+            rows.push(vec![
+                c.name.clone(),
+                c.occupancy.to_string(),
+                o.user_id.clone(),
+                o.state
+                    .as_ref()
+                    .map_or_else(|| "-".into(), Value::to_string),
+            ]);
+        }
+    }
+    let mut out = if rows.is_empty() {
+        String::new()
+    } else {
+        table(&["CHANNEL", "OCCUPANCY", "USER ID", "STATE"], rows)
+    };
+    let _ = writeln!(
+        out,
+        "{}, {}",
+        count(r.total_channels, "channel", "channels"),
+        count(r.total_occupancy, "occupant", "occupants")
+    );
+    out
+}
+
+/// Left-aligned columns separated by two spaces; the last column is not padded.
+fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let header: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let last = row.len().saturating_sub(1);
+        for (i, cell) in row.iter().enumerate() {
+            if i == last {
+                out.push_str(cell);
+            } else {
+                let pad = widths[i] - cell.chars().count();
+                let _ = write!(out, "{cell}{}  ", " ".repeat(pad));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `one` when `n == 1`, else `many`.
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+/// `1 channel`, `3 channels`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// One presence event as a JSON object (one line of `watch --json`).
+pub(crate) fn event_json(event: &PresenceEvent) -> Value {
+    match event {
+        PresenceEvent::Interval(i) => json!({
+            "action": "interval",
+            "channel": i.channel,
+            "subscription": i.subscription,
+            "occupancy": i.occupancy,
+            "timestamp": i.timestamp,
+            "timetoken": i.timetoken,
+            "join": i.join,
+            "leave": i.leave,
+            "timeout": i.timeout,
+            "here_now_refresh": i.here_now_refresh,
+        }),
+        other => match other.change() {
+            Some(c) => json!({
+                "action": other.action(),
+                "channel": c.channel,
+                "subscription": c.subscription,
+                "user_id": c.user_id,
+                "occupancy": c.occupancy,
+                "timestamp": c.timestamp,
+                "timetoken": c.timetoken,
+                "state": c.state,
+            }),
+            None => json!({
+                "action": other.action(),
+                "channel": other.channel(),
+                "timetoken": other.timetoken(),
+            }),
+        },
+    }
+}
+
+/// One presence event as a line of text: `12:00:05Z join lobby ann (occupancy 1) …`.
+pub(crate) fn event_line(event: &PresenceEvent) -> String {
+    match event {
+        PresenceEvent::Interval(i) => {
+            let mut out = format!(
+                "{} interval {} (occupancy {})",
+                clock(i.timestamp),
+                i.channel,
+                i.occupancy
+            );
+            for (label, users) in [
+                ("join", &i.join),
+                ("leave", &i.leave),
+                ("timeout", &i.timeout),
+            ] {
+                if !users.is_empty() {
+                    let _ = write!(out, " {label}: {}", users.join(", "));
+                }
+            }
+            if i.here_now_refresh {
+                out.push_str(" (too many changes: run here-now)");
+            }
+            out
+        }
+        other => match other.change() {
+            Some(c) => {
+                let mut out = format!(
+                    "{} {} {} {} (occupancy {})",
+                    clock(c.timestamp),
+                    other.action(),
+                    c.channel,
+                    c.user_id,
+                    c.occupancy
+                );
+                if let Some(state) = &c.state {
+                    let _ = write!(out, " state {state}");
+                }
+                out
+            }
+            None => format!("{} {}", other.action(), other.channel()),
+        },
+    }
+}
+
+/// Unix seconds as `HH:MM:SSZ` (UTC time of day).
+fn clock(unix: u64) -> String {
+    let day = unix % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}Z",
+        day / 3600,
+        (day % 3600) / 60,
+        day % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_pads_all_but_the_last_column() {
+        let t = table(
+            &["A", "BB"],
+            vec![
+                vec!["xyz".into(), "1".into()],
+                vec!["é".into(), "22".into()],
+            ],
+        );
+        assert_eq!(t, "A    BB\nxyz  1\né    22\n");
+    }
+
+    #[test]
+    fn names_and_counts_read_well() {
+        let n = Names {
+            channels: vec!["a".into(), "b".into()],
+            groups: vec!["g".into()],
+        };
+        assert_eq!(n.describe(), "channels a, b and group g");
+        assert_eq!(count(1, "channel", "channels"), "1 channel");
+        assert_eq!(count(0, "channel", "channels"), "0 channels");
+        assert_eq!(clock(1_700_000_000), "22:13:20Z");
+    }
+
+    #[test]
+    fn where_now_text() {
+        let mut result = WhereNowResult::default();
+        result.channels = vec!["a".into(), "b".into()];
+        let text = Outcome::WhereNow {
+            user_id: "ann".into(),
+            result,
+        }
+        .to_human();
+        assert_eq!(text, "ann is present on 2 channels:\n  a\n  b\n");
+    }
+}
