@@ -6,7 +6,7 @@
 //! ```
 //! `canonical_query` is every query parameter except `signature`, sorted by key
 //! (byte order), `key=value` joined by `&`, each *decoded* value re-encoded with the
-//! strict [`SIGNATURE`](crate::encoding::SIGNATURE) set.
+//! strict [`crate::encoding::SIGNATURE`] set.
 //!
 //! The emulator verifies signatures with the same functions, so client and server
 //! agree by construction; the test vectors below pin both to the official SDKs.

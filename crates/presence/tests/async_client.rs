@@ -454,7 +454,8 @@ async fn failures_are_typed_and_the_client_keeps_working() {
 /// so every call reuses it.
 #[tokio::test(flavor = "current_thread")]
 async fn sequential_calls_reuse_one_connection() {
-    const OK: &str = r#"{"status": 200, "message": "OK", "service": "Presence", "uuids": [], "occupancy": 0}"#;
+    const OK: &str =
+        r#"{"status": 200, "message": "OK", "service": "Presence", "uuids": [], "occupancy": 0}"#;
     let server = scripted(vec![("/channel/", Reply::Body(200, OK))]);
     let c = client(&server.origin, "ann");
     for _ in 0..50 {
@@ -468,14 +469,18 @@ async fn sequential_calls_reuse_one_connection() {
 /// connections may open. They are pooled too: the count stays small however many calls run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequential_calls_on_a_multi_thread_runtime_use_a_few_pooled_connections() {
-    const OK: &str = r#"{"status": 200, "message": "OK", "service": "Presence", "uuids": [], "occupancy": 0}"#;
+    const OK: &str =
+        r#"{"status": 200, "message": "OK", "service": "Presence", "uuids": [], "occupancy": 0}"#;
     let server = scripted(vec![("/channel/", Reply::Body(200, OK))]);
     let c = client(&server.origin, "ann");
     for _ in 0..200 {
         c.here_now().channels(["a"]).execute().await.unwrap();
     }
     let accepted = server.accepted.load(Ordering::SeqCst);
-    assert!((1..=8).contains(&accepted), "{accepted} connections for 200 sequential calls");
+    assert!(
+        (1..=8).contains(&accepted),
+        "{accepted} connections for 200 sequential calls"
+    );
 }
 
 async fn next_presence(stream: &mut presence::watch::PresenceStream) -> PresenceEvent {
