@@ -25,8 +25,7 @@ use presence_emulator::{Keyset, Model, ModelConfig};
 use std::time::Duration;
 
 const T0: Duration = Duration::from_secs(1_700_000_000);
-const SENTINEL_STATE: &str =
-    "/v2/presence/sub-key/sentinel/channel/lobby/uuid/keeper?uuid=probe";
+const SENTINEL_STATE: &str = "/v2/presence/sub-key/sentinel/channel/lobby/uuid/keeper?uuid=probe";
 
 fn get(model: &mut Model, now: Duration, target: &str) -> Response<Vec<u8>> {
     let req = Request::get(target).body(()).expect("static target");
@@ -157,7 +156,10 @@ fuzz_target!(|data: &[u8]| {
     now += Duration::from_secs(400);
     model.handle_timeout(now);
     if let Some(next) = model.poll_timeout() {
-        assert!(next > now, "poll_timeout {next:?} not after handle_timeout({now:?})");
+        assert!(
+            next > now,
+            "poll_timeout {next:?} not after handle_timeout({now:?})"
+        );
     }
     if !touched_sentinel {
         assert_eq!(model.occupancy("sentinel", "lobby"), 1);

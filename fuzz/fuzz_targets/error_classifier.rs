@@ -7,9 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use presence_core::{
-    Error, GetState, Heartbeat, HereNow, Leave, SetState, Subscribe, WhereNow,
-};
+use presence_core::{Error, GetState, Heartbeat, HereNow, Leave, SetState, Subscribe, WhereNow};
 use presence_fuzz::run;
 
 fuzz_target!(|data: &[u8]| {
@@ -33,7 +31,10 @@ fuzz_target!(|data: &[u8]| {
     ];
     if !(200..300).contains(&input.status) {
         for r in &results[1..] {
-            assert_eq!(r, &results[0], "error statuses classify the same for every op");
+            assert_eq!(
+                r, &results[0],
+                "error statuses classify the same for every op"
+            );
         }
     }
 });

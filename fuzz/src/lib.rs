@@ -96,30 +96,36 @@ fn flagged(obj: &serde_json::Map<String, Value>) -> (bool, bool) {
 /// Checks the classification invariants every operation must keep, and exercises the
 /// error's `Display`, `Debug` and accessors.
 ///
-/// - non-2xx: always `Err`; `Service` exactly when the body is a JSON object, else
-///   `UnexpectedStatus { status, body }` with the exact status and bytes;
-/// - 2xx: never `UnexpectedStatus` or `InvalidInput`; a JSON object body that says error
-///   (see [`flagged`]) is `Service`; `Service` only for such bodies;
+/// - non-2xx: always `Err`; `Service` exactly when the body is a JSON object and the
+///   HTTP status is >= 400 or the body says error, else `UnexpectedStatus { status,
+///   body }` with the exact status and bytes;
+/// - 2xx: never `UnexpectedStatus` or `InvalidInput`; `Ok` only for a body that starts
+///   with `{` and does not say error; a JSON object body that says error (see
+///   [`flagged`]) is `Service`; `Service` only for such bodies;
+/// - a `Service` error never reports a status below 400;
 /// - every error keeps the raw body byte for byte.
 pub fn check<T>(input: &Input<'_>, result: &Result<T, Error>) {
     let parsed: Option<Value> = serde_json::from_slice(input.body).ok();
     let object = parsed.as_ref().and_then(Value::as_object);
+    let (certainly, possibly) = object.map(flagged).unwrap_or((false, false));
     let success = (200..300).contains(&input.status);
     if let Err(e) = result {
         let _ = format!("{e} {e:?} {:?} {}", e.status(), e.is_retryable());
         let _ = e.kind();
     }
+    if let Err(Error::Service(s)) = result {
+        assert!(s.status >= 400, "service error with status {}", s.status);
+        assert_eq!(s.http_status, input.status);
+        assert_eq!(s.body.as_bytes(), input.body);
+        assert_eq!(s.retry_after, None);
+    }
     if !success {
+        let service = object.is_some() && (input.status >= 400 || certainly);
         match result {
             Ok(_) => panic!("HTTP {} parsed as success", input.status),
-            Err(Error::Service(s)) => {
-                assert!(object.is_some(), "service error from a non-object body");
-                assert_eq!(s.http_status, input.status);
-                assert_eq!(s.body.as_bytes(), input.body);
-                assert_eq!(s.retry_after, None);
-            }
+            Err(Error::Service(_)) => assert!(service, "service error from {:?}", input.body),
             Err(Error::UnexpectedStatus { status, body }) => {
-                assert!(object.is_none(), "JSON object error body not read");
+                assert!(!service, "error body not read");
                 assert_eq!(*status, input.status);
                 assert_eq!(body.as_bytes(), input.body);
             }
@@ -127,14 +133,17 @@ pub fn check<T>(input: &Input<'_>, result: &Result<T, Error>) {
         }
         return;
     }
-    let (certainly, possibly) = object.map(flagged).unwrap_or((false, false));
     match result {
-        Ok(_) => assert!(!certainly, "a body flagged as error parsed as success"),
-        Err(Error::Service(s)) => {
-            assert!(possibly, "service error from an unflagged 2xx body");
-            assert_eq!(s.http_status, input.status);
-            assert_eq!(s.body.as_bytes(), input.body);
+        Ok(_) => {
+            assert!(!certainly, "a body flagged as error parsed as success");
+            let first = input.body.iter().find(|b| !b.is_ascii_whitespace());
+            assert_eq!(
+                first,
+                Some(&b'{'),
+                "a body that is not an object parsed as success"
+            );
         }
+        Err(Error::Service(_)) => assert!(possibly, "service error from an unflagged 2xx body"),
         Err(Error::MalformedResponse { body, .. }) => {
             assert!(!certainly, "a body flagged as error reported as malformed");
             assert_eq!(body.as_bytes(), input.body);
