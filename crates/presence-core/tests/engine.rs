@@ -535,3 +535,22 @@ fn watch_keeps_two_real_joins_within_one_second() {
         "a leave and re-join in the same second are two events"
     );
 }
+
+#[test]
+fn zero_interval_or_retry_base_never_busy_loops() {
+    let t0 = epoch();
+    let mut config = HeartbeatConfig::new(20);
+    config.interval = Some(Duration::ZERO);
+    config.retry_base = Duration::ZERO;
+    assert_eq!(config.interval(), Duration::from_secs(1));
+    let mut e = HeartbeatEngine::new(config);
+    e.join(t0, ["a"], Vec::<String>::new());
+    let (_, id) = drain(&mut e, t0);
+    e.handle_response(t0, id.unwrap(), &resp(200, OK));
+    assert_eq!(e.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+    let t1 = t0 + Duration::from_secs(1);
+    e.handle_timeout(t1);
+    let (_, id) = drain(&mut e, t1);
+    e.handle_transport_error(t1, id.unwrap(), "reset");
+    assert!(e.poll_timeout().unwrap() >= t1 + Duration::from_millis(50));
+}

@@ -29,6 +29,9 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
+/// Shortest heartbeat interval the engine uses, whatever is configured.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Heartbeat engine settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeartbeatConfig {
@@ -70,9 +73,12 @@ impl HeartbeatConfig {
     /// assert_eq!(HeartbeatConfig::new(5).interval().as_secs(), 9); // timeout raised to 20
     /// ```
     pub fn interval(&self) -> Duration {
-        self.interval.unwrap_or_else(|| {
+        // Never below one second, whatever the caller set: an interval of zero would be a
+        // busy loop.
+        let interval = self.interval.unwrap_or_else(|| {
             Duration::from_secs(u64::from(self.timeout.max(MIN_TIMEOUT) / 2 - 1))
-        })
+        });
+        interval.max(MIN_INTERVAL)
     }
 }
 

@@ -116,6 +116,8 @@ pub struct Backoff {
 impl Backoff {
     /// A backoff starting at `base`, never above `cap`, jittered from `seed`.
     pub fn new(base: Duration, cap: Duration, seed: u64) -> Self {
+        // A zero base would retry in a busy loop: never less than 100 ms.
+        let base = base.max(Duration::from_millis(100));
         Self {
             base,
             cap: cap.max(base),
