@@ -20,7 +20,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use hmac::{Hmac, Mac};
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use pubnub::core::{PubNubError, Transport, TransportMethod, TransportRequest, TransportResponse};
-use pubnub::presence::HereNowResult;
+use pubnub::presence::result::HereNowResult;
 use pubnub::providers::deserialization_serde::DeserializerSerde;
 use pubnub::transport::TransportReqwest;
 use pubnub::{Keyset, PubNubClientBuilder, PubNubGenericClient};
@@ -34,14 +34,41 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type CheckResult = Result<(), BoxError>;
 type Client = PubNubGenericClient<Recording, DeserializerSerde>;
 
-/// Checks known to fail, by name suffix (after `plain: ` / `signed: `), with the reason.
-/// Strict: a listed check that passes is a failure, so the entry gets removed.
-const EXPECTED_FAILURES: &[(&str, &str)] = &[(
-    "get_presence_state single channel",
-    "pubnub 0.9 parses get-state bodies only as `payload.channels` (GetStateSuccessBody); \
-     the recorded single-channel shape has the state object as `payload` (PROTOCOL.md §4.6), \
-     so the SDK cannot parse the real service's answer either (known SDK divergence)",
-)];
+/// Checks known to fail: (name suffix after `plain: ` / `signed: `, text the error must
+/// contain, reason). Strict: a listed check that passes, or fails with another error,
+/// is a failure.
+const EXPECTED_FAILURES: &[(&str, &str, &str)] = &[
+    (
+        "get_presence_state single channel",
+        "did not match any variant of untagged enum GetStateResponseBody",
+        "SDK divergence: pubnub 0.9.0 parses get-state bodies only as `payload.channels` \
+         (GetStateSuccessBody); the recorded single-channel shape has the state object as \
+         `payload` (PROTOCOL.md §4.6), so the SDK cannot parse the real service's answer either",
+    ),
+    (
+        "channel group name with ' ' and '/'",
+        "channel-group given to the transport already percent-encoded",
+        "SDK divergence: pubnub 0.9.0 percent-encodes each group name into the `channel-group` \
+         value (url_encoded_channel_groups) and its reqwest transport encodes every query value \
+         again, so `g 1` goes out as `g%25201`; the server decodes once and sees a group \
+         named `g%201`. Group names made of A-Z a-z 0-9 - _ . , ~ etc. are unaffected",
+    ),
+    (
+        "unknown subscribe key: here_now gets 400",
+        "did not match any variant of untagged enum HereNowResponseBody",
+        "TEMPORARY, reported to the emulator's owner: the emulator's error body \
+         {\"status\":400,\"error\":1,...} has an integer `error`; pubnub 0.9.0's APIErrorBody \
+         only takes a boolean `error`, so the SDK reports a deserialization error instead of \
+         API {status: 400} (PROTOCOL.md §5.1/§10.7)",
+    ),
+    (
+        "unknown subscribe key: heartbeat fails",
+        "heartbeat succeeded",
+        "TEMPORARY, reported to the emulator's owner: with `\"error\":1` no APIErrorBody variant \
+         matches and the body parses as APISuccessBodyWithMessage, so pubnub 0.9.0 reports the \
+         refused heartbeat as a success (PROTOCOL.md §10.7)",
+    ),
+];
 
 macro_rules! ensure_eq {
     ($actual:expr, $expected:expr, $what:expr) => {{
@@ -64,17 +91,14 @@ impl Tally {
     where
         F: Future<Output = CheckResult>,
     {
-        let reason = EXPECTED_FAILURES
-            .iter()
-            .find(|(n, _)| name.ends_with(n))
-            .map(|(_, r)| *r);
+        let expected = EXPECTED_FAILURES.iter().find(|(n, _, _)| name.ends_with(n));
         let outcome = fut.await;
-        match (outcome, reason) {
+        match (outcome, expected) {
             (Ok(()), None) => {
                 self.passed += 1;
                 println!("PASS  rust/{name}");
             }
-            (Ok(()), Some(r)) => {
+            (Ok(()), Some((_, _, r))) => {
                 self.failed += 1;
                 println!("FAIL  rust/{name}: passed but is listed as an expected failure ({r})");
             }
@@ -82,9 +106,13 @@ impl Tally {
                 self.failed += 1;
                 println!("FAIL  rust/{name}: {e}");
             }
-            (Err(e), Some(r)) => {
+            (Err(e), Some((_, text, r))) if e.to_string().contains(text) => {
                 self.xfailed += 1;
                 println!("XFAIL rust/{name}: {e} (expected: {r})");
+            }
+            (Err(e), Some((_, text, _))) => {
+                self.failed += 1;
+                println!("FAIL  rust/{name}: {e} (listed as an expected failure, but with an error containing {text:?})");
             }
         }
     }
@@ -393,7 +421,25 @@ async fn scenario(t: &mut Tally, origin: &str, keys: &Keys, run: &str) -> Result
         Ok(())
     })
     .await;
-    t.check(&format!("{l}: here_now channel + channel group"), async {
+    t.check(&format!("{l}: here_now two channels + channel group"), async {
+        let r = alice
+            .here_now()
+            .channels([lobby.clone(), room.clone()])
+            .channel_groups([grp.clone()])
+            .execute()
+            .await?;
+        ensure_eq!((r.total_channels, r.total_occupancy), (3, 5), "totals");
+        let m = channel_map(&r);
+        ensure_eq!(m.keys().cloned().collect::<Vec<_>>(), sorted(&[&lobby, &room, &annex]), "channels");
+        ensure_eq!((m[&lobby].0, m[&room].0, m[&annex].0), (2, 2, 1), "occupancies");
+        Ok(())
+    })
+    .await;
+    // With exactly one channel, pubnub 0.9.0's async `execute` overwrites the name of
+    // `channels[0]` with the requested channel even when the answer has several channels
+    // (channel + group: multi shape), and that entry comes from a HashMap, so a random
+    // channel gets renamed. Names are not checked here (README: SDK divergences).
+    t.check(&format!("{l}: here_now one channel + channel group (names not checked)"), async {
         let r = alice
             .here_now()
             .channels([lobby.clone()])
@@ -401,7 +447,16 @@ async fn scenario(t: &mut Tally, origin: &str, keys: &Keys, run: &str) -> Result
             .execute()
             .await?;
         ensure_eq!((r.total_channels, r.total_occupancy), (3, 5), "totals");
-        ensure_eq!(channel_map(&r).keys().cloned().collect::<Vec<_>>(), sorted(&[&lobby, &room, &annex]), "channels");
+        let mut groups: Vec<(u32, Vec<String>)> =
+            r.channels.iter().map(|c| (c.occupancy, sorted(&c.occupants.iter().map(|o| o.user_id.clone()).collect::<Vec<_>>()))).collect();
+        groups.sort();
+        let mut expected = vec![
+            (2, sorted(&[&alice_id, &bob_id])),
+            (2, sorted(&[&bob_id, &carol_id])),
+            (1, vec![carol_id.clone()]),
+        ];
+        expected.sort();
+        ensure_eq!(groups, expected, "occupancy and user ids per channel");
         Ok(())
     })
     .await;
@@ -625,6 +680,28 @@ async fn signing(t: &mut Tally, origin: &str, keys: &Keys, run: &str) -> Result<
         Ok(())
     })
     .await;
+    let spaced = format!("{p} g/1");
+    t.check("signed: channel group name with ' ' and '/'", async {
+        registry(&transport, keys, &spaced, false, &[("add", ch.as_str())]).await?;
+        c.heartbeat().channel_groups([spaced.clone()]).execute().await?;
+        let req = transport.last().ok_or("no request recorded")?;
+        let r = c.here_now().channels([ch.clone()]).execute().await?;
+        c.leave().channels([ch.clone()]).execute().await?;
+        registry(&transport, keys, &spaced, true, &[]).await?;
+        let given = req.query_parameters.get("channel-group").cloned().unwrap_or_default();
+        if given != spaced {
+            return Err(format!(
+                "channel-group given to the transport already percent-encoded: {given:?} \
+                 (the transport encodes it again: {:?} on the wire); occupancy after the heartbeat: {}",
+                percent_encode(given.as_bytes(), RUST_SDK).to_string(),
+                r.total_occupancy
+            )
+            .into());
+        }
+        ensure_eq!(r.total_occupancy, 1, "occupancy of the group's channel after a heartbeat on the group");
+        Ok(())
+    })
+    .await;
     t.check("signed: wrong secret key gets 403", async {
         let (bad, _) = client(origin, keys, &format!("{p}-bad"), Some("not-the-secret"))?;
         match bad.here_now().channels([ch.clone()]).execute().await {
@@ -691,13 +768,24 @@ async fn main() -> std::process::ExitCode {
         t.failed += 1;
         println!("FAIL  rust/signed: set-up: {e}");
     }
-    t.check("plain: unknown subscribe key gets 400", async {
-        let keys = Keys { label: "x", sub: format!("no-such-key-{run}"), publish: None, secret: None };
-        let (c, _) = client(&origin, &keys, "rs-x", None)?;
+    let unknown = Keys { label: "x", sub: format!("no-such-key-{run}"), publish: None, secret: None };
+    t.check("plain: unknown subscribe key: here_now gets 400", async {
+        let (c, _) = client(&origin, &unknown, "rs-x", None)?;
         match c.here_now().channels(["a".to_string()]).execute().await {
             Ok(r) => Err(format!("accepted: {r:?}").into()),
             Err(e) => {
-                ensure_eq!(api_status(&e), Some(400), format!("status of {e:?}"));
+                ensure_eq!(api_status(&e), Some(400), format!("status of {e}"));
+                Ok(())
+            }
+        }
+    })
+    .await;
+    t.check("plain: unknown subscribe key: heartbeat fails", async {
+        let (c, _) = client(&origin, &unknown, "rs-x", None)?;
+        match c.heartbeat().channels(["a".to_string()]).execute().await {
+            Ok(r) => Err(format!("heartbeat succeeded: {r:?}").into()),
+            Err(e) => {
+                ensure_eq!(api_status(&e), Some(400), format!("status of {e}"));
                 Ok(())
             }
         }
