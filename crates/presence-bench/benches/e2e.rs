@@ -1,0 +1,301 @@
+//! Bench 3: end to end over loopback against the in-process emulator. Requests/s and
+//! latency percentiles at concurrency 1 and 64 for
+//! - transport-hyper against a raw hyper-util client sending the same pre-built
+//!   request (tokio tasks on a 2-worker runtime),
+//! - transport-ureq against raw ureq (OS threads),
+//!
+//! and (bench 4 over HTTP) the emulator's heartbeats/s and here-now/s with 100 000
+//! occupants, driven by the raw hyper-util client.
+//!
+//! A closed loop: each worker sends its next request when the previous answer is in.
+//! Compared clients run in interleaved rounds; the table gives the median round.
+//! The emulator (its own 2-worker tokio runtime) and the clients share the machine's
+//! 2 cores, so absolute numbers are what one machine does as client *and* server.
+//!
+//! `cargo bench -p presence-bench --bench e2e`
+//! (`PRESENCE_BENCH_SECS` = seconds per round, default 2; `PRESENCE_BENCH_ROUNDS`,
+//! default 3.)
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use presence_bench::load::{compare, run_tasks, run_threads, Variant};
+use presence_bench::{bench_mode, env_count, env_secs, load_avg};
+use presence_core::{Config, HereNow, Keyset, Operation, Origin, RequestMeta, UserId};
+use presence_emulator::{BlockingEmulatorHandle, Emulator, EmulatorConfig};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use transport_hyper::HyperTransport;
+use transport_ureq::UreqTransport;
+
+/// A copy of a pre-built request (`http::Request` is not `Clone`): method, URI,
+/// version, headers and body.
+fn copy(req: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+    let mut out = http::Request::new(req.body().clone());
+    *out.method_mut() = req.method().clone();
+    *out.uri_mut() = req.uri().clone();
+    *out.version_mut() = req.version();
+    *out.headers_mut() = req.headers().clone();
+    out
+}
+
+type RawHyper = Client<HttpConnector, Full<Bytes>>;
+
+fn raw_hyper() -> RawHyper {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .build(http)
+}
+
+async fn raw_hyper_call(client: &RawHyper, req: http::Request<Vec<u8>>) -> bool {
+    match client.request(req.map(|b| Full::new(Bytes::from(b)))).await {
+        Ok(resp) => {
+            let ok = resp.status() == 200;
+            ok && resp.into_body().collect().await.is_ok()
+        }
+        Err(_) => false,
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn here_now_request(emu: &BlockingEmulatorHandle) -> http::Request<Vec<u8>> {
+    let config = Config::new(Keyset::new("demo"), UserId::new("bench-reader").unwrap())
+        .with_origin(Origin::parse(&emu.origin()).unwrap());
+    HereNow::new()
+        .channels(["lobby"])
+        .to_request(&config, &RequestMeta::new(0))
+        .expect("request")
+}
+
+fn seed_lobby(emu: &BlockingEmulatorHandle, users: usize) {
+    let now = emu.now();
+    emu.with_model(|m| {
+        for i in 0..users {
+            let req = http::Request::get(format!(
+                "/v2/presence/sub-key/demo/channel/lobby/heartbeat?heartbeat=3600&uuid=user-{i:03}"
+            ))
+            .body(())
+            .unwrap();
+            assert_eq!(m.handle(now, &req).status(), 200);
+        }
+    });
+}
+
+fn hyper_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
+    let rt = Arc::new(runtime());
+    let req = Arc::new(here_now_request(emu));
+    let raw = raw_hyper();
+    let default = HyperTransport::new().expect("transport");
+    let pooled = HyperTransport::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("transport");
+    let async_variant = |name: &str, call: Arc<dyn Fn() -> BoxFut + Send + Sync>| {
+        let rt = Arc::clone(&rt);
+        Variant::new(name, move |c, d| {
+            let call = Arc::clone(&call);
+            run_tasks(&rt, c, d, Arc::new(move || call()))
+        })
+    };
+    let (r1, r2, r3) = (Arc::clone(&req), Arc::clone(&req), Arc::clone(&req));
+    let mut variants = vec![
+        async_variant(
+            "raw hyper-util (pool: unbounded idle)",
+            Arc::new(move || {
+                let (client, req) = (raw.clone(), copy(&r1));
+                Box::pin(async move { raw_hyper_call(&client, req).await })
+            }),
+        ),
+        async_variant(
+            "transport-hyper (defaults: 8 idle/host)",
+            Arc::new(move || {
+                let (t, req) = (default.clone(), copy(&r2));
+                Box::pin(async move { matches!(t.execute(req).await, Ok(r) if r.status() == 200) })
+            }),
+        ),
+        async_variant(
+            "transport-hyper (pool_max_idle_per_host 64)",
+            Arc::new(move || {
+                let (t, req) = (pooled.clone(), copy(&r3));
+                Box::pin(async move { matches!(t.execute(req).await, Ok(r) if r.status() == 200) })
+            }),
+        ),
+    ];
+    for c in [1, 64] {
+        compare(
+            &format!("here now over loopback, hyper stack, concurrency {c}"),
+            &mut variants,
+            c,
+            Duration::from_millis(300),
+            secs,
+            rounds,
+        );
+    }
+}
+
+type BoxFut = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
+
+fn ureq_agent(pool: Option<usize>) -> ureq::Agent {
+    let mut b = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .no_delay(true);
+    if let Some(n) = pool {
+        b = b.max_idle_connections(n).max_idle_connections_per_host(n);
+    }
+    b.build().into()
+}
+
+fn raw_ureq_call(agent: &ureq::Agent, req: http::Request<Vec<u8>>) -> bool {
+    match agent.run(req) {
+        Ok(mut resp) => resp.status() == 200 && resp.body_mut().read_to_vec().is_ok(),
+        Err(_) => false,
+    }
+}
+
+fn ureq_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
+    let req = Arc::new(here_now_request(emu));
+    let thread_variant = |name: &str, call: Arc<dyn Fn() -> bool + Send + Sync>| {
+        Variant::new(name, move |c, d| {
+            let call = Arc::clone(&call);
+            run_threads(c, d, Arc::new(move || call()))
+        })
+    };
+    let (r1, r2, r3, r4) = (
+        Arc::clone(&req),
+        Arc::clone(&req),
+        Arc::clone(&req),
+        Arc::clone(&req),
+    );
+    let (raw64, raw_default) = (ureq_agent(Some(64)), ureq_agent(None));
+    let default = UreqTransport::new();
+    let pooled = UreqTransport::builder().pool_max_idle_per_host(64).build();
+    let mut variants = vec![
+        thread_variant(
+            "raw ureq (pool 64 idle)",
+            Arc::new(move || raw_ureq_call(&raw64, copy(&r1))),
+        ),
+        thread_variant(
+            "raw ureq (defaults: 10 idle, 3/host)",
+            Arc::new(move || raw_ureq_call(&raw_default, copy(&r2))),
+        ),
+        thread_variant(
+            "transport-ureq (defaults: 10 idle, 8/host)",
+            Arc::new(move || matches!(default.execute(copy(&r3)), Ok(r) if r.status() == 200)),
+        ),
+        thread_variant(
+            "transport-ureq (pool_max_idle_per_host 64)",
+            Arc::new(move || matches!(pooled.execute(copy(&r4)), Ok(r) if r.status() == 200)),
+        ),
+    ];
+    for c in [1, 64] {
+        compare(
+            &format!("here now over loopback, ureq stack, concurrency {c} (threads)"),
+            &mut variants,
+            c,
+            Duration::from_millis(300),
+            secs,
+            rounds,
+        );
+    }
+}
+
+/// Bench 4 over HTTP: heartbeats and here now against an emulator holding 100 000
+/// occupants (100 000 users over 1 000 channels).
+fn emulator_http_section(secs: Duration, rounds: usize) {
+    const USERS: usize = 100_000;
+    let emu = Emulator::start_blocking(EmulatorConfig::new()).expect("emulator");
+    let origin = emu.origin();
+    let beat = |i: usize| {
+        format!(
+            "{origin}/v2/presence/sub-key/demo/channel/bench-ch-{:04}/heartbeat?heartbeat=300&pnsdk=PubNub-Rust%2F0.9.0&uuid=user-{i:06}",
+            i % 1000
+        )
+    };
+    let beats: Arc<Vec<http::Uri>> =
+        Arc::new((0..USERS).map(|i| beat(i).parse().unwrap()).collect());
+    let now = emu.now();
+    emu.with_model(|m| {
+        for u in beats.iter() {
+            let req = http::Request::get(u.clone()).body(()).unwrap();
+            assert_eq!(m.handle(now, &req).status(), 200);
+        }
+        assert_eq!(m.stats().occupants, USERS);
+    });
+    let here: Arc<Vec<http::Uri>> = Arc::new(
+        (0..1000)
+            .map(|c| {
+                format!("{origin}/v2/presence/sub-key/demo/channel/bench-ch-{c:04}?uuid=reader")
+                    .parse()
+                    .unwrap()
+            })
+            .collect(),
+    );
+    let rt = Arc::new(runtime());
+    let raw = raw_hyper();
+    let uri_variant = |name: &str, uris: Arc<Vec<http::Uri>>| {
+        let rt = Arc::clone(&rt);
+        let raw = raw.clone();
+        let next = Arc::new(AtomicUsize::new(0));
+        Variant::new(name, move |c, d| {
+            let (raw, uris, next) = (raw.clone(), Arc::clone(&uris), Arc::clone(&next));
+            run_tasks(
+                &rt,
+                c,
+                d,
+                Arc::new(move || {
+                    let i = next.fetch_add(1, Ordering::Relaxed) % uris.len();
+                    let req = http::Request::get(uris[i].clone())
+                        .body(Vec::new())
+                        .unwrap();
+                    let raw = raw.clone();
+                    async move { raw_hyper_call(&raw, req).await }
+                }),
+            )
+        })
+    };
+    let mut variants = vec![
+        uri_variant("heartbeat (extend), 100k occupants", beats),
+        uri_variant("here now, channel of 100, 100k occupants", here),
+    ];
+    for c in [1, 64] {
+        compare(
+            &format!("emulator over HTTP (raw hyper-util client), concurrency {c}"),
+            &mut variants,
+            c,
+            Duration::from_millis(300),
+            secs,
+            rounds,
+        );
+    }
+    emu.shutdown();
+}
+
+fn main() {
+    if !bench_mode() {
+        return;
+    }
+    let secs = env_secs("PRESENCE_BENCH_SECS", 2.0);
+    let rounds = env_count("PRESENCE_BENCH_ROUNDS", 3);
+    println!(
+        "e2e: {rounds} rounds of {secs:?} per client; load at start: {}",
+        load_avg()
+    );
+    let emu = Emulator::start_blocking(EmulatorConfig::new()).expect("emulator");
+    seed_lobby(&emu, 10);
+    hyper_section(&emu, secs, rounds);
+    ureq_section(&emu, secs, rounds);
+    emu.shutdown();
+    emulator_http_section(secs, rounds);
+}

@@ -1,0 +1,44 @@
+//! Shared pieces of the presence benches (`cargo bench -p presence-bench`) and of the
+//! peer comparisons in `bench-peers/`: the here-now bodies to parse, a closed-loop
+//! load generator with latency percentiles, and the machine-load note that goes with
+//! every measurement. See `docs/PERFORMANCE.md`.
+#![forbid(unsafe_code)]
+
+pub mod bodies;
+pub mod load;
+
+/// Whether a `harness = false` bench was started by `cargo bench` (which passes
+/// `--bench`). Under `cargo test --benches` or a bare run it is not, and the heavy
+/// work is skipped.
+pub fn bench_mode() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+/// `/proc/loadavg` (1, 5 and 15 minute load averages and runnable/total tasks), or
+/// `unknown` where there is none. Printed with every table so a reader can judge
+/// how busy the shared machine was.
+pub fn load_avg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// A duration from the environment variable `name` in seconds (fractional allowed),
+/// or `default`.
+pub fn env_secs(name: &str, default: f64) -> std::time::Duration {
+    let secs = std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(default);
+    std::time::Duration::from_secs_f64(secs)
+}
+
+/// A count from the environment variable `name`, or `default`.
+pub fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
+}
