@@ -157,7 +157,12 @@ struct Keys {
     secret: Option<String>,
 }
 
-fn client(origin: &str, keys: &Keys, user_id: &str, secret: Option<&str>) -> Result<(Client, Recording), BoxError> {
+fn client(
+    origin: &str,
+    keys: &Keys,
+    user_id: &str,
+    secret: Option<&str>,
+) -> Result<(Client, Recording), BoxError> {
     let transport = Recording::new(origin);
     let client = PubNubClientBuilder::with_transport(transport.clone())
         .with_keyset(Keyset {
@@ -267,7 +272,10 @@ async fn registry(
 
 // ---- result helpers
 
-fn channel_map(r: &HereNowResult) -> BTreeMap<String, (u32, Vec<String>, BTreeMap<String, Option<Value>>)> {
+/// A here-now channel as (occupancy, sorted user ids, user id → state).
+type ChannelView = (u32, Vec<String>, BTreeMap<String, Option<Value>>);
+
+fn channel_map(r: &HereNowResult) -> BTreeMap<String, ChannelView> {
     r.channels
         .iter()
         .map(|c| {
@@ -309,41 +317,58 @@ async fn scenario(t: &mut Tally, origin: &str, keys: &Keys, run: &str) -> Result
     let room = format!("{p} room/ü");
     let annex = format!("{p}-annex#1");
     let grp = format!("{p}-grp");
-    let (alice_id, bob_id, carol_id) = (format!("{p}-alice"), format!("{p} bob"), format!("{p}-carol@x"));
+    let (alice_id, bob_id, carol_id) = (
+        format!("{p}-alice"),
+        format!("{p} bob"),
+        format!("{p}-carol@x"),
+    );
     let (alice, alice_t) = client(origin, keys, &alice_id, None)?;
     let (bob, _) = client(origin, keys, &bob_id, None)?;
     let (carol, _) = client(origin, keys, &carol_id, None)?;
 
     // --- channel group set-up (raw registry requests) ----------------------------------
-    t.check(&format!("{l}: channel group set-up (raw registry request via the SDK transport)"), async {
-        let joined = format!("{room},{annex}");
-        registry(&alice_t, keys, &grp, false, &[("add", joined.as_str())]).await?;
-        let listed = registry(&alice_t, keys, &grp, false, &[]).await?;
-        let chans: Vec<String> = serde_json::from_value(listed["payload"]["channels"].clone())?;
-        ensure_eq!(sorted(&chans), sorted(&[&room, &annex]), "group channels");
-        Ok(())
-    })
+    t.check(
+        &format!("{l}: channel group set-up (raw registry request via the SDK transport)"),
+        async {
+            let joined = format!("{room},{annex}");
+            registry(&alice_t, keys, &grp, false, &[("add", joined.as_str())]).await?;
+            let listed = registry(&alice_t, keys, &grp, false, &[]).await?;
+            let chans: Vec<String> = serde_json::from_value(listed["payload"]["channels"].clone())?;
+            ensure_eq!(sorted(&chans), sorted(&[&room, &annex]), "group channels");
+            Ok(())
+        },
+    )
     .await;
 
     // --- heartbeat ---------------------------------------------------------------------
     let mood = json!({"mood": "ok", "n": 1});
-    t.check(&format!("{l}: heartbeat channel with state (keyed by channel)"), async {
-        alice
-            .heartbeat()
-            .channels([lobby.clone()])
-            .state(HashMap::from([(lobby.clone(), ser(&mood)?)]))
+    t.check(
+        &format!("{l}: heartbeat channel with state (keyed by channel)"),
+        async {
+            alice
+                .heartbeat()
+                .channels([lobby.clone()])
+                .state(HashMap::from([(lobby.clone(), ser(&mood)?)]))
+                .execute()
+                .await?;
+            Ok(())
+        },
+    )
+    .await;
+    t.check(&format!("{l}: heartbeat two channels"), async {
+        bob.heartbeat()
+            .channels([lobby.clone(), room.clone()])
             .execute()
             .await?;
         Ok(())
     })
     .await;
-    t.check(&format!("{l}: heartbeat two channels"), async {
-        bob.heartbeat().channels([lobby.clone(), room.clone()]).execute().await?;
-        Ok(())
-    })
-    .await;
     t.check(&format!("{l}: heartbeat channel group"), async {
-        carol.heartbeat().channel_groups([grp.clone()]).execute().await?;
+        carol
+            .heartbeat()
+            .channel_groups([grp.clone()])
+            .execute()
+            .await?;
         Ok(())
     })
     .await;
@@ -353,67 +378,115 @@ async fn scenario(t: &mut Tally, origin: &str, keys: &Keys, run: &str) -> Result
         let r = alice.here_now().channels([lobby.clone()]).execute().await?;
         ensure_eq!((r.total_channels, r.total_occupancy), (1, 2), "totals");
         let m = channel_map(&r);
-        ensure_eq!(m.keys().cloned().collect::<Vec<_>>(), vec![lobby.clone()], "channel names");
+        ensure_eq!(
+            m.keys().cloned().collect::<Vec<_>>(),
+            vec![lobby.clone()],
+            "channel names"
+        );
         ensure_eq!(m[&lobby].0, 2, "occupancy");
         ensure_eq!(m[&lobby].1, sorted(&[&alice_id, &bob_id]), "user ids");
         Ok(())
     })
     .await;
-    t.check(&format!("{l}: here_now single channel include_state"), async {
-        let r = bob.here_now().channels([lobby.clone()]).include_state(true).execute().await?;
-        let m = channel_map(&r);
-        let expected = BTreeMap::from([(alice_id.clone(), Some(mood.clone())), (bob_id.clone(), None)]);
-        ensure_eq!(m[&lobby].2, expected, "states");
-        Ok(())
-    })
+    t.check(
+        &format!("{l}: here_now single channel include_state"),
+        async {
+            let r = bob
+                .here_now()
+                .channels([lobby.clone()])
+                .include_state(true)
+                .execute()
+                .await?;
+            let m = channel_map(&r);
+            let expected = BTreeMap::from([
+                (alice_id.clone(), Some(mood.clone())),
+                (bob_id.clone(), None),
+            ]);
+            ensure_eq!(m[&lobby].2, expected, "states");
+            Ok(())
+        },
+    )
     .await;
-    t.check(&format!("{l}: here_now single channel include_user_id(false)"), async {
-        let r = alice.here_now().channels([lobby.clone()]).include_user_id(false).execute().await?;
-        ensure_eq!(r.total_occupancy, 2, "total_occupancy");
-        ensure_eq!(r.channels.len(), 1, "channels");
-        ensure_eq!(r.channels[0].occupancy, 2, "occupancy");
-        ensure_eq!(r.channels[0].occupants.len(), 0, "occupants");
-        Ok(())
-    })
+    t.check(
+        &format!("{l}: here_now single channel include_user_id(false)"),
+        async {
+            let r = alice
+                .here_now()
+                .channels([lobby.clone()])
+                .include_user_id(false)
+                .execute()
+                .await?;
+            ensure_eq!(r.total_occupancy, 2, "total_occupancy");
+            ensure_eq!(r.channels.len(), 1, "channels");
+            ensure_eq!(r.channels[0].occupancy, 2, "occupancy");
+            ensure_eq!(r.channels[0].occupants.len(), 0, "occupants");
+            Ok(())
+        },
+    )
     .await;
     t.check(&format!("{l}: here_now multiple channels"), async {
-        let r = alice.here_now().channels([lobby.clone(), room.clone()]).execute().await?;
+        let r = alice
+            .here_now()
+            .channels([lobby.clone(), room.clone()])
+            .execute()
+            .await?;
         ensure_eq!((r.total_channels, r.total_occupancy), (2, 4), "totals");
         let m = channel_map(&r);
         ensure_eq!(m[&lobby].1, sorted(&[&alice_id, &bob_id]), "lobby user ids");
-        ensure_eq!((m[&room].0, m[&room].1.clone()), (2, sorted(&[&bob_id, &carol_id])), "room");
+        ensure_eq!(
+            (m[&room].0, m[&room].1.clone()),
+            (2, sorted(&[&bob_id, &carol_id])),
+            "room"
+        );
         Ok(())
     })
     .await;
-    t.check(&format!("{l}: here_now multiple channels include_state"), async {
-        let r = alice
-            .here_now()
-            .channels([lobby.clone(), room.clone()])
-            .include_state(true)
-            .execute()
-            .await?;
-        let m = channel_map(&r);
-        let lobby_states = BTreeMap::from([(alice_id.clone(), Some(mood.clone())), (bob_id.clone(), None)]);
-        ensure_eq!(m[&lobby].2, lobby_states, "lobby states");
-        ensure_eq!(m[&room].2, BTreeMap::from([(bob_id.clone(), None), (carol_id.clone(), None)]), "room states");
-        Ok(())
-    })
+    t.check(
+        &format!("{l}: here_now multiple channels include_state"),
+        async {
+            let r = alice
+                .here_now()
+                .channels([lobby.clone(), room.clone()])
+                .include_state(true)
+                .execute()
+                .await?;
+            let m = channel_map(&r);
+            let lobby_states = BTreeMap::from([
+                (alice_id.clone(), Some(mood.clone())),
+                (bob_id.clone(), None),
+            ]);
+            ensure_eq!(m[&lobby].2, lobby_states, "lobby states");
+            ensure_eq!(
+                m[&room].2,
+                BTreeMap::from([(bob_id.clone(), None), (carol_id.clone(), None)]),
+                "room states"
+            );
+            Ok(())
+        },
+    )
     .await;
-    t.check(&format!("{l}: here_now multiple channels include_user_id(false)"), async {
-        let r = alice
-            .here_now()
-            .channels([lobby.clone(), room.clone()])
-            .include_user_id(false)
-            .execute()
-            .await?;
-        let m = channel_map(&r);
-        ensure_eq!((m[&lobby].0, m[&room].0), (2, 2), "occupancies");
-        ensure_eq!((m[&lobby].1.len(), m[&room].1.len()), (0, 0), "occupants");
-        Ok(())
-    })
+    t.check(
+        &format!("{l}: here_now multiple channels include_user_id(false)"),
+        async {
+            let r = alice
+                .here_now()
+                .channels([lobby.clone(), room.clone()])
+                .include_user_id(false)
+                .execute()
+                .await?;
+            let m = channel_map(&r);
+            ensure_eq!((m[&lobby].0, m[&room].0), (2, 2), "occupancies");
+            ensure_eq!((m[&lobby].1.len(), m[&room].1.len()), (0, 0), "occupants");
+            Ok(())
+        },
+    )
     .await;
     t.check(&format!("{l}: here_now channel group"), async {
-        let r = alice.here_now().channel_groups([grp.clone()]).execute().await?;
+        let r = alice
+            .here_now()
+            .channel_groups([grp.clone()])
+            .execute()
+            .await?;
         ensure_eq!((r.total_channels, r.total_occupancy), (2, 3), "totals");
         let m = channel_map(&r);
         ensure_eq!(m[&room].1, sorted(&[&bob_id, &carol_id]), "room user ids");
@@ -421,44 +494,71 @@ async fn scenario(t: &mut Tally, origin: &str, keys: &Keys, run: &str) -> Result
         Ok(())
     })
     .await;
-    t.check(&format!("{l}: here_now two channels + channel group"), async {
-        let r = alice
-            .here_now()
-            .channels([lobby.clone(), room.clone()])
-            .channel_groups([grp.clone()])
-            .execute()
-            .await?;
-        ensure_eq!((r.total_channels, r.total_occupancy), (3, 5), "totals");
-        let m = channel_map(&r);
-        ensure_eq!(m.keys().cloned().collect::<Vec<_>>(), sorted(&[&lobby, &room, &annex]), "channels");
-        ensure_eq!((m[&lobby].0, m[&room].0, m[&annex].0), (2, 2, 1), "occupancies");
-        Ok(())
-    })
+    t.check(
+        &format!("{l}: here_now two channels + channel group"),
+        async {
+            let r = alice
+                .here_now()
+                .channels([lobby.clone(), room.clone()])
+                .channel_groups([grp.clone()])
+                .execute()
+                .await?;
+            ensure_eq!((r.total_channels, r.total_occupancy), (3, 5), "totals");
+            let m = channel_map(&r);
+            ensure_eq!(
+                m.keys().cloned().collect::<Vec<_>>(),
+                sorted(&[&lobby, &room, &annex]),
+                "channels"
+            );
+            ensure_eq!(
+                (m[&lobby].0, m[&room].0, m[&annex].0),
+                (2, 2, 1),
+                "occupancies"
+            );
+            Ok(())
+        },
+    )
     .await;
     // With exactly one channel, pubnub 0.9.0's async `execute` overwrites the name of
     // `channels[0]` with the requested channel even when the answer has several channels
     // (channel + group: multi shape), and that entry comes from a HashMap, so a random
     // channel gets renamed. Names are not checked here (README: SDK divergences).
-    t.check(&format!("{l}: here_now one channel + channel group (names not checked)"), async {
-        let r = alice
-            .here_now()
-            .channels([lobby.clone()])
-            .channel_groups([grp.clone()])
-            .execute()
-            .await?;
-        ensure_eq!((r.total_channels, r.total_occupancy), (3, 5), "totals");
-        let mut groups: Vec<(u32, Vec<String>)> =
-            r.channels.iter().map(|c| (c.occupancy, sorted(&c.occupants.iter().map(|o| o.user_id.clone()).collect::<Vec<_>>()))).collect();
-        groups.sort();
-        let mut expected = vec![
-            (2, sorted(&[&alice_id, &bob_id])),
-            (2, sorted(&[&bob_id, &carol_id])),
-            (1, vec![carol_id.clone()]),
-        ];
-        expected.sort();
-        ensure_eq!(groups, expected, "occupancy and user ids per channel");
-        Ok(())
-    })
+    t.check(
+        &format!("{l}: here_now one channel + channel group (names not checked)"),
+        async {
+            let r = alice
+                .here_now()
+                .channels([lobby.clone()])
+                .channel_groups([grp.clone()])
+                .execute()
+                .await?;
+            ensure_eq!((r.total_channels, r.total_occupancy), (3, 5), "totals");
+            let mut groups: Vec<(u32, Vec<String>)> = r
+                .channels
+                .iter()
+                .map(|c| {
+                    (
+                        c.occupancy,
+                        sorted(
+                            &c.occupants
+                                .iter()
+                                .map(|o| o.user_id.clone())
+                                .collect::<Vec<_>>(),
+                        ),
+                    )
+                })
+                .collect();
+            groups.sort();
+            let mut expected = vec![
+                (2, sorted(&[&alice_id, &bob_id])),
+                (2, sorted(&[&bob_id, &carol_id])),
+                (1, vec![carol_id.clone()]),
+            ];
+            expected.sort();
+            ensure_eq!(groups, expected, "occupancy and user ids per channel");
+            Ok(())
+        },
+    )
     .await;
     t.check(&format!("{l}: here_now limit/offset"), async {
         let page = |offset: usize| {
@@ -470,10 +570,28 @@ async fn scenario(t: &mut Tally, origin: &str, keys: &Keys, run: &str) -> Result
                 .execute()
         };
         let (r0, r1) = (page(0).await?, page(1).await?);
-        ensure_eq!((r0.total_occupancy, r1.total_occupancy), (2, 2), "totals count everyone");
-        ensure_eq!((r0.channels[0].occupants.len(), r1.channels[0].occupants.len()), (1, 1), "page sizes");
-        let both = sorted(&[&r0.channels[0].occupants[0].user_id, &r1.channels[0].occupants[0].user_id]);
-        ensure_eq!(both, sorted(&[&alice_id, &bob_id]), "two pages give both user ids");
+        ensure_eq!(
+            (r0.total_occupancy, r1.total_occupancy),
+            (2, 2),
+            "totals count everyone"
+        );
+        ensure_eq!(
+            (
+                r0.channels[0].occupants.len(),
+                r1.channels[0].occupants.len()
+            ),
+            (1, 1),
+            "page sizes"
+        );
+        let both = sorted(&[
+            &r0.channels[0].occupants[0].user_id,
+            &r1.channels[0].occupants[0].user_id,
+        ]);
+        ensure_eq!(
+            both,
+            sorted(&[&alice_id, &bob_id]),
+            "two pages give both user ids"
+        );
         Ok(())
     })
     .await;
@@ -487,10 +605,26 @@ async fn scenario(t: &mut Tally, origin: &str, keys: &Keys, run: &str) -> Result
     .await;
     t.check(&format!("{l}: where_now other user_id"), async {
         let r = alice.where_now().user_id(bob_id.clone()).execute().await?;
-        ensure_eq!(sorted(&r.channels), sorted(&[&lobby, &room]), "bob's channels");
-        let r = alice.where_now().user_id(carol_id.clone()).execute().await?;
-        ensure_eq!(sorted(&r.channels), sorted(&[&room, &annex]), "carol's channels");
-        let r = alice.where_now().user_id(format!("{p}-nobody")).execute().await?;
+        ensure_eq!(
+            sorted(&r.channels),
+            sorted(&[&lobby, &room]),
+            "bob's channels"
+        );
+        let r = alice
+            .where_now()
+            .user_id(carol_id.clone())
+            .execute()
+            .await?;
+        ensure_eq!(
+            sorted(&r.channels),
+            sorted(&[&room, &annex]),
+            "carol's channels"
+        );
+        let r = alice
+            .where_now()
+            .user_id(format!("{p}-nobody"))
+            .execute()
+            .await?;
         ensure_eq!(r.channels.len(), 0, "nobody's channels");
         Ok(())
     })
@@ -503,83 +637,131 @@ async fn scenario(t: &mut Tally, origin: &str, keys: &Keys, run: &str) -> Result
     let echo = |v: &Value| format!("SetStateResult {{ state: {v:?} }}");
 
     t.check(&format!("{l}: set_presence_state single channel"), async {
-        let r = alice.set_presence_state(alice_state.clone()).channels([lobby.clone()]).execute().await?;
+        let r = alice
+            .set_presence_state(alice_state.clone())
+            .channels([lobby.clone()])
+            .execute()
+            .await?;
         ensure_eq!(format!("{r:?}"), echo(&alice_state), "echoed state");
         Ok(())
     })
     .await;
     t.check(&format!("{l}: get_presence_state single channel"), async {
-        let r = alice.get_presence_state().channels([lobby.clone()]).execute().await?;
-        let got: BTreeMap<_, _> = r.iter().map(|s| (s.channel.clone(), s.state.clone())).collect();
-        ensure_eq!(got, BTreeMap::from([(lobby.clone(), alice_state.clone())]), "states");
-        Ok(())
-    })
-    .await;
-    t.check(&format!("{l}: set_presence_state multiple channels"), async {
-        let r = bob
-            .set_presence_state(bob_state.clone())
-            .channels([lobby.clone(), room.clone()])
-            .execute()
-            .await?;
-        ensure_eq!(format!("{r:?}"), echo(&bob_state), "echoed state");
-        Ok(())
-    })
-    .await;
-    t.check(&format!("{l}: get_presence_state multiple channels, other user_id"), async {
         let r = alice
             .get_presence_state()
-            .channels([lobby.clone(), room.clone()])
-            .user_id(bob_id.clone())
+            .channels([lobby.clone()])
             .execute()
             .await?;
-        let got: BTreeMap<_, _> = r.iter().map(|s| (s.channel.clone(), s.state.clone())).collect();
-        let expected = BTreeMap::from([(lobby.clone(), bob_state.clone()), (room.clone(), bob_state.clone())]);
-        ensure_eq!(got, expected, "bob's states");
+        let got: BTreeMap<_, _> = r
+            .iter()
+            .map(|s| (s.channel.clone(), s.state.clone()))
+            .collect();
+        ensure_eq!(
+            got,
+            BTreeMap::from([(lobby.clone(), alice_state.clone())]),
+            "states"
+        );
         Ok(())
     })
     .await;
-    t.check(&format!("{l}: set_presence_state channel group only"), async {
-        let r = carol
-            .set_presence_state(carol_state.clone())
-            .channel_groups([grp.clone()])
-            .execute()
-            .await?;
-        ensure_eq!(format!("{r:?}"), echo(&carol_state), "echoed state");
-        Ok(())
-    })
+    t.check(
+        &format!("{l}: set_presence_state multiple channels"),
+        async {
+            let r = bob
+                .set_presence_state(bob_state.clone())
+                .channels([lobby.clone(), room.clone()])
+                .execute()
+                .await?;
+            ensure_eq!(format!("{r:?}"), echo(&bob_state), "echoed state");
+            Ok(())
+        },
+    )
     .await;
-    t.check(&format!("{l}: get_presence_state channel group, other user_id"), async {
-        let r = alice
-            .get_presence_state()
-            .channel_groups([grp.clone()])
-            .user_id(carol_id.clone())
-            .execute()
-            .await?;
-        let got: BTreeMap<_, _> = r.iter().map(|s| (s.channel.clone(), s.state.clone())).collect();
-        let expected = BTreeMap::from([(room.clone(), carol_state.clone()), (annex.clone(), carol_state.clone())]);
-        ensure_eq!(got, expected, "carol's states");
-        Ok(())
-    })
+    t.check(
+        &format!("{l}: get_presence_state multiple channels, other user_id"),
+        async {
+            let r = alice
+                .get_presence_state()
+                .channels([lobby.clone(), room.clone()])
+                .user_id(bob_id.clone())
+                .execute()
+                .await?;
+            let got: BTreeMap<_, _> = r
+                .iter()
+                .map(|s| (s.channel.clone(), s.state.clone()))
+                .collect();
+            let expected = BTreeMap::from([
+                (lobby.clone(), bob_state.clone()),
+                (room.clone(), bob_state.clone()),
+            ]);
+            ensure_eq!(got, expected, "bob's states");
+            Ok(())
+        },
+    )
+    .await;
+    t.check(
+        &format!("{l}: set_presence_state channel group only"),
+        async {
+            let r = carol
+                .set_presence_state(carol_state.clone())
+                .channel_groups([grp.clone()])
+                .execute()
+                .await?;
+            ensure_eq!(format!("{r:?}"), echo(&carol_state), "echoed state");
+            Ok(())
+        },
+    )
+    .await;
+    t.check(
+        &format!("{l}: get_presence_state channel group, other user_id"),
+        async {
+            let r = alice
+                .get_presence_state()
+                .channel_groups([grp.clone()])
+                .user_id(carol_id.clone())
+                .execute()
+                .await?;
+            let got: BTreeMap<_, _> = r
+                .iter()
+                .map(|s| (s.channel.clone(), s.state.clone()))
+                .collect();
+            let expected = BTreeMap::from([
+                (room.clone(), carol_state.clone()),
+                (annex.clone(), carol_state.clone()),
+            ]);
+            ensure_eq!(got, expected, "carol's states");
+            Ok(())
+        },
+    )
     .await;
     let bob_lobby = json!({"level": 8});
-    t.check(&format!("{l}: set_presence_state for other user_id"), async {
-        alice
-            .set_presence_state(bob_lobby.clone())
-            .channels([lobby.clone()])
-            .user_id(bob_id.clone())
-            .execute()
-            .await?;
-        let r = carol
-            .get_presence_state()
-            .channels([lobby.clone(), room.clone()])
-            .user_id(bob_id.clone())
-            .execute()
-            .await?;
-        let got: BTreeMap<_, _> = r.iter().map(|s| (s.channel.clone(), s.state.clone())).collect();
-        let expected = BTreeMap::from([(lobby.clone(), bob_lobby.clone()), (room.clone(), bob_state.clone())]);
-        ensure_eq!(got, expected, "bob's states");
-        Ok(())
-    })
+    t.check(
+        &format!("{l}: set_presence_state for other user_id"),
+        async {
+            alice
+                .set_presence_state(bob_lobby.clone())
+                .channels([lobby.clone()])
+                .user_id(bob_id.clone())
+                .execute()
+                .await?;
+            let r = carol
+                .get_presence_state()
+                .channels([lobby.clone(), room.clone()])
+                .user_id(bob_id.clone())
+                .execute()
+                .await?;
+            let got: BTreeMap<_, _> = r
+                .iter()
+                .map(|s| (s.channel.clone(), s.state.clone()))
+                .collect();
+            let expected = BTreeMap::from([
+                (lobby.clone(), bob_lobby.clone()),
+                (room.clone(), bob_state.clone()),
+            ]);
+            ensure_eq!(got, expected, "bob's states");
+            Ok(())
+        },
+    )
     .await;
     let hb_state = json!({"typing": true});
     t.check(&format!("{l}: set_presence_state_with_heartbeat"), async {
@@ -588,13 +770,22 @@ async fn scenario(t: &mut Tally, origin: &str, keys: &Keys, run: &str) -> Result
             .channels([lobby.clone()])
             .execute()
             .await?;
-        let r = bob.here_now().channels([lobby.clone(), room.clone()]).include_state(true).execute().await?;
+        let r = bob
+            .here_now()
+            .channels([lobby.clone(), room.clone()])
+            .include_state(true)
+            .execute()
+            .await?;
         let m = channel_map(&r);
-        let lobby_states =
-            BTreeMap::from([(alice_id.clone(), Some(hb_state.clone())), (bob_id.clone(), Some(bob_lobby.clone()))]);
+        let lobby_states = BTreeMap::from([
+            (alice_id.clone(), Some(hb_state.clone())),
+            (bob_id.clone(), Some(bob_lobby.clone())),
+        ]);
         ensure_eq!(m[&lobby].2, lobby_states, "lobby states");
-        let room_states =
-            BTreeMap::from([(bob_id.clone(), Some(bob_state.clone())), (carol_id.clone(), Some(carol_state.clone()))]);
+        let room_states = BTreeMap::from([
+            (bob_id.clone(), Some(bob_state.clone())),
+            (carol_id.clone(), Some(carol_state.clone())),
+        ]);
         ensure_eq!(m[&room].2, room_states, "room states");
         Ok(())
     })
@@ -607,15 +798,31 @@ async fn scenario(t: &mut Tally, origin: &str, keys: &Keys, run: &str) -> Result
         ensure_eq!(sorted(&r.channels), vec![lobby.clone()], "bob's channels");
         let r = alice.here_now().channels([room.clone()]).execute().await?;
         let m = channel_map(&r);
-        ensure_eq!((m[&room].0, m[&room].1.clone()), (1, vec![carol_id.clone()]), "room");
+        ensure_eq!(
+            (m[&room].0, m[&room].1.clone()),
+            (1, vec![carol_id.clone()]),
+            "room"
+        );
         Ok(())
     })
     .await;
     t.check(&format!("{l}: leave channel group"), async {
-        carol.leave().channel_groups([grp.clone()]).execute().await?;
-        let r = alice.where_now().user_id(carol_id.clone()).execute().await?;
+        carol
+            .leave()
+            .channel_groups([grp.clone()])
+            .execute()
+            .await?;
+        let r = alice
+            .where_now()
+            .user_id(carol_id.clone())
+            .execute()
+            .await?;
         ensure_eq!(r.channels.len(), 0, "carol's channels");
-        let r = alice.here_now().channel_groups([grp.clone()]).execute().await?;
+        let r = alice
+            .here_now()
+            .channel_groups([grp.clone()])
+            .execute()
+            .await?;
         ensure_eq!(r.total_occupancy, 0, "group occupancy");
         Ok(())
     })
@@ -630,15 +837,22 @@ async fn scenario(t: &mut Tally, origin: &str, keys: &Keys, run: &str) -> Result
     .await;
 
     // --- channel group teardown --------------------------------------------------------
-    t.check(&format!("{l}: channel group teardown (raw registry request)"), async {
-        registry(&alice_t, keys, &grp, false, &[("remove", annex.as_str())]).await?;
-        let listed = registry(&alice_t, keys, &grp, false, &[]).await?;
-        ensure_eq!(listed["payload"]["channels"], json!([room]), "group channels");
-        registry(&alice_t, keys, &grp, true, &[]).await?;
-        let listed = registry(&alice_t, keys, &grp, false, &[]).await?;
-        ensure_eq!(listed["payload"]["channels"], json!([]), "group channels");
-        Ok(())
-    })
+    t.check(
+        &format!("{l}: channel group teardown (raw registry request)"),
+        async {
+            registry(&alice_t, keys, &grp, false, &[("remove", annex.as_str())]).await?;
+            let listed = registry(&alice_t, keys, &grp, false, &[]).await?;
+            ensure_eq!(
+                listed["payload"]["channels"],
+                json!([room]),
+                "group channels"
+            );
+            registry(&alice_t, keys, &grp, true, &[]).await?;
+            let listed = registry(&alice_t, keys, &grp, false, &[]).await?;
+            ensure_eq!(listed["payload"]["channels"], json!([]), "group channels");
+            Ok(())
+        },
+    )
     .await;
     Ok(())
 }
@@ -714,7 +928,10 @@ async fn signing(t: &mut Tally, origin: &str, keys: &Keys, run: &str) -> Result<
     })
     .await;
     t.check("signed: unsigned request gets 403", async {
-        let unsigned = Keys { secret: None, ..keys.clone() };
+        let unsigned = Keys {
+            secret: None,
+            ..keys.clone()
+        };
         let (c, _) = client(origin, &unsigned, &format!("{p}-unsigned"), None)?;
         match c.where_now().execute().await {
             Ok(r) => Err(format!("accepted: {r:?}").into()),
@@ -753,7 +970,12 @@ async fn main() -> std::process::ExitCode {
         publish: parts.next(),
         secret: parts.next(),
     };
-    let plain = Keys { label: "plain", sub: plain, publish: None, secret: None };
+    let plain = Keys {
+        label: "plain",
+        sub: plain,
+        publish: None,
+        secret: None,
+    };
     let run = format!("{:08x}", rand_u32());
     println!("rust: pubnub 0.9.0 against {origin}, run {run}");
 
@@ -768,7 +990,12 @@ async fn main() -> std::process::ExitCode {
         t.failed += 1;
         println!("FAIL  rust/signed: set-up: {e}");
     }
-    let unknown = Keys { label: "x", sub: format!("no-such-key-{run}"), publish: None, secret: None };
+    let unknown = Keys {
+        label: "x",
+        sub: format!("no-such-key-{run}"),
+        publish: None,
+        secret: None,
+    };
     t.check("plain: unknown subscribe key: here_now gets 400", async {
         let (c, _) = client(&origin, &unknown, "rs-x", None)?;
         match c.here_now().channels(["a".to_string()]).execute().await {
@@ -792,7 +1019,11 @@ async fn main() -> std::process::ExitCode {
     })
     .await;
 
-    let xf = if t.xfailed > 0 { format!(", {} xfailed", t.xfailed) } else { String::new() };
+    let xf = if t.xfailed > 0 {
+        format!(", {} xfailed", t.xfailed)
+    } else {
+        String::new()
+    };
     println!("rust: {} passed, {} failed{xf}", t.passed, t.failed);
     if t.failed > 0 {
         std::process::ExitCode::FAILURE
