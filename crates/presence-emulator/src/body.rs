@@ -45,7 +45,7 @@ pub(crate) fn json<T: Serialize>(
         Err(_) => respond(
             StatusCode::INTERNAL_SERVER_ERROR,
             server_header(service),
-            br#"{"status":500,"error":1,"message":"Internal Server Error","service":"Presence"}"#
+            br#"{"status":500,"error":true,"message":"Internal Server Error","service":"Presence"}"#
                 .to_vec(),
         ),
     }
@@ -58,23 +58,26 @@ fn server_header(service: Service) -> &'static str {
     }
 }
 
-/// `{"status": 400, "error": 1, "message": "...", "service": "Presence"}` (PROTOCOL.md §5.1).
+/// `{"status": 400, "error": true, "message": "...", "service": "Presence"}` (PROTOCOL.md
+/// §5.1). `error` is the boolean of the recorded 403 body: the SDKs accept it (JS, Python
+/// and Go by status, the Rust crate only with a boolean), while the integer form that Go's
+/// mocks use makes pubnub 0.9 read a refused heartbeat as a success (found by interop/).
 #[derive(Serialize)]
 struct ServiceError<'a> {
     status: u16,
-    error: u8,
+    error: bool,
     message: &'a str,
     service: &'a str,
 }
 
-/// A service error body: `{"status":S,"error":1,"message":M,"service":...}`.
+/// A service error body: `{"status":S,"error":true,"message":M,"service":...}`.
 pub(crate) fn error(status: StatusCode, service: Service, message: &str) -> Response<Vec<u8>> {
     json(
         status,
         service,
         &ServiceError {
             status: status.as_u16(),
-            error: 1,
+            error: true,
             message,
             service: service.name(),
         },

@@ -436,26 +436,26 @@ fn errors_have_json_bodies_and_change_nothing() {
     t.ok("/v1/channel-registration/sub-key/sk/channel-group/g?add=a");
     let before = t.snapshot();
     let cases: &[(&str, u16, &str)] = &[
-        ("/v2/presence/sub-key/nope/channel/a?uuid=u", 400, r#"{"status":400,"error":1,"message":"Invalid Subscribe Key","service":"Presence"}"#),
-        ("/v1/channel-registration/sub-key/nope/channel-group", 400, r#"{"status":400,"error":1,"message":"Invalid Subscribe Key","service":"channel-registry"}"#),
-        ("/v2/presence/sub-key/sk/channel/a/heartbeat", 400, r#"{"status":400,"error":1,"message":"Missing UUID","service":"Presence"}"#),
-        ("/v2/presence/sub-key/sk/channel/a/heartbeat?uuid=", 400, r#"{"status":400,"error":1,"message":"Missing UUID","service":"Presence"}"#),
-        ("/v2/presence/sub-key/sk/channel/a%zz/heartbeat?uuid=u", 400, r#"{"status":400,"error":1,"message":"Invalid percent-encoding","service":"Presence"}"#),
-        ("/v2/presence/sub-key/sk/channel/a/heartbeat?uuid=%FF", 400, r#"{"status":400,"error":1,"message":"Invalid UTF-8","service":"Presence"}"#),
-        ("/v2/presence/sub-key/sk/channel/a/heartbeat?uuid=u&state=%7Bnope", 400, r#"{"status":400,"error":1,"message":"Invalid JSON specified.","service":"Presence"}"#),
-        ("/v2/presence/sub-key/sk/channel/a/heartbeat?uuid=u&state=%5B1%5D", 400, r#"{"status":400,"error":1,"message":"Invalid JSON specified.","service":"Presence"}"#),
-        ("/v2/presence/sub-key/sk/channel/a/uuid/u1/data?uuid=u1&state=5", 400, r#"{"status":400,"error":1,"message":"Invalid JSON specified.","service":"Presence"}"#),
-        ("/v2/presence/sub-key/sk/channel/a/uuid/u1/data?uuid=u1", 400, r#"{"status":400,"error":1,"message":"Invalid JSON specified.","service":"Presence"}"#),
-        ("/v2/presence/sub-key/sk/channel/a/heartbeat?uuid=u&heartbeat=19", 400, r#"{"status":400,"error":1,"message":"Invalid heartbeat","service":"Presence"}"#),
-        ("/v2/presence/sub-key/sk/channel/a/heartbeat?uuid=u&heartbeat=-5", 400, r#"{"status":400,"error":1,"message":"Invalid heartbeat","service":"Presence"}"#),
-        ("/v2/presence/sub-key/sk/channel/a/heartbeat?uuid=u&heartbeat=86401", 400, r#"{"status":400,"error":1,"message":"Invalid heartbeat","service":"Presence"}"#),
-        ("/v2/presence/sub-key/sk/channel/,/heartbeat?uuid=u", 400, r#"{"status":400,"error":1,"message":"Missing channels or channel groups","service":"Presence"}"#),
-        ("/v2/presence/sub-key/sk/channel/a?uuid=u&limit=1001", 400, r#"{"status":400,"error":1,"message":"Invalid limit","service":"Presence"}"#),
-        ("/v2/presence/sub-key/sk/channel/a?uuid=u&limit=-1", 400, r#"{"status":400,"error":1,"message":"Invalid limit","service":"Presence"}"#),
-        ("/v2/presence/sub-key/sk/channel/a?uuid=u&limit=x", 400, r#"{"status":400,"error":1,"message":"Invalid limit","service":"Presence"}"#),
-        ("/v2/presence/sub-key/sk/channel/a?uuid=u&offset=-1", 400, r#"{"status":400,"error":1,"message":"Invalid offset","service":"Presence"}"#),
-        ("/v2/presence/sub-key/sk/nowhere?uuid=u", 404, r#"{"status":404,"error":1,"message":"Not Found","service":"Presence"}"#),
-        ("/v1/channel-registration/sub-key/sk/channel-group/", 400, r#"{"status":400,"error":1,"message":"Missing channel group","service":"channel-registry"}"#),
+        ("/v2/presence/sub-key/nope/channel/a?uuid=u", 400, r#"{"status":400,"error":true,"message":"Invalid Subscribe Key","service":"Presence"}"#),
+        ("/v1/channel-registration/sub-key/nope/channel-group", 400, r#"{"status":400,"error":true,"message":"Invalid Subscribe Key","service":"channel-registry"}"#),
+        ("/v2/presence/sub-key/sk/channel/a/heartbeat", 400, r#"{"status":400,"error":true,"message":"Missing UUID","service":"Presence"}"#),
+        ("/v2/presence/sub-key/sk/channel/a/heartbeat?uuid=", 400, r#"{"status":400,"error":true,"message":"Missing UUID","service":"Presence"}"#),
+        ("/v2/presence/sub-key/sk/channel/a%zz/heartbeat?uuid=u", 400, r#"{"status":400,"error":true,"message":"Invalid percent-encoding","service":"Presence"}"#),
+        ("/v2/presence/sub-key/sk/channel/a/heartbeat?uuid=%FF", 400, r#"{"status":400,"error":true,"message":"Invalid UTF-8","service":"Presence"}"#),
+        ("/v2/presence/sub-key/sk/channel/a/heartbeat?uuid=u&state=%7Bnope", 400, r#"{"status":400,"error":true,"message":"Invalid JSON specified.","service":"Presence"}"#),
+        ("/v2/presence/sub-key/sk/channel/a/heartbeat?uuid=u&state=%5B1%5D", 400, r#"{"status":400,"error":true,"message":"Invalid JSON specified.","service":"Presence"}"#),
+        ("/v2/presence/sub-key/sk/channel/a/uuid/u1/data?uuid=u1&state=5", 400, r#"{"status":400,"error":true,"message":"Invalid JSON specified.","service":"Presence"}"#),
+        ("/v2/presence/sub-key/sk/channel/a/uuid/u1/data?uuid=u1", 400, r#"{"status":400,"error":true,"message":"Invalid JSON specified.","service":"Presence"}"#),
+        ("/v2/presence/sub-key/sk/channel/a/heartbeat?uuid=u&heartbeat=19", 400, r#"{"status":400,"error":true,"message":"Invalid heartbeat","service":"Presence"}"#),
+        ("/v2/presence/sub-key/sk/channel/a/heartbeat?uuid=u&heartbeat=-5", 400, r#"{"status":400,"error":true,"message":"Invalid heartbeat","service":"Presence"}"#),
+        ("/v2/presence/sub-key/sk/channel/a/heartbeat?uuid=u&heartbeat=86401", 400, r#"{"status":400,"error":true,"message":"Invalid heartbeat","service":"Presence"}"#),
+        ("/v2/presence/sub-key/sk/channel/,/heartbeat?uuid=u", 400, r#"{"status":400,"error":true,"message":"Missing channels or channel groups","service":"Presence"}"#),
+        ("/v2/presence/sub-key/sk/channel/a?uuid=u&limit=1001", 400, r#"{"status":400,"error":true,"message":"Invalid limit","service":"Presence"}"#),
+        ("/v2/presence/sub-key/sk/channel/a?uuid=u&limit=-1", 400, r#"{"status":400,"error":true,"message":"Invalid limit","service":"Presence"}"#),
+        ("/v2/presence/sub-key/sk/channel/a?uuid=u&limit=x", 400, r#"{"status":400,"error":true,"message":"Invalid limit","service":"Presence"}"#),
+        ("/v2/presence/sub-key/sk/channel/a?uuid=u&offset=-1", 400, r#"{"status":400,"error":true,"message":"Invalid offset","service":"Presence"}"#),
+        ("/v2/presence/sub-key/sk/nowhere?uuid=u", 404, r#"{"status":404,"error":true,"message":"Not Found","service":"Presence"}"#),
+        ("/v1/channel-registration/sub-key/sk/channel-group/", 400, r#"{"status":400,"error":true,"message":"Missing channel group","service":"channel-registry"}"#),
         ("/v2/presence/sub-key/pam/channel/ok,no1,no2/heartbeat?uuid=u&auth=tok&channel-group=okg,nog", 403, r#"{"message":"Forbidden","payload":{"channels":["no1","no2"],"channel-groups":["nog"]},"error":true,"service":"Access Manager","status":403}"#),
         ("/v2/presence/sub-key/pam/channel/ok/heartbeat?uuid=u", 403, r#"{"message":"Forbidden","payload":{"channels":["ok"]},"error":true,"service":"Access Manager","status":403}"#),
         ("/v2/presence/sub-key/pam/uuid/u?uuid=u&auth=bad", 403, r#"{"message":"Forbidden","payload":{},"error":true,"service":"Access Manager","status":403}"#),
@@ -471,7 +471,7 @@ fn errors_have_json_bodies_and_change_nothing() {
         t.get(&long),
         (
             414,
-            r#"{"status":414,"error":1,"message":"Request-URI Too Long","service":"Presence"}"#
+            r#"{"status":414,"error":true,"message":"Request-URI Too Long","service":"Presence"}"#
                 .to_string()
         )
     );

@@ -53,21 +53,6 @@ const EXPECTED_FAILURES: &[(&str, &str, &str)] = &[
          again, so `g 1` goes out as `g%25201`; the server decodes once and sees a group \
          named `g%201`. Group names made of A-Z a-z 0-9 - _ . , ~ etc. are unaffected",
     ),
-    (
-        "unknown subscribe key: here_now gets 400",
-        "did not match any variant of untagged enum HereNowResponseBody",
-        "TEMPORARY, reported to the emulator's owner: the emulator's error body \
-         {\"status\":400,\"error\":1,...} has an integer `error`; pubnub 0.9.0's APIErrorBody \
-         only takes a boolean `error`, so the SDK reports a deserialization error instead of \
-         API {status: 400} (PROTOCOL.md §5.1/§10.7)",
-    ),
-    (
-        "unknown subscribe key: heartbeat fails",
-        "heartbeat succeeded",
-        "TEMPORARY, reported to the emulator's owner: with `\"error\":1` no APIErrorBody variant \
-         matches and the body parses as APISuccessBodyWithMessage, so pubnub 0.9.0 reports the \
-         refused heartbeat as a success (PROTOCOL.md §10.7)",
-    ),
 ];
 
 macro_rules! ensure_eq {
