@@ -656,3 +656,35 @@ async fn closure_transport_sees_signed_requests_without_the_secret() {
     assert!(!uri.contains("TOP-SECRET"));
     assert!(!format!("{c:?}").contains("TOP-SECRET"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_adds_and_removes_channels_while_running() {
+    let emu = emulator().await;
+    let origin = emu.origin();
+    let (watcher, ann) = (client(&origin, "watcher"), client(&origin, "ann"));
+    let mut events = watcher.watch().channels(["one"]).start();
+    assert!(events.connected().await);
+
+    events.add(["two"], Vec::<String>::new());
+    // Give the driver a moment to restart the long-poll with the new channel list.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ann.heartbeat().channels(["two"]).execute().await.unwrap();
+    match next_presence(&mut events).await {
+        PresenceEvent::Join(j) => {
+            assert_eq!((j.channel.as_str(), j.user_id.as_str()), ("two", "ann"))
+        }
+        other => panic!("expected a join on the added channel, got {other:?}"),
+    }
+
+    events.remove(["two"], Vec::<String>::new());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ann.leave().channels(["two"]).execute().await.unwrap();
+    ann.heartbeat().channels(["one"]).execute().await.unwrap();
+    match next_presence(&mut events).await {
+        PresenceEvent::Join(j) => {
+            assert_eq!(j.channel, "one", "events of the removed channel stop")
+        }
+        other => panic!("expected the join on `one`, got {other:?}"),
+    }
+    emu.shutdown().await;
+}
