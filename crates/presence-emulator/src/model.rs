@@ -191,8 +191,43 @@ fn bad_request(service: Service, message: &str) -> Reply {
     body::error(StatusCode::BAD_REQUEST, service, message)
 }
 
-/// Parses a JSON object given as text; returns the minified object.
+/// Deepest nesting accepted in a state object. The real service's limit is unknown; JSON
+/// parsers with a recursion limit (serde_json: 128) could not read deeper state back, so a
+/// stored deep state would make here now with `state=1` unreadable for every client.
+pub(crate) const MAX_STATE_DEPTH: usize = 32;
+
+/// Nesting depth of a JSON text (objects and arrays), ignoring brackets inside strings.
+fn json_depth(text: &str) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Parses a JSON object given as text (at most [`MAX_STATE_DEPTH`] deep); returns the
+/// minified object.
 fn parse_object(text: &str) -> Option<StateJson> {
+    if json_depth(text) > MAX_STATE_DEPTH {
+        return None;
+    }
     let raw: Box<RawValue> = serde_json::from_str(text).ok()?;
     if !raw.get().starts_with('{') {
         return None;
