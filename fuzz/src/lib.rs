@@ -76,9 +76,10 @@ impl<'a> Input<'a> {
 fn flagged(obj: &serde_json::Map<String, Value>) -> (bool, bool) {
     let status = obj.get("status");
     let status_i64 = status.and_then(Value::as_i64);
+    // presence-core reports a `status` too large for a u16 as 500 (still an error status).
     let status_u16 = status
         .and_then(Value::as_u64)
-        .and_then(|s| u16::try_from(s).ok());
+        .map(|s| u16::try_from(s).unwrap_or(500));
     let error = match obj.get("error") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,

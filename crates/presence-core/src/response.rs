@@ -79,6 +79,12 @@ where
         };
         return Err(BodyError::Invalid(Error::malformed(expected, detail, body)));
     }
+    // serde_json stops at 128 levels for values it builds, but skips unknown fields
+    // without that limit: bound the nesting of the whole body first (a linear byte scan).
+    if exceeds_depth(body, MAX_DEPTH) {
+        let detail = format!("JSON nested deeper than {MAX_DEPTH} levels");
+        return Err(BodyError::Invalid(Error::malformed(expected, detail, body)));
+    }
     match serde_json::from_slice::<T>(body) {
         Ok(raw) if raw.envelope().is_error() => Err(BodyError::Flagged),
         Ok(raw) => Ok(raw),
@@ -88,6 +94,38 @@ where
             body,
         ))),
     }
+}
+
+/// Deepest JSON nesting a response body may have (serde_json's own recursion limit).
+pub const MAX_DEPTH: usize = 128;
+
+/// Whether `body` nests objects and arrays deeper than `max`, ignoring brackets in strings.
+fn exceeds_depth(body: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The `status` and `error` fields every Presence body carries.
@@ -185,10 +223,12 @@ fn error_body(
 ) -> Option<Error> {
     let value: Value = serde_json::from_slice(body).ok()?;
     let obj = value.as_object()?;
+    // A `status` too large for an HTTP status is still an error status (>= 400): report
+    // it as 500 rather than dropping it, so the typed envelope check and this agree.
     let body_status = obj
         .get("status")
         .and_then(Value::as_u64)
-        .and_then(|s| u16::try_from(s).ok());
+        .map(|s| u16::try_from(s).unwrap_or(500));
     let flagged = match obj.get("error") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
