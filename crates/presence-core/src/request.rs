@@ -301,8 +301,14 @@ pub(crate) fn build<O: Operation>(
         query.push_str(&signature);
     }
 
-    let mut uri =
-        String::with_capacity(config.origin.to_string().len() + parts.path.len() + query.len() + 1);
+    let mut uri = String::with_capacity(
+        config.origin.scheme().as_str().len()
+            + 3
+            + config.origin.authority().as_str().len()
+            + parts.path.len()
+            + query.len()
+            + 1,
+    );
     uri.push_str(config.origin.scheme().as_str());
     uri.push_str("://");
     uri.push_str(config.origin.authority().as_str());
@@ -348,11 +354,28 @@ where
                 format!("`{name}` contains `,`, the list separator"),
             ));
         }
-        if !out.contains(&name) {
-            out.push(name);
+        out.push(name);
+    }
+    // Drop duplicates, keeping the first occurrence: a linear scan for the usual handful
+    // of names, a hash set for long lists (the scan is quadratic).
+    if out.len() > 16 {
+        let mut seen = std::collections::HashSet::with_capacity(out.len());
+        let mut unique = Vec::with_capacity(out.len());
+        for name in out {
+            if !seen.contains(name.as_str()) {
+                seen.insert(name.clone());
+                unique.push(name);
+            }
+        }
+        return Ok(unique);
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(out.len());
+    for name in out {
+        if !unique.contains(&name) {
+            unique.push(name);
         }
     }
-    Ok(out)
+    Ok(unique)
 }
 
 /// Checks that an operation names at least one channel or group.
