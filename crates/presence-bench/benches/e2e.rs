@@ -14,7 +14,7 @@
 //!
 //! `cargo bench -p presence-bench --bench e2e`
 //! (`PRESENCE_BENCH_SECS` = seconds per round, default 2; `PRESENCE_BENCH_ROUNDS`,
-//! default 3.)
+//! default 3; `PRESENCE_BENCH_ONLY=hyper,ureq,emulator` picks sections.)
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -97,6 +97,7 @@ fn hyper_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     let rt = Arc::new(runtime());
     let req = Arc::new(here_now_request(emu));
     let raw = raw_hyper();
+    let raw_t = raw.clone();
     let default = HyperTransport::new().expect("transport");
     let pooled = HyperTransport::builder()
         .pool_max_idle_per_host(64)
@@ -109,13 +110,33 @@ fn hyper_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
             run_tasks(&rt, c, d, Arc::new(move || call()))
         })
     };
-    let (r1, r2, r3) = (Arc::clone(&req), Arc::clone(&req), Arc::clone(&req));
+    let (r1, r2, r3, r4) = (
+        Arc::clone(&req),
+        Arc::clone(&req),
+        Arc::clone(&req),
+        Arc::clone(&req),
+    );
     let mut variants = vec![
         async_variant(
             "raw hyper-util (pool: unbounded idle)",
             Arc::new(move || {
                 let (client, req) = (raw.clone(), copy(&r1));
                 Box::pin(async move { raw_hyper_call(&client, req).await })
+            }),
+        ),
+        // Diagnostic row: the raw client inside the one per-request extra that
+        // transport-hyper adds on the hot path, a `tokio::time::timeout`.
+        async_variant(
+            "raw hyper-util + tokio::time::timeout(30 s)",
+            Arc::new(move || {
+                let (client, req) = (raw_t.clone(), copy(&r4));
+                Box::pin(async move {
+                    let call = raw_hyper_call(&client, req);
+                    matches!(
+                        tokio::time::timeout(Duration::from_secs(30), call).await,
+                        Ok(true)
+                    )
+                })
             }),
         ),
         async_variant(
@@ -282,6 +303,12 @@ fn emulator_http_section(secs: Duration, rounds: usize) {
     emu.shutdown();
 }
 
+/// Whether the section `name` runs: all unless `PRESENCE_BENCH_ONLY` lists others
+/// (comma-separated: `hyper`, `ureq`, `emulator`).
+fn selected(name: &str) -> bool {
+    std::env::var("PRESENCE_BENCH_ONLY").map_or(true, |v| v.split(',').any(|s| s.trim() == name))
+}
+
 fn main() {
     if !bench_mode() {
         return;
@@ -294,8 +321,14 @@ fn main() {
     );
     let emu = Emulator::start_blocking(EmulatorConfig::new()).expect("emulator");
     seed_lobby(&emu, 10);
-    hyper_section(&emu, secs, rounds);
-    ureq_section(&emu, secs, rounds);
+    if selected("hyper") {
+        hyper_section(&emu, secs, rounds);
+    }
+    if selected("ureq") {
+        ureq_section(&emu, secs, rounds);
+    }
     emu.shutdown();
-    emulator_http_section(secs, rounds);
+    if selected("emulator") {
+        emulator_http_section(secs, rounds);
+    }
 }
