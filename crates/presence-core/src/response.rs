@@ -39,9 +39,17 @@ pub(crate) fn parse<O: Operation, B: AsRef<[u8]>>(
     }
     match op.parse_body(body) {
         Ok(out) => Ok(out),
-        Err(BodyError::Flagged) => Err(error_body(status, body, retry_after, true).unwrap_or_else(
-            || Error::malformed("service error body", "error flagged but unreadable", body),
-        )),
+        // Flagged by the typed parse, which skips unknown fields leniently, but not readable
+        // as an error body: the same bytes with an error status are an `UnexpectedStatus`,
+        // so here they are the operation's own malformed body.
+        Err(BodyError::Flagged(expected)) => Err(error_body(status, body, retry_after, true)
+            .unwrap_or_else(|| {
+                Error::malformed(
+                    expected,
+                    "the body flags an error but is not readable JSON",
+                    body,
+                )
+            })),
         Err(BodyError::Invalid(e)) => {
             Err(error_body(status, body, retry_after, false).unwrap_or(e))
         }
@@ -52,8 +60,9 @@ pub(crate) fn parse<O: Operation, B: AsRef<[u8]>>(
 #[doc(hidden)]
 #[derive(Debug)]
 pub enum BodyError {
-    /// The body's own `status`/`error` fields say error (a "false 200").
-    Flagged,
+    /// The body's own `status`/`error` fields say error (a "false 200"); carries what the
+    /// operation expected, for when the error body cannot be read.
+    Flagged(&'static str),
     /// The body is not what the operation expects.
     Invalid(Error),
 }
@@ -81,12 +90,20 @@ where
     }
     // serde_json stops at 128 levels for values it builds, but skips unknown fields
     // without that limit: bound the nesting of the whole body first (a linear byte scan).
+    // JSON text is UTF-8 (RFC 8259 §8.1); serde_json does not check strings it skips.
+    if std::str::from_utf8(body).is_err() {
+        return Err(BodyError::Invalid(Error::malformed(
+            expected,
+            "the body is not valid UTF-8",
+            body,
+        )));
+    }
     if exceeds_depth(body, MAX_DEPTH) {
         let detail = format!("JSON nested deeper than {MAX_DEPTH} levels");
         return Err(BodyError::Invalid(Error::malformed(expected, detail, body)));
     }
     match serde_json::from_slice::<T>(body) {
-        Ok(raw) if raw.envelope().is_error() => Err(BodyError::Flagged),
+        Ok(raw) if raw.envelope().is_error() => Err(BodyError::Flagged(expected)),
         Ok(raw) => Ok(raw),
         Err(e) => Err(BodyError::Invalid(Error::malformed(
             expected,
@@ -96,8 +113,9 @@ where
     }
 }
 
-/// Deepest JSON nesting a response body may have (serde_json's own recursion limit).
-pub const MAX_DEPTH: usize = 128;
+/// Deepest JSON nesting a response body may have: what serde_json's recursion limit lets
+/// it build (127 levels), so the typed parse and the error reader agree.
+pub const MAX_DEPTH: usize = 127;
 
 /// Whether `body` nests objects and arrays deeper than `max`, ignoring brackets in strings.
 fn exceeds_depth(body: &[u8], max: usize) -> bool {
