@@ -100,8 +100,9 @@ fn flagged(obj: &serde_json::Map<String, Value>) -> (bool, bool) {
 /// - non-2xx: always `Err`; `Service` exactly when the body is a JSON object and the
 ///   HTTP status is >= 400 or the body says error, else `UnexpectedStatus { status,
 ///   body }` with the exact status and bytes;
-/// - 2xx: never `UnexpectedStatus` or `InvalidInput`; `Ok` only for a body that starts
-///   with `{` and does not say error; a JSON object body that says error (see
+/// - 2xx: never `UnexpectedStatus` or `InvalidInput`; `Ok` only for a UTF-8 body that
+///   starts with `{` and does not say error; a `MalformedResponse` always names the
+///   operation's own body (never `"service error body"`); a JSON object body that says error (see
 ///   [`flagged`]) is `Service`; `Service` only for such bodies;
 /// - a `Service` error never reports a status below 400;
 /// - every error keeps the raw body byte for byte.
@@ -143,10 +144,17 @@ pub fn check<T>(input: &Input<'_>, result: &Result<T, Error>) {
                 Some(&b'{'),
                 "a body that is not an object parsed as success"
             );
+            assert!(
+                std::str::from_utf8(input.body).is_ok(),
+                "a body that is not UTF-8 parsed as success"
+            );
         }
         Err(Error::Service(_)) => assert!(possibly, "service error from an unflagged 2xx body"),
-        Err(Error::MalformedResponse { body, .. }) => {
+        Err(Error::MalformedResponse { body, expected, .. }) => {
             assert!(!certainly, "a body flagged as error reported as malformed");
+            // A flagged body the error reader cannot read is the operation's own malformed
+            // body (ff804ca), never a generic "service error body".
+            assert_ne!(*expected, "service error body");
             assert_eq!(body.as_bytes(), input.body);
         }
         Err(other) => panic!("HTTP {} gave {other:?}", input.status),

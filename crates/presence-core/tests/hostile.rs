@@ -2051,7 +2051,7 @@ fn deep_nesting_never_overflows_the_stack() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Bugs found by these tables: regression tests once fixed, ignored while open
+// Bugs found by these tables (fixed; kept as regression tests)
 
 /// Was a bug (fixed in 0806465): serde_json skips unknown fields iteratively, without its
 /// recursion limit, so heartbeat, leave, where now and get state returned `Ok` for
@@ -2109,18 +2109,19 @@ fn outcome(r: &Result<(), Error>) -> String {
     }
 }
 
-/// Open bug: a 2xx body that flags an error (`status` >= 400 / truthy `error`) but holds
-/// something the typed parse skips leniently in an unknown field, while the classifier's
-/// `serde_json::Value` parse rejects it, becomes `MalformedResponse { expected: "service
-/// error body", detail: "error flagged but unreadable" }`, on every parser:
-/// - nesting of exactly 128 levels: `response::MAX_DEPTH` (128) is one more than what
+/// Was a bug (fixed in ff804ca): a 2xx body that flags an error (`status` >= 400 / truthy
+/// `error`) but holds something the typed parse skips leniently in an unknown field, while
+/// the classifier's `serde_json::Value` parse rejects it, became `MalformedResponse {
+/// expected: "service error body", detail: "error flagged but unreadable" }` on every
+/// parser:
+/// - nesting of exactly 128 levels: `response::MAX_DEPTH` was 128, one more than what
 ///   serde_json's recursion limit lets the `Value` parse build (127);
 /// - invalid UTF-8 bytes, a lone surrogate escape, or a number out of `f64` range (`1e400`)
 ///   inside an ignored string/number: serde_json skips ignored values without validating
 ///   them.
 ///
-/// Expected: the flagged body is the service error (status 403 here), or the operation's
-/// own `MalformedResponse`, consistently with the same body on a 403 (an
+/// Now, at every depth, the flagged body is the service error (status 403 here) or the
+/// operation's own `MalformedResponse`, consistently with the same body on a 403 (an
 /// `UnexpectedStatus` when unreadable).
 #[test]
 fn flagged_body_the_classifier_cannot_read_is_consistent() {
@@ -2173,9 +2174,8 @@ fn flagged_body_the_classifier_cannot_read_is_consistent() {
     assert!(wrong.is_empty(), "inconsistent:\n{}", wrong.join("\n"));
 }
 
-/// Open bug (low severity): invalid UTF-8 inside an unknown field of a 2xx body is
-/// accepted (`Ok`); a body that is not UTF-8 is not JSON (RFC 8259 §8.1). Invalid UTF-8
-/// in a field the parser reads is rejected (see the tables).
+/// Was a bug (fixed in ff804ca): invalid UTF-8 inside an unknown field of a 2xx body was
+/// accepted (`Ok`); a body that is not UTF-8 is not JSON (RFC 8259 §8.1).
 #[test]
 fn invalid_utf8_in_unknown_field_is_malformed() {
     let mut wrong = Vec::new();
