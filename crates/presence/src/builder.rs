@@ -14,7 +14,7 @@ use presence_core::{Config, Keyset, Origin, UserId};
 ///     .unwrap();
 /// assert_eq!(config.origin.to_string(), "http://127.0.0.1:8090");
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 #[must_use]
 pub struct ClientBuilder {
     subscribe_key: Option<String>,
@@ -26,6 +26,39 @@ pub struct ClientBuilder {
     pnsdk: Option<String>,
     named: Vec<(String, Keyset)>,
     no_request_ids: bool,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    /// The secret key and auth token are shown as `<redacted>`, never their values.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("ClientBuilder")
+            .field("subscribe_key", &self.subscribe_key)
+            .field("publish_key", &self.publish_key)
+            .field("secret_key", &redact(&self.secret_key))
+            .field("user_id", &self.user_id)
+            .field("auth_token", &redact(&self.auth_token))
+            .field("origin", &self.origin)
+            .field("named", &self.named)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_never_shows_secrets() {
+        let b = super::ClientBuilder::new()
+            .subscribe_key("sub")
+            .secret_key("S3CRET")
+            .auth_token("T0KEN");
+        let shown = format!("{b:?}");
+        assert!(
+            !shown.contains("S3CRET") && !shown.contains("T0KEN"),
+            "{shown}"
+        );
+        assert!(shown.contains("<redacted>"));
+    }
 }
 
 impl ClientBuilder {
