@@ -44,23 +44,6 @@ impl std::fmt::Debug for ClientBuilder {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn debug_never_shows_secrets() {
-        let b = super::ClientBuilder::new()
-            .subscribe_key("sub")
-            .secret_key("S3CRET")
-            .auth_token("T0KEN");
-        let shown = format!("{b:?}");
-        assert!(
-            !shown.contains("S3CRET") && !shown.contains("T0KEN"),
-            "{shown}"
-        );
-        assert!(shown.contains("<redacted>"));
-    }
-}
-
 impl ClientBuilder {
     /// An empty builder.
     pub fn new() -> Self {
@@ -198,4 +181,21 @@ impl ClientBuilder {
 
 fn invalid(field: &'static str, reason: &str) -> presence_core::Error {
     presence_core::Error::invalid_input(field, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_never_shows_secrets() {
+        let b = super::ClientBuilder::new()
+            .subscribe_key("sub")
+            .secret_key("S3CRET")
+            .auth_token("T0KEN");
+        let shown = format!("{b:?}");
+        assert!(
+            !shown.contains("S3CRET") && !shown.contains("T0KEN"),
+            "{shown}"
+        );
+        assert!(shown.contains("<redacted>"));
+    }
 }
