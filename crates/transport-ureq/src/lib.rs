@@ -16,7 +16,8 @@
 //!   [`UreqTransport::execute_with_timeout`] for long-polls); a separate
 //!   connect timeout; a maximum body size ([`Builder::max_body_size`]).
 //! * **Pooled.** One ureq `Agent` with a keep-alive pool; clones of a
-//!   [`UreqTransport`] share it.
+//!   [`UreqTransport`] share it. The host name is looked up only when a new
+//!   connection is opened, not for a request that reuses a pooled one.
 //! * **TLS** by rustls (ring) with the bundled Mozilla roots.
 //! * **gzip.** `Accept-Encoding: gzip` is sent and a gzip body is decoded
 //!   transparently (ureq then drops `Content-Encoding` and `Content-Length`
@@ -52,6 +53,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod dns;
 mod error;
 
 use std::io;
@@ -98,7 +100,8 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// Bound on establishing the connection, TLS included (default 10 s).
+    /// Bound on establishing a new connection, name lookup and TLS included
+    /// (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -145,7 +148,13 @@ impl Builder {
             .max_idle_connections(self.pool_max_idle_per_host.max(10))
             .build();
         UreqTransport {
-            agent: Agent::new_with_config(config),
+            // Resolve names only for new connections, not on every request
+            // (see `dns`).
+            agent: Agent::with_parts(
+                config,
+                dns::ResolvingConnector::default(),
+                dns::DeferredResolver,
+            ),
             settings: self,
         }
     }

@@ -384,3 +384,30 @@ fn error_is_send_sync_static() {
     fn check<T: std::error::Error + Send + Sync + 'static>() {}
     check::<Error>();
 }
+
+#[test]
+fn host_names_are_resolved_once_per_connection() {
+    // The lookup happens when a connection is opened (not per request): a
+    // host name must still reach the server, and the pooled connection must
+    // still be reused.
+    let server = Server::start(Mode::Routes);
+    let t = UreqTransport::new();
+    let url = format!("http://localhost:{}/ok", server.addr.port());
+    for _ in 0..5 {
+        let resp = t.execute(get(&url)).unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    assert_eq!(server.accepts(), 1, "5 requests must share one connection");
+}
+
+#[test]
+fn unknown_host_is_a_connect_error() {
+    // `.invalid` never resolves (RFC 6761).
+    let t = UreqTransport::builder()
+        .request_timeout(Duration::from_secs(20))
+        .build();
+    let err = t
+        .execute(get("http://no-such-host.invalid/time/0"))
+        .unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+}
