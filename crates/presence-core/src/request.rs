@@ -3,11 +3,10 @@
 //! final `http::Request`.
 
 use crate::config::{Config, Keyset, MAX_NAME_CHARS};
-use crate::encoding::{push_encoded, push_list, WIRE};
+use crate::encoding::{push_encoded, push_list, Set};
 use crate::error::Error;
 use crate::response;
 use crate::signature::{canonical_query, sign_v2};
-use percent_encoding::AsciiSet;
 use std::borrow::Cow;
 
 /// An outgoing request: `GET` with an absolute URI and an empty body.
@@ -107,7 +106,7 @@ pub trait Operation {
 
     /// Validates the input and writes the path and operation-specific query.
     #[doc(hidden)]
-    fn encode(&self, target: &Target<'_>, out: &mut RequestParts) -> Result<(), Error>;
+    fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error>;
 
     /// Parses a success body (HTTP 2xx, not a "false 200").
     #[doc(hidden)]
@@ -160,24 +159,38 @@ pub struct Target<'a> {
 /// A value in the query, kept decoded for signing.
 #[doc(hidden)]
 #[derive(Debug, Clone)]
-pub struct QueryParam {
-    key: Cow<'static, str>,
-    value: String,
-    /// A comma-separated list whose separators stay raw on the wire.
-    list: bool,
+pub struct QueryParam<'a> {
+    key: Cow<'a, str>,
+    value: QueryValue<'a>,
 }
 
-/// Path and query under construction.
+/// A query value: one string, or a list whose `,` separators stay raw on the wire.
+#[derive(Debug, Clone)]
+enum QueryValue<'a> {
+    One(Cow<'a, str>),
+    List(Vec<Cow<'a, str>>),
+}
+
+impl QueryValue<'_> {
+    /// The decoded value as the signature sees it (a list joined with `,`).
+    fn decoded(&self) -> Cow<'_, str> {
+        match self {
+            QueryValue::One(v) => Cow::Borrowed(v.as_ref()),
+            QueryValue::List(items) => Cow::Owned(items.join(",")),
+        }
+    }
+}
+
+/// Path and query under construction. Values borrow from the operation and the
+/// configuration; nothing is copied until the final URI is written.
 #[doc(hidden)]
 #[derive(Debug, Default)]
-pub struct RequestParts {
+pub struct RequestParts<'a> {
     path: String,
-    query: Vec<QueryParam>,
+    query: Vec<QueryParam<'a>>,
 }
 
-const WIRE_LIST: &AsciiSet = &WIRE.remove(b',');
-
-impl RequestParts {
+impl<'a> RequestParts<'a> {
     /// Appends a literal path piece (must already be valid in a path).
     pub(crate) fn path_literal(&mut self, s: &str) {
         self.path.push_str(s);
@@ -185,11 +198,11 @@ impl RequestParts {
 
     /// Appends one percent-encoded path segment value.
     pub(crate) fn path_value(&mut self, s: &str) {
-        push_encoded(&mut self.path, s, WIRE);
+        push_encoded(&mut self.path, s, Set::Wire);
     }
 
     /// Appends an encoded, comma-joined list (`,` when empty).
-    pub(crate) fn path_list(&mut self, names: &[String]) {
+    pub(crate) fn path_list<S: AsRef<str>>(&mut self, names: &[S]) {
         push_list(&mut self.path, names);
     }
 
@@ -200,21 +213,23 @@ impl RequestParts {
     }
 
     /// Adds a query parameter.
-    pub(crate) fn query(&mut self, key: &'static str, value: impl Into<String>) {
+    pub(crate) fn query(&mut self, key: &'static str, value: impl Into<Cow<'a, str>>) {
         self.query.push(QueryParam {
             key: Cow::Borrowed(key),
-            value: value.into(),
-            list: false,
+            value: QueryValue::One(value.into()),
         });
     }
 
     /// Adds a comma-separated list parameter, omitted when empty.
-    pub(crate) fn query_list(&mut self, key: &'static str, names: &[String]) {
+    pub(crate) fn query_list<S: Into<Cow<'a, str>> + Clone>(
+        &mut self,
+        key: &'static str,
+        names: &[S],
+    ) {
         if !names.is_empty() {
             self.query.push(QueryParam {
                 key: Cow::Borrowed(key),
-                value: names.join(","),
-                list: true,
+                value: QueryValue::List(names.iter().cloned().map(Into::into).collect()),
             });
         }
     }
@@ -235,7 +250,10 @@ pub(crate) fn build<O: Operation>(
         keyset,
         user_id: config.user_id.as_str(),
     };
-    let mut parts = RequestParts::default();
+    let mut parts = RequestParts {
+        path: String::with_capacity(384),
+        query: Vec::with_capacity(8 + options.query.len()),
+    };
     op.encode(&target, &mut parts)?;
 
     parts.query("uuid", config.user_id.as_str());
@@ -254,132 +272,137 @@ pub(crate) fn build<O: Operation>(
             ));
         }
         parts.query.push(QueryParam {
-            key: Cow::Owned(key.clone()),
-            value: value.clone(),
-            list: false,
+            key: Cow::Borrowed(key.as_str()),
+            value: QueryValue::One(Cow::Borrowed(value.as_str())),
         });
     }
     if keyset.has_secret_key() {
         parts.query("timestamp", meta.timestamp.to_string());
     }
-    parts
-        .query
-        .sort_by(|a, b| a.key.cmp(&b.key).then_with(|| a.value.cmp(&b.value)));
+    // Keys are unique (duplicates of a built-in key are rejected above), so sorting by
+    // key alone is the canonical order.
+    parts.query.sort_unstable_by(|a, b| a.key.cmp(&b.key));
 
-    let mut query = String::with_capacity(
-        parts
-            .query
-            .iter()
-            .map(|p| p.key.len() + p.value.len() * 3 + 2)
-            .sum::<usize>()
-            + 60,
-    );
+    let mut pq = parts.path;
+    pq.push('?');
     for (i, p) in parts.query.iter().enumerate() {
         if i > 0 {
-            query.push('&');
+            pq.push('&');
         }
-        push_encoded(&mut query, &p.key, WIRE);
-        query.push('=');
-        push_encoded(&mut query, &p.value, if p.list { WIRE_LIST } else { WIRE });
+        push_encoded(&mut pq, &p.key, Set::Wire);
+        pq.push('=');
+        match &p.value {
+            QueryValue::One(v) => push_encoded(&mut pq, v, Set::Wire),
+            QueryValue::List(items) => push_list(&mut pq, items),
+        }
     }
     if let Some(secret) = keyset.secret_key() {
+        let path = &pq[..pq.find('?').unwrap_or(pq.len())];
+        let decoded: Vec<Cow<'_, str>> = parts.query.iter().map(|p| p.value.decoded()).collect();
         let canonical = canonical_query(
             parts
                 .query
                 .iter()
-                .map(|p| (p.key.as_ref(), p.value.as_str())),
+                .zip(&decoded)
+                .map(|(p, v)| (p.key.as_ref(), v.as_ref())),
         );
         let signature = sign_v2(
             secret.expose(),
             "GET",
             keyset.publish_key().unwrap_or(""),
-            &parts.path,
+            path,
             &canonical,
             b"",
         );
-        query.push_str("&signature=");
-        query.push_str(&signature);
+        pq.push_str("&signature=");
+        pq.push_str(&signature);
     }
 
-    let mut uri = String::with_capacity(
-        config.origin.scheme().as_str().len()
-            + 3
-            + config.origin.authority().as_str().len()
-            + parts.path.len()
-            + query.len()
-            + 1,
-    );
-    uri.push_str(config.origin.scheme().as_str());
-    uri.push_str("://");
-    uri.push_str(config.origin.authority().as_str());
-    uri.push_str(&parts.path);
-    uri.push('?');
-    uri.push_str(&query);
-    let uri = http::Uri::try_from(uri)
+    // The origin's scheme and authority are already parsed: only the path and query are.
+    let path_and_query = http::uri::PathAndQuery::try_from(pq)
         .map_err(|e| Error::invalid("origin", format!("cannot form a URI: {e}")))?;
-    http::Request::builder()
-        .method(http::Method::GET)
-        .uri(uri)
-        .body(Vec::new())
-        .map_err(|e| Error::invalid("request", e.to_string()))
+    let mut uri = http::uri::Parts::default();
+    uri.scheme = Some(config.origin.scheme().clone());
+    uri.authority = Some(config.origin.authority().clone());
+    uri.path_and_query = Some(path_and_query);
+    let uri = http::Uri::from_parts(uri)
+        .map_err(|e| Error::invalid("origin", format!("cannot form a URI: {e}")))?;
+    let mut request = http::Request::new(Vec::new());
+    *request.uri_mut() = uri;
+    Ok(request)
 }
 
 /// Validates and normalises a list of channel or group names: every name non-empty and
-/// at most [`MAX_NAME_CHARS`] characters; duplicates dropped (first kept); sorted when
-/// `sort` (heartbeat and leave, as the official SDKs do).
-pub(crate) fn names<I, S>(
+/// at most [`MAX_NAME_CHARS`] characters; duplicates dropped (first kept). The result
+/// borrows the names.
+pub(crate) fn names<'a>(
     field: &'static str,
-    names: I,
+    names: &'a [String],
     forbid_comma: bool,
-) -> Result<Vec<String>, Error>
-where
-    I: IntoIterator<Item = S>,
-    S: Into<String>,
-{
-    let mut out: Vec<String> = Vec::new();
+) -> Result<Vec<&'a str>, Error> {
+    let mut unique: Vec<&'a str> = Vec::with_capacity(names.len());
+    // A linear scan over cheap fingerprints for the usual handful of names, a hash set
+    // for long lists (the scan is quadratic).
+    let mut seen =
+        (names.len() > 16).then(|| std::collections::HashSet::<&str>::with_capacity(names.len()));
+    let mut prints = [0u64; 16];
     for name in names {
-        let name = name.into();
+        let name = name.as_str();
         if name.is_empty() {
             return Err(Error::invalid(field, "a name is empty"));
         }
-        if name.chars().count() > MAX_NAME_CHARS {
+        // A name of at most MAX_NAME_CHARS bytes cannot have more characters.
+        if name.len() > MAX_NAME_CHARS && name.chars().count() > MAX_NAME_CHARS {
             return Err(Error::invalid(
                 field,
                 format!("`{name}` is longer than {MAX_NAME_CHARS} characters"),
             ));
         }
-        if forbid_comma && name.contains(',') {
+        if forbid_comma && name.as_bytes().contains(&b',') {
             return Err(Error::invalid(
                 field,
                 format!("`{name}` contains `,`, the list separator"),
             ));
         }
-        out.push(name);
-    }
-    // Drop duplicates, keeping the first occurrence: a linear scan for the usual handful
-    // of names, a hash set for long lists (the scan is quadratic).
-    if out.len() > 16 {
-        let mut seen = std::collections::HashSet::with_capacity(out.len());
-        let mut unique = Vec::with_capacity(out.len());
-        for name in out {
-            if !seen.contains(name.as_str()) {
-                seen.insert(name.clone());
-                unique.push(name);
+        let fresh = match &mut seen {
+            Some(set) => set.insert(name),
+            None => {
+                let print = fingerprint(name);
+                let dup = prints
+                    .iter()
+                    .zip(&unique)
+                    .any(|(p, u)| *p == print && *u == name);
+                if !dup {
+                    // At most 16 names take this branch.
+                    prints[unique.len()] = print;
+                }
+                !dup
             }
-        }
-        return Ok(unique);
-    }
-    let mut unique: Vec<String> = Vec::with_capacity(out.len());
-    for name in out {
-        if !unique.contains(&name) {
+        };
+        if fresh {
             unique.push(name);
         }
     }
     Ok(unique)
 }
 
+/// Equal names have equal fingerprints: the length and the first and last eight bytes
+/// (shorter names: their bytes).
+fn fingerprint(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let (head, tail) = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
+        (Some(h), Some(t)) => (u64::from_le_bytes(*h), u64::from_le_bytes(*t)),
+        _ => {
+            let mut short = [0u8; 8];
+            short[..b.len()].copy_from_slice(b);
+            (u64::from_le_bytes(short), 0)
+        }
+    };
+    (head.rotate_left(17) ^ tail ^ (b.len() as u64)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 /// Checks that an operation names at least one channel or group.
-pub(crate) fn require_some(channels: &[String], groups: &[String]) -> Result<(), Error> {
+pub(crate) fn require_some(channels: &[&str], groups: &[&str]) -> Result<(), Error> {
     if channels.is_empty() && groups.is_empty() {
         return Err(Error::invalid(
             "channels",

@@ -11,7 +11,7 @@
 //! The emulator verifies signatures with the same functions, so client and server
 //! agree by construction; the test vectors below pin both to the official SDKs.
 
-use crate::encoding::{push_encoded, SIGNATURE};
+use crate::encoding::{push_encoded, Set};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -41,7 +41,7 @@ where
         }
         out.push_str(k);
         out.push('=');
-        push_encoded(&mut out, v, SIGNATURE);
+        push_encoded(&mut out, v, Set::Signature);
     }
     out
 }

@@ -150,10 +150,10 @@ impl Operation for HeartbeatRequest {
         }
     }
 
-    fn encode(
-        &self,
-        target: &crate::request::Target<'_>,
-        out: &mut crate::request::RequestParts,
+    fn encode<'a>(
+        &'a self,
+        target: &crate::request::Target<'a>,
+        out: &mut crate::request::RequestParts<'a>,
     ) -> Result<(), Error> {
         match self {
             HeartbeatRequest::Heartbeat(h) => h.encode(target, out),

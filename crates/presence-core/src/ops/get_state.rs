@@ -99,9 +99,9 @@ impl Operation for GetState {
         self.channels.len() + self.channel_groups.len()
     }
 
-    fn encode(&self, target: &Target<'_>, out: &mut RequestParts) -> Result<(), Error> {
-        let channels = names("channels", self.channels.iter().cloned(), false)?;
-        let groups = names("channel_groups", self.channel_groups.iter().cloned(), true)?;
+    fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {
+        let channels = names("channels", &self.channels, false)?;
+        let groups = names("channel_groups", &self.channel_groups, true)?;
         require_some(&channels, &groups)?;
         let user = self.user_id.as_deref().unwrap_or(target.user_id);
         validate_user_id("user_id", user)?;

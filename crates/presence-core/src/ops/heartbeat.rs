@@ -107,18 +107,18 @@ impl Heartbeat {
 
     pub(crate) fn keyed_state(
         &self,
-        channels: &[String],
-        groups: &[String],
+        channels: &[&str],
+        groups: &[&str],
     ) -> Result<Option<Map<String, Value>>, Error> {
         let mut keyed = Map::new();
         if let Some(all) = &self.state_all {
             let obj = state_object(all)?;
             for name in channels.iter().chain(groups) {
-                keyed.insert(name.clone(), Value::Object(obj.clone()));
+                keyed.insert((*name).to_owned(), Value::Object(obj.clone()));
             }
         }
         for (name, value) in &self.state_by_name {
-            if !channels.contains(name) && !groups.contains(name) {
+            if !channels.contains(&name.as_str()) && !groups.contains(&name.as_str()) {
                 return Err(Error::invalid(
                     "state",
                     format!("state given for `{name}`, which is not a channel or group of this heartbeat"),
@@ -148,9 +148,9 @@ impl Operation for Heartbeat {
         self.channels.len() + self.channel_groups.len()
     }
 
-    fn encode(&self, target: &Target<'_>, out: &mut RequestParts) -> Result<(), Error> {
-        let mut channels = names("channels", self.channels.iter().cloned(), false)?;
-        let mut groups = names("channel_groups", self.channel_groups.iter().cloned(), true)?;
+    fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {
+        let mut channels = names("channels", &self.channels, false)?;
+        let mut groups = names("channel_groups", &self.channel_groups, true)?;
         require_some(&channels, &groups)?;
         channels.sort_unstable();
         groups.sort_unstable();

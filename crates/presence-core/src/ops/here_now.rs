@@ -182,9 +182,9 @@ impl Operation for HereNow {
         self.channels.len() + self.channel_groups.len()
     }
 
-    fn encode(&self, target: &Target<'_>, out: &mut RequestParts) -> Result<(), Error> {
-        let channels = names("channels", self.channels.iter().cloned(), false)?;
-        let groups = names("channel_groups", self.channel_groups.iter().cloned(), true)?;
+    fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {
+        let channels = names("channels", &self.channels, false)?;
+        let groups = names("channel_groups", &self.channel_groups, true)?;
         if !(1..=MAX_LIMIT).contains(&self.limit) {
             return Err(Error::invalid(
                 "limit",

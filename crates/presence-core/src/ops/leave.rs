@@ -73,9 +73,9 @@ impl Operation for Leave {
         self.channels.len() + self.channel_groups.len()
     }
 
-    fn encode(&self, target: &Target<'_>, out: &mut RequestParts) -> Result<(), Error> {
-        let mut channels = names("channels", self.channels.iter().cloned(), false)?;
-        let mut groups = names("channel_groups", self.channel_groups.iter().cloned(), true)?;
+    fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {
+        let mut channels = names("channels", &self.channels, false)?;
+        let mut groups = names("channel_groups", &self.channel_groups, true)?;
         require_some(&channels, &groups)?;
         channels.sort_unstable();
         groups.sort_unstable();

@@ -104,9 +104,9 @@ impl Operation for SetState {
         self.channels.len() + self.channel_groups.len()
     }
 
-    fn encode(&self, target: &Target<'_>, out: &mut RequestParts) -> Result<(), Error> {
-        let channels = names("channels", self.channels.iter().cloned(), false)?;
-        let groups = names("channel_groups", self.channel_groups.iter().cloned(), true)?;
+    fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {
+        let channels = names("channels", &self.channels, false)?;
+        let groups = names("channel_groups", &self.channel_groups, true)?;
         require_some(&channels, &groups)?;
         let state = self
             .state

@@ -23,6 +23,7 @@ use crate::request::{
 use crate::response::{decode, envelope, BodyError, ErrorFlag};
 use crate::Error;
 use serde::Deserialize;
+use std::borrow::Cow;
 
 /// Suffix of presence channels and groups.
 pub const PRESENCE_SUFFIX: &str = "-pnpres";
@@ -109,14 +110,14 @@ pub struct SubscribeResult {
     pub unreadable: Vec<String>,
 }
 
-fn presence_names(names: &[String]) -> Vec<String> {
+fn presence_names<'a>(names: &[&'a str]) -> Vec<Cow<'a, str>> {
     names
         .iter()
         .map(|n| {
             if n.ends_with(PRESENCE_SUFFIX) {
-                n.clone()
+                Cow::Borrowed(*n)
             } else {
-                format!("{n}{PRESENCE_SUFFIX}")
+                Cow::Owned(format!("{n}{PRESENCE_SUFFIX}"))
             }
         })
         .collect()
@@ -138,9 +139,9 @@ impl Operation for Subscribe {
         self.channels.len() + self.channel_groups.len()
     }
 
-    fn encode(&self, target: &Target<'_>, out: &mut RequestParts) -> Result<(), Error> {
-        let channels = names("channels", self.channels.iter().cloned(), false)?;
-        let groups = names("channel_groups", self.channel_groups.iter().cloned(), true)?;
+    fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {
+        let channels = names("channels", &self.channels, false)?;
+        let groups = names("channel_groups", &self.channel_groups, true)?;
         require_some(&channels, &groups)?;
         out.path_literal("/v2/subscribe/");
         out.path_value(target.keyset.subscribe_key());

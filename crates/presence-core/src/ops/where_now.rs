@@ -60,7 +60,7 @@ impl Operation for WhereNow {
         &mut self.options
     }
 
-    fn encode(&self, target: &Target<'_>, out: &mut RequestParts) -> Result<(), Error> {
+    fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {
         let user = self.user_id.as_deref().unwrap_or(target.user_id);
         validate_user_id("user_id", user)?;
         out.presence_prefix(target);
