@@ -1,6 +1,7 @@
 //! Here now parsing. Input: 2-byte status prefix + body (see `presence_fuzz` docs);
 //! `variant % 4` picks the request shape: 0 one channel, 1 several channels,
-//! 2 channel groups (with a channel), 3 global.
+//! 2 channel groups (with a channel), 3 global. Runs the owned parse and the borrowed
+//! view (`HereNow::parse_view`) and checks that they agree.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,7 +15,23 @@ fuzz_target!(|data: &[u8]| {
         2 => HereNow::new().channels(["ch1"]).channel_groups(["cg1"]),
         _ => HereNow::new(),
     };
-    if let Ok(result) = presence_fuzz::run(&op, &input) {
+    // The borrowed view is the same parser: it succeeds exactly when the owned parse
+    // does (the owned result also parses each state into a `Value`, which can fail alone),
+    // and converts to the same result.
+    let response = input.response();
+    let view = op.parse_view(&response);
+    presence_fuzz::check(&input, &view);
+    let owned = presence_fuzz::run(&op, &input);
+    match (&view, &owned) {
+        (Ok(v), Ok(o)) => assert_eq!(&v.clone().into_owned().expect("owned parse succeeded"), o),
+        (Err(_), Ok(_)) => panic!("the view failed where the owned parse succeeded"),
+        (Ok(v), Err(e)) => assert!(
+            v.clone().into_owned().is_err(),
+            "the owned parse failed ({e}) but the view converts"
+        ),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+    }
+    if let Ok(result) = owned {
         for ch in &result.channels {
             assert!(result.channel(&ch.name).is_some());
             for occupant in &ch.occupants {

@@ -1,5 +1,6 @@
 //! Bench 1: typed here-now parsing against the serde floor
-//! (`serde_json::from_slice::<IgnoredAny>`) on the same bytes, in bytes/s.
+//! (`serde_json::from_slice::<IgnoredAny>`) on the same bytes, in bytes/s: the owned
+//! result (`parse_response`) and the borrowed view (`parse_view`).
 //!
 //! `cargo bench -p presence-bench --bench parse`
 
@@ -27,6 +28,16 @@ fn parse(c: &mut Criterion) {
         body.op.parse_response(&response).expect("body parses");
         g.bench_function("typed", |b| {
             b.iter(|| black_box(&body.op).parse_response(black_box(&response)))
+        });
+        body.op
+            .parse_view(&response)
+            .expect("body parses as a view");
+        g.bench_function("typed_view", |b| {
+            b.iter(|| {
+                black_box(&body.op)
+                    .parse_view(black_box(&response))
+                    .map(|v| v.channels.len())
+            })
         });
         g.bench_function("ignored_any_floor", |b| {
             b.iter(|| serde_json::from_slice::<IgnoredAny>(black_box(&body.bytes)))

@@ -53,7 +53,9 @@ pub use config::{Config, Keyset, KeysetStore, Origin, Secret, UserId};
 pub use error::{Error, RawBody, ServiceError};
 pub use ops::get_state::{GetState, GetStateResult};
 pub use ops::heartbeat::Heartbeat;
-pub use ops::here_now::{ChannelOccupancy, HereNow, HereNowResult, Occupant};
+pub use ops::here_now::{
+    ChannelOccupancy, ChannelView, HereNow, HereNowResult, HereNowView, Occupant, OccupantView,
+};
 pub use ops::leave::Leave;
 pub use ops::set_state::{SetState, SetStateResult};
 pub use ops::subscribe::{Cursor, Subscribe, SubscribeResult};

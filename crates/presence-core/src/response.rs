@@ -20,6 +20,14 @@ pub(crate) fn parse<O: Operation, B: AsRef<[u8]>>(
     op: &O,
     response: &http::Response<B>,
 ) -> Result<O::Output, Error> {
+    classify(response, |body| op.parse_body(body))
+}
+
+/// Classifies `response` and runs `parse_body` on a 2xx body (see the module docs).
+pub(crate) fn classify<'a, T, B: AsRef<[u8]>>(
+    response: &'a http::Response<B>,
+    parse_body: impl FnOnce(&'a [u8]) -> Result<T, BodyError>,
+) -> Result<T, Error> {
     let status = response.status().as_u16();
     let body = response.body().as_ref();
     let retry_after = response
@@ -37,7 +45,7 @@ pub(crate) fn parse<O: Operation, B: AsRef<[u8]>>(
             }),
         );
     }
-    match op.parse_body(body) {
+    match parse_body(body) {
         Ok(out) => Ok(out),
         // Flagged by the typed parse, which skips unknown fields leniently, but not readable
         // as an error body: the same bytes with an error status are an `UnexpectedStatus`,
@@ -118,32 +126,139 @@ where
 pub const MAX_DEPTH: usize = 127;
 
 /// Whether `body` nests objects and arrays deeper than `max`, ignoring brackets in strings.
+///
+/// Runs on every body, so it works on 64-byte blocks: four byte masks (`"`, `\\`, `{[`,
+/// `}]`) are built eight bytes at a time with SWAR arithmetic, string interiors come from
+/// the prefix parity of the quotes, and the depth moves by bit counts unless the block
+/// could cross `max` or go below zero. Blocks with a backslash (escapes) and the tail take
+/// the byte-by-byte path. Both agree with [`DepthScan::bytes`] on every input (tested).
 fn exceeds_depth(body: &[u8], max: usize) -> bool {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in body {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
+    let mut scan = DepthScan {
+        depth: 0,
+        max: i64::try_from(max).unwrap_or(i64::MAX),
+        in_string: false,
+        escaped: false,
+    };
+    let mut blocks = body.chunks_exact(64);
+    for block in &mut blocks {
+        let (mut quotes, mut backslashes, mut opens, mut closes) = (0u64, 0u64, 0u64, 0u64);
+        for (k, word) in block.chunks_exact(8).enumerate() {
+            let w = word.try_into().map(u64::from_le_bytes).unwrap_or(0);
+            // `[`/`]` differ from `{`/`}` only in bit 0x20.
+            let folded = w | (LO * 0x20);
+            let shift = 8 * k;
+            quotes |= movemask(eq_mask(w, b'"')) << shift;
+            backslashes |= movemask(eq_mask(w, b'\\')) << shift;
+            opens |= movemask(eq_mask(folded, b'{')) << shift;
+            closes |= movemask(eq_mask(folded, b'}')) << shift;
+        }
+        if backslashes != 0 || scan.escaped {
+            if scan.bytes(block) {
+                return true;
             }
             continue;
         }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > max {
-                    return true;
-                }
+        // Bit i set: byte i is inside a string (odd number of quotes up to it).
+        let inside = prefix_xor(quotes) ^ if scan.in_string { !0 } else { 0 };
+        scan.in_string = inside >> 63 == 1;
+        let (opens, closes) = (opens & !inside, closes & !inside);
+        let (n_open, n_close) = (
+            i64::from(opens.count_ones()),
+            i64::from(closes.count_ones()),
+        );
+        if scan.depth + n_open <= scan.max && n_close <= scan.depth {
+            scan.depth += n_open - n_close;
+            continue;
+        }
+        let mut brackets = opens | closes;
+        while brackets != 0 {
+            let i = brackets.trailing_zeros();
+            if scan.bracket(opens >> i & 1 == 1) {
+                return true;
             }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
+            brackets &= brackets - 1;
         }
     }
-    false
+    scan.bytes(blocks.remainder())
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `w` equal to `c` (exact: no carries between bytes).
+#[inline(always)]
+fn eq_mask(w: u64, c: u8) -> u64 {
+    let t = w ^ (LO * u64::from(c));
+    !(((t & !HI) + !HI) | t) & HI
+}
+
+/// Gathers the high bits of the eight bytes into the low eight bits (byte 0 to bit 0).
+#[inline(always)]
+fn movemask(x: u64) -> u64 {
+    ((x >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
+/// Bit i of the result is the parity of bits 0..=i of `x`.
+#[inline(always)]
+fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
+}
+
+/// The byte-by-byte depth scan, and the state carried between blocks.
+struct DepthScan {
+    depth: i64,
+    max: i64,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl DepthScan {
+    /// One bracket outside strings; true when the depth exceeds the maximum.
+    #[inline]
+    fn bracket(&mut self, open: bool) -> bool {
+        if open {
+            self.depth += 1;
+            self.depth > self.max
+        } else {
+            // Unbalanced closers are the JSON parser's business; never go below zero.
+            self.depth = (self.depth - 1).max(0);
+            false
+        }
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) -> bool {
+        for &b in bytes {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                }
+                continue;
+            }
+            let exceeded = match b {
+                b'"' => {
+                    self.in_string = true;
+                    false
+                }
+                b'{' | b'[' => self.bracket(true),
+                b'}' | b']' => self.bracket(false),
+                _ => false,
+            };
+            if exceeded {
+                return true;
+            }
+        }
+        false
+    }
 }
 
 /// The `status` and `error` fields every Presence body carries.
@@ -300,4 +415,54 @@ fn error_body(
         retry_after,
         body: RawBody(body.to_vec()),
     })))
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::{exceeds_depth, DepthScan};
+    use proptest::prelude::*;
+
+    fn reference(body: &[u8], max: usize) -> bool {
+        DepthScan {
+            depth: 0,
+            max: max as i64,
+            in_string: false,
+            escaped: false,
+        }
+        .bytes(body)
+    }
+
+    #[test]
+    fn known_cases() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(!exceeds_depth(deep(127).as_bytes(), 127));
+        assert!(exceeds_depth(deep(128).as_bytes(), 127));
+        assert!(exceeds_depth(deep(100_000).as_bytes(), 127));
+        let in_string = format!("{{\"a\": \"{}\"}}", "[".repeat(500));
+        assert!(!exceeds_depth(in_string.as_bytes(), 127));
+        let escaped = format!("{{\"a\": \"\\\"{}\"}}", "[".repeat(500));
+        assert!(!exceeds_depth(escaped.as_bytes(), 127));
+        let closers_first = format!("{}{}", "]".repeat(300), deep(127));
+        assert!(!exceeds_depth(closers_first.as_bytes(), 127));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn block_scan_agrees_with_byte_scan(
+            body in proptest::collection::vec(proptest::sample::select(b"{}[]\"\\ a,\xc3".to_vec()), 0..400),
+            max in 0usize..12,
+        ) {
+            prop_assert_eq!(exceeds_depth(&body, max), reference(&body, max));
+        }
+
+        /// Without backslashes every 64-byte block takes the mask path.
+        #[test]
+        fn mask_path_agrees_with_byte_scan(
+            body in proptest::collection::vec(proptest::sample::select(b"{}[]\"a,:  \xc3".to_vec()), 0..1000),
+            max in 0usize..40,
+        ) {
+            prop_assert_eq!(exceeds_depth(&body, max), reference(&body, max));
+        }
+    }
 }

@@ -42,9 +42,35 @@ fn chan(name: &str, occupancy: u64, occupants: &[(&str, Option<Value>)]) -> Chan
     )
 }
 
+/// Parses a here-now fixture with the owned parser and checks that the borrowed view
+/// (`parse_view`) reads the same body to the same result: names and user ids equal
+/// (borrowed from the body when it has no escapes), each raw state the same JSON value.
 fn here_now(op: &HereNow, name: &str) -> HereNowResult {
-    op.parse_response(&response(200, &fixture(name)))
-        .unwrap_or_else(|e| panic!("{name}: {e:?}"))
+    let resp = response(200, &fixture(name));
+    let owned = op
+        .parse_response(&resp)
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let view = op
+        .parse_view(&resp)
+        .unwrap_or_else(|e| panic!("{name} (view): {e:?}"));
+    assert_eq!(view.channels.len(), owned.channels.len(), "{name}");
+    for (v, o) in view.channels.iter().zip(&owned.channels) {
+        assert_eq!(v.name, o.name, "{name}");
+        assert_eq!(v.occupants.len(), o.occupants.len(), "{name}");
+        for (vo, oo) in v.occupants.iter().zip(&o.occupants) {
+            assert_eq!(vo.user_id, oo.user_id, "{name}");
+            if !vo.user_id.contains('\\') && !vo.user_id.contains('"') {
+                assert!(
+                    matches!(vo.user_id, std::borrow::Cow::Borrowed(_)),
+                    "{name}: copied"
+                );
+            }
+            let state: Option<Value> = vo.state.map(|r| serde_json::from_str(r.get()).unwrap());
+            assert_eq!(state, oo.state, "{name}");
+        }
+    }
+    assert_eq!(view.into_owned().unwrap(), owned, "{name}");
+    owned
 }
 
 // ---------------------------------------------------------------- inventory

@@ -28,7 +28,9 @@ use crate::response::{decode, envelope, BodyError, ErrorFlag};
 use crate::Error;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Largest `limit` the service accepts.
@@ -211,14 +213,48 @@ impl Operation for HereNow {
     }
 
     fn parse_body(&self, body: &[u8]) -> Result<HereNowResult, BodyError> {
-        let raw: RawHereNow = decode("here now body", body)?;
+        self.parse_view_body(body)?
+            .into_owned()
+            .map_err(|detail| Error::malformed("here now body", detail, body).into())
+    }
+}
+
+impl HereNow {
+    /// Parses the response into a [`HereNowView`] that borrows from the body: user ids
+    /// and channel names are not copied (unless the body escapes them) and states stay
+    /// raw JSON text, parsed only when asked. The same classification as
+    /// [`parse_response`](Operation::parse_response) applies (service errors, "false
+    /// 200", malformed bodies). Use it for large here-now answers (global here now on a
+    /// busy keyset); [`HereNowView::into_owned`] gives the owned result.
+    ///
+    /// ```
+    /// use presence_core::{HereNow, Operation};
+    /// let op = HereNow::new().channels(["lobby"]).include_state(true);
+    /// let body = br#"{"status": 200, "message": "OK", "service": "Presence", "occupancy": 1,
+    ///                 "uuids": [{"uuid": "ann", "state": {"mood": "ok"}}]}"#;
+    /// let response = http::Response::new(&body[..]);
+    /// let view = op.parse_view(&response).unwrap();
+    /// let ann = &view.channels[0].occupants[0];
+    /// assert_eq!(ann.user_id, "ann");
+    /// assert_eq!(ann.state.unwrap().get(), r#"{"mood": "ok"}"#);
+    /// assert_eq!(view.into_owned().unwrap().channels[0].name, "lobby");
+    /// ```
+    pub fn parse_view<'a, B: AsRef<[u8]>>(
+        &self,
+        response: &'a http::Response<B>,
+    ) -> Result<HereNowView<'a>, Error> {
+        crate::response::classify(response, |body| self.parse_view_body(body))
+    }
+
+    fn parse_view_body<'a>(&self, body: &'a [u8]) -> Result<HereNowView<'a>, BodyError> {
+        let raw: RawHereNow<'a> = decode("here now body", body)?;
         if let Some(payload) = raw.payload {
             let channels = payload.channels.map(|c| c.0).unwrap_or_default();
             let total_occupancy = payload
                 .total_occupancy
                 .unwrap_or_else(|| channels.iter().map(|c| c.occupancy).sum());
             let total_channels = payload.total_channels.unwrap_or(channels.len() as u64);
-            return Ok(HereNowResult {
+            return Ok(HereNowView {
                 total_channels,
                 total_occupancy,
                 channels,
@@ -240,11 +276,11 @@ impl Operation for HereNow {
             )
             .into());
         };
-        Ok(HereNowResult {
+        Ok(HereNowView {
             total_channels: raw.total_channels.unwrap_or(1),
             total_occupancy: raw.total_occupancy.unwrap_or(occupancy),
-            channels: vec![ChannelOccupancy {
-                name: name.to_owned(),
+            channels: vec![ChannelView {
+                name: Cow::Owned(name.to_owned()),
                 occupancy,
                 occupants: raw.uuids.unwrap_or_default(),
             }],
@@ -252,29 +288,110 @@ impl Operation for HereNow {
     }
 }
 
+/// A here now result that borrows from the response body (see
+/// [`HereNow::parse_view`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct HereNowView<'a> {
+    /// Number of channels with occupants.
+    pub total_channels: u64,
+    /// Occupants over all channels.
+    pub total_occupancy: u64,
+    /// Per-channel occupancy, in the order the service sent them.
+    pub channels: Vec<ChannelView<'a>>,
+}
+
+/// One channel's occupancy, borrowed (see [`HereNowView`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct ChannelView<'a> {
+    /// The channel name (borrowed unless the body escapes it).
+    pub name: Cow<'a, str>,
+    /// How many users are present (the full count, even when the list is paged).
+    pub occupancy: u64,
+    /// The listed occupants.
+    pub occupants: Vec<OccupantView<'a>>,
+}
+
+/// A present user, borrowed (see [`HereNowView`]).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct OccupantView<'a> {
+    /// The user id (borrowed unless the body escapes it).
+    pub user_id: Cow<'a, str>,
+    /// The user's state as raw JSON text, when state was requested and the user has
+    /// one; `serde_json::from_str(state.get())` reads it into any type.
+    pub state: Option<&'a RawValue>,
+}
+
+/// Equal when the user ids are equal and the states are the same JSON text.
+impl PartialEq for OccupantView<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.user_id == other.user_id
+            && self.state.map(RawValue::get) == other.state.map(RawValue::get)
+    }
+}
+
+impl HereNowView<'_> {
+    /// The owned result: names and user ids copied, states parsed into
+    /// [`serde_json::Value`]. Fails (naming the occupant) only for a state that
+    /// `Value` cannot hold, such as a number beyond `f64` (`1e400`).
+    pub fn into_owned(self) -> Result<HereNowResult, String> {
+        let mut channels = Vec::with_capacity(self.channels.len());
+        for ch in self.channels {
+            let mut occupants = Vec::with_capacity(ch.occupants.len());
+            for o in ch.occupants {
+                let state = match o.state {
+                    None => None,
+                    Some(raw) => Some(serde_json::from_str::<Value>(raw.get()).map_err(|e| {
+                        format!(
+                            "state of `{}` on `{}` is not a readable JSON value: {e}",
+                            o.user_id, ch.name
+                        )
+                    })?),
+                };
+                occupants.push(Occupant {
+                    user_id: o.user_id.into_owned(),
+                    state,
+                });
+            }
+            channels.push(ChannelOccupancy {
+                name: ch.name.into_owned(),
+                occupancy: ch.occupancy,
+                occupants,
+            });
+        }
+        Ok(HereNowResult {
+            total_channels: self.total_channels,
+            total_occupancy: self.total_occupancy,
+            channels,
+        })
+    }
+}
+
 #[derive(Deserialize)]
-struct RawHereNow {
+struct RawHereNow<'a> {
     #[serde(default)]
     status: Option<i64>,
     #[serde(default)]
     error: ErrorFlag,
-    #[serde(default)]
-    uuids: Option<Vec<Occupant>>,
+    #[serde(default, borrow)]
+    uuids: Option<Vec<OccupantView<'a>>>,
     #[serde(default)]
     occupancy: Option<u64>,
     #[serde(default)]
     total_channels: Option<u64>,
     #[serde(default)]
     total_occupancy: Option<u64>,
-    #[serde(default)]
-    payload: Option<RawPayload>,
+    #[serde(default, borrow)]
+    payload: Option<RawPayload<'a>>,
 }
-envelope!(RawHereNow);
+envelope!(RawHereNow<'_>);
 
 #[derive(Deserialize)]
-struct RawPayload {
-    #[serde(default)]
-    channels: Option<ChannelList>,
+struct RawPayload<'a> {
+    #[serde(default, borrow)]
+    channels: Option<ChannelList<'a>>,
     #[serde(default)]
     total_channels: Option<u64>,
     #[serde(default)]
@@ -282,28 +399,28 @@ struct RawPayload {
 }
 
 #[derive(Deserialize)]
-struct RawChannel {
+struct RawChannel<'a> {
     occupancy: u64,
-    #[serde(default)]
-    uuids: Option<Vec<Occupant>>,
+    #[serde(default, borrow)]
+    uuids: Option<Vec<OccupantView<'a>>>,
 }
 
 /// `payload.channels`: a map of name → channel, kept in wire order.
-struct ChannelList(Vec<ChannelOccupancy>);
+struct ChannelList<'a>(Vec<ChannelView<'a>>);
 
-impl<'de> Deserialize<'de> for ChannelList {
+impl<'de: 'a, 'a> Deserialize<'de> for ChannelList<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ChannelList;
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = ChannelList<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a map of channel name to occupancy")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ChannelList, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ChannelList<'a>, A::Error> {
                 let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
-                while let Some((name, ch)) = map.next_entry::<String, RawChannel>()? {
-                    out.push(ChannelOccupancy {
-                        name,
+                while let Some((name, ch)) = map.next_entry::<CowStr<'a>, RawChannel<'a>>()? {
+                    out.push(ChannelView {
+                        name: name.0,
                         occupancy: ch.occupancy,
                         occupants: ch.uuids.unwrap_or_default(),
                     });
@@ -311,51 +428,85 @@ impl<'de> Deserialize<'de> for ChannelList {
                 Ok(ChannelList(out))
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// A string borrowed from the body when it has no escapes, owned otherwise.
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for CowStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = CowStr<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<CowStr<'a>, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<CowStr<'a>, E> {
+                Ok(CowStr(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<CowStr<'a>, E> {
+                Ok(CowStr(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
     }
 }
 
 /// An element of `uuids`: a plain string, `{"uuid": …}` or `{"uuid": …, "state": …}`.
-impl<'de> Deserialize<'de> for Occupant {
+impl<'de: 'a, 'a> Deserialize<'de> for OccupantView<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Occupant;
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = OccupantView<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a user id string or an object with `uuid`")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Occupant, E> {
-                Ok(Occupant {
-                    user_id: v.to_owned(),
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<OccupantView<'a>, E> {
+                Ok(OccupantView {
+                    user_id: Cow::Borrowed(v),
                     state: None,
                 })
             }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Occupant, E> {
-                Ok(Occupant {
-                    user_id: v,
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<OccupantView<'a>, E> {
+                Ok(OccupantView {
+                    user_id: Cow::Owned(v.to_owned()),
                     state: None,
                 })
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Occupant, A::Error> {
+            fn visit_string<E: de::Error>(self, v: String) -> Result<OccupantView<'a>, E> {
+                Ok(OccupantView {
+                    user_id: Cow::Owned(v),
+                    state: None,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<OccupantView<'a>, A::Error> {
                 let mut user_id = None;
                 let mut state = None;
                 while let Some(key) = map.next_key::<OccupantField>()? {
                     match key {
-                        OccupantField::Uuid => user_id = Some(map.next_value::<String>()?),
-                        OccupantField::State => state = map.next_value::<Option<Value>>()?,
+                        OccupantField::Uuid => user_id = Some(map.next_value::<CowStr<'a>>()?.0),
+                        OccupantField::State => state = map.next_value::<Option<&'a RawValue>>()?,
                         OccupantField::Other => {
                             map.next_value::<de::IgnoredAny>()?;
                         }
                     }
                 }
                 let user_id = user_id.ok_or_else(|| de::Error::missing_field("uuid"))?;
-                Ok(Occupant { user_id, state })
+                Ok(OccupantView { user_id, state })
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, _seq: A) -> Result<Occupant, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, _seq: A) -> Result<OccupantView<'a>, A::Error> {
                 Err(de::Error::invalid_type(de::Unexpected::Seq, &self))
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 
@@ -366,4 +517,85 @@ enum OccupantField {
     State,
     #[serde(other)]
     Other,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, body: &str) -> http::Response<Vec<u8>> {
+        let mut r = http::Response::new(body.as_bytes().to_vec());
+        *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
+        r
+    }
+
+    #[test]
+    fn view_borrows_plain_names_and_copies_escaped_ones() {
+        let op = HereNow::new().channels(["a", "b"]);
+        let r = response(
+            200,
+            r#"{"status": 200, "payload": {"channels": {"a": {"occupancy": 2, "uuids": ["ann", "b\u00e9a"]}}}}"#,
+        );
+        let view = op.parse_view(&r).unwrap();
+        let ch = &view.channels[0];
+        assert!(matches!(ch.name, Cow::Borrowed("a")));
+        assert!(matches!(ch.occupants[0].user_id, Cow::Borrowed("ann")));
+        assert!(matches!(&ch.occupants[1].user_id, Cow::Owned(s) if s == "béa"));
+        assert_eq!(view.total_occupancy, 2);
+    }
+
+    #[test]
+    fn a_state_value_cannot_hold_fails_the_owned_parse_but_not_the_view() {
+        let op = HereNow::new().channels(["lobby"]).include_state(true);
+        let r = response(
+            200,
+            r#"{"status": 200, "occupancy": 1, "uuids": [{"uuid": "ann", "state": {"n": 1e400}}]}"#,
+        );
+        let view = op.parse_view(&r).unwrap();
+        assert_eq!(
+            view.channels[0].occupants[0].state.unwrap().get(),
+            r#"{"n": 1e400}"#
+        );
+        let err = view.into_owned().unwrap_err();
+        assert!(err.contains("`ann` on `lobby`"), "{err}");
+        match op.parse_response(&r).unwrap_err() {
+            Error::MalformedResponse { detail, .. } => {
+                assert!(detail.contains("`ann`"), "{detail}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn view_classifies_errors_like_the_owned_parse() {
+        let op = HereNow::new().channels(["lobby"]);
+        for (status, body) in [
+            (
+                403,
+                r#"{"status": 403, "error": true, "message": "Forbidden", "service": "Access Manager", "payload": {"channels": ["lobby"]}}"#,
+            ),
+            (
+                200,
+                r#"{"status": 400, "error": 1, "message": "Invalid", "service": "Presence"}"#,
+            ),
+            (200, r#"{"status": 200, "uuids": [1]}"#),
+            (200, "[[[[["),
+            (502, "<html>bad gateway</html>"),
+        ] {
+            let r = response(status, body);
+            let view = op.parse_view(&r).unwrap_err();
+            let owned = op.parse_response(&r).unwrap_err();
+            assert_eq!(view.to_string(), owned.to_string(), "{body}");
+            assert_eq!(format!("{view:?}"), format!("{owned:?}"), "{body}");
+        }
+        let deep = format!(
+            r#"{{"status": 200, "occupancy": 1, "uuids": [{{"uuid": "a", "state": {}1{}}}]}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert!(matches!(
+            op.parse_view(&response(200, &deep)),
+            Err(Error::MalformedResponse { .. })
+        ));
+    }
 }
