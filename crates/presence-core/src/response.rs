@@ -99,18 +99,20 @@ where
     // serde_json stops at 128 levels for values it builds, but skips unknown fields
     // without that limit: bound the nesting of the whole body first (a linear byte scan).
     // JSON text is UTF-8 (RFC 8259 §8.1); serde_json does not check strings it skips.
-    if std::str::from_utf8(body).is_err() {
+    // Validated once here, the body is parsed from `&str`: serde_json then skips its own
+    // per-string UTF-8 check.
+    let Ok(text) = std::str::from_utf8(body) else {
         return Err(BodyError::Invalid(Error::malformed(
             expected,
             "the body is not valid UTF-8",
             body,
         )));
-    }
+    };
     if exceeds_depth(body, MAX_DEPTH) {
         let detail = format!("JSON nested deeper than {MAX_DEPTH} levels");
         return Err(BodyError::Invalid(Error::malformed(expected, detail, body)));
     }
-    match serde_json::from_slice::<T>(body) {
+    match serde_json::from_str::<T>(text) {
         Ok(raw) if raw.envelope().is_error() => Err(BodyError::Flagged(expected)),
         Ok(raw) => Ok(raw),
         Err(e) => Err(BodyError::Invalid(Error::malformed(
@@ -131,7 +133,7 @@ pub const MAX_DEPTH: usize = 127;
 /// `}]`) are built eight bytes at a time with SWAR arithmetic, string interiors come from
 /// the prefix parity of the quotes, and the depth moves by bit counts unless the block
 /// could cross `max` or go below zero. Blocks with a backslash (escapes) and the tail take
-/// the byte-by-byte path. Both agree with [`DepthScan::bytes`] on every input (tested).
+/// the byte-by-byte path; the tail is padded to a block. Both agree with [`DepthScan::bytes`] on every input (tested).
 fn exceeds_depth(body: &[u8], max: usize) -> bool {
     let mut scan = DepthScan {
         depth: 0,
@@ -141,45 +143,58 @@ fn exceeds_depth(body: &[u8], max: usize) -> bool {
     };
     let mut blocks = body.chunks_exact(64);
     for block in &mut blocks {
-        let (mut quotes, mut backslashes, mut opens, mut closes) = (0u64, 0u64, 0u64, 0u64);
-        for (k, word) in block.chunks_exact(8).enumerate() {
-            let w = word.try_into().map(u64::from_le_bytes).unwrap_or(0);
-            // `[`/`]` differ from `{`/`}` only in bit 0x20.
-            let folded = w | (LO * 0x20);
-            let shift = 8 * k;
-            quotes |= movemask(eq_mask(w, b'"')) << shift;
-            backslashes |= movemask(eq_mask(w, b'\\')) << shift;
-            opens |= movemask(eq_mask(folded, b'{')) << shift;
-            closes |= movemask(eq_mask(folded, b'}')) << shift;
-        }
-        if backslashes != 0 || scan.escaped {
-            if scan.bytes(block) {
-                return true;
-            }
-            continue;
-        }
-        // Bit i set: byte i is inside a string (odd number of quotes up to it).
-        let inside = prefix_xor(quotes) ^ if scan.in_string { !0 } else { 0 };
-        scan.in_string = inside >> 63 == 1;
-        let (opens, closes) = (opens & !inside, closes & !inside);
-        let (n_open, n_close) = (
-            i64::from(opens.count_ones()),
-            i64::from(closes.count_ones()),
-        );
-        if scan.depth + n_open <= scan.max && n_close <= scan.depth {
-            scan.depth += n_open - n_close;
-            continue;
-        }
-        let mut brackets = opens | closes;
-        while brackets != 0 {
-            let i = brackets.trailing_zeros();
-            if scan.bracket(opens >> i & 1 == 1) {
-                return true;
-            }
-            brackets &= brackets - 1;
+        if block_exceeds(&mut scan, block) {
+            return true;
         }
     }
-    scan.bytes(blocks.remainder())
+    // The tail, padded with spaces (neutral inside and outside strings) to one more block.
+    let tail = blocks.remainder();
+    if tail.is_empty() {
+        return false;
+    }
+    let mut padded = [b' '; 64];
+    padded[..tail.len()].copy_from_slice(tail);
+    block_exceeds(&mut scan, &padded)
+}
+
+/// One 64-byte block of [`exceeds_depth`].
+#[inline]
+fn block_exceeds(scan: &mut DepthScan, block: &[u8]) -> bool {
+    let (mut quotes, mut backslashes, mut opens, mut closes) = (0u64, 0u64, 0u64, 0u64);
+    for (k, word) in block.chunks_exact(8).enumerate() {
+        let w = word.try_into().map(u64::from_le_bytes).unwrap_or(0);
+        // `[`/`]` differ from `{`/`}` only in bit 0x20.
+        let folded = w | (LO * 0x20);
+        let shift = 8 * k;
+        quotes |= movemask(eq_mask(w, b'"')) << shift;
+        backslashes |= movemask(eq_mask(w, b'\\')) << shift;
+        opens |= movemask(eq_mask(folded, b'{')) << shift;
+        closes |= movemask(eq_mask(folded, b'}')) << shift;
+    }
+    if backslashes != 0 || scan.escaped {
+        return scan.bytes(block);
+    }
+    // Bit i set: byte i is inside a string (odd number of quotes up to it).
+    let inside = prefix_xor(quotes) ^ if scan.in_string { !0 } else { 0 };
+    scan.in_string = inside >> 63 == 1;
+    let (opens, closes) = (opens & !inside, closes & !inside);
+    let (n_open, n_close) = (
+        i64::from(opens.count_ones()),
+        i64::from(closes.count_ones()),
+    );
+    if scan.depth + n_open <= scan.max && n_close <= scan.depth {
+        scan.depth += n_open - n_close;
+        return false;
+    }
+    let mut brackets = opens | closes;
+    while brackets != 0 {
+        let i = brackets.trailing_zeros();
+        if scan.bracket(opens >> i & 1 == 1) {
+            return true;
+        }
+        brackets &= brackets - 1;
+    }
+    false
 }
 
 const LO: u64 = 0x0101_0101_0101_0101;
