@@ -25,8 +25,11 @@ use std::time::Duration;
 /// assert_eq!(ks.subscribe_key_str(), "sub-c-test");
 /// let parsed: Keyset = "sub:pub:sec".parse().unwrap();
 /// assert_eq!(parsed.secret_key_str(), Some("sec"));
+/// // Debug output and parse errors never show the secret key or a token.
+/// assert!(!format!("{ks:?}{parsed:?}").contains("sec-c-test") && !format!("{ks:?}").contains("token-1"));
+/// assert!(!":pub:sec-x".parse::<Keyset>().unwrap_err().to_string().contains("sec-x"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Keyset {
     pub(crate) subscribe_key: String,
     pub(crate) publish_key: Option<String>,
@@ -36,7 +39,7 @@ pub struct Keyset {
 }
 
 /// An access token and the channels and channel groups it may use (exact names).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Grant {
     /// The token, as sent in the `auth` query parameter.
     pub token: String,
@@ -44,6 +47,33 @@ pub struct Grant {
     pub channels: Vec<String>,
     /// Channel groups this token may use.
     pub channel_groups: Vec<String>,
+}
+
+/// The secret key is shown as `<redacted>`, never its value.
+impl fmt::Debug for Keyset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyset")
+            .field("subscribe_key", &self.subscribe_key)
+            .field("publish_key", &self.publish_key)
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("grants", &self.grants)
+            .field("access_manager", &self.access_manager)
+            .finish()
+    }
+}
+
+/// The token is shown as `<redacted>`, never its value.
+impl fmt::Debug for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Grant")
+            .field("token", &"<redacted>")
+            .field("channels", &self.channels)
+            .field("channel_groups", &self.channel_groups)
+            .finish()
+    }
 }
 
 impl Keyset {
@@ -110,17 +140,15 @@ impl Keyset {
     }
 }
 
-/// Error parsing a `SUB[:PUB[:SECRET]]` keyset string.
+/// Error parsing a `SUB[:PUB[:SECRET]]` keyset string. It never repeats the input,
+/// which may hold a secret key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeysetParseError(String);
+#[non_exhaustive]
+pub struct KeysetParseError;
 
 impl fmt::Display for KeysetParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid keyset {:?}: expected SUB[:PUB[:SECRET]] with a non-empty SUB",
-            self.0
-        )
+        f.write_str("invalid keyset: expected SUB[:PUB[:SECRET]] with a non-empty SUB")
     }
 }
 
@@ -134,7 +162,7 @@ impl FromStr for Keyset {
         let mut parts = s.splitn(3, ':');
         let sub = parts.next().unwrap_or_default();
         if sub.is_empty() {
-            return Err(KeysetParseError(s.to_owned()));
+            return Err(KeysetParseError);
         }
         let mut ks = Keyset::new(sub);
         if let Some(p) = parts.next().filter(|p| !p.is_empty()) {
