@@ -438,3 +438,33 @@ macro_rules! call_options {
     };
 }
 pub(crate) use call_options;
+
+/// Implements the `channels` / `channel_groups` setters (each adds to the names already
+/// set) on an operation with those two `Vec<String>` fields.
+macro_rules! channel_setters {
+    ($ty:ty, $channels_doc:literal, $groups_doc:literal) => {
+        impl $ty {
+            #[doc = $channels_doc]
+            pub fn channels<I, S>(mut self, channels: I) -> Self
+            where
+                I: IntoIterator<Item = S>,
+                S: Into<String>,
+            {
+                self.channels.extend(channels.into_iter().map(Into::into));
+                self
+            }
+
+            #[doc = $groups_doc]
+            pub fn channel_groups<I, S>(mut self, groups: I) -> Self
+            where
+                I: IntoIterator<Item = S>,
+                S: Into<String>,
+            {
+                self.channel_groups
+                    .extend(groups.into_iter().map(Into::into));
+                self
+            }
+        }
+    };
+}
+pub(crate) use channel_setters;

@@ -20,7 +20,8 @@
 
 use crate::config::validate_user_id;
 use crate::request::{
-    call_options, names, require_some, CallOptions, Operation, RequestParts, Target,
+    call_options, channel_setters, names, require_some, CallOptions, Operation, RequestParts,
+    Target,
 };
 use crate::response::{decode, envelope, BodyError, ErrorFlag};
 use crate::Error;
@@ -43,27 +44,6 @@ impl GetState {
         Self::default()
     }
 
-    /// Channels to read the state from.
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channels.extend(channels.into_iter().map(Into::into));
-        self
-    }
-
-    /// Channel groups to read the state from.
-    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channel_groups
-            .extend(groups.into_iter().map(Into::into));
-        self
-    }
-
     /// Reads another user's state instead of the configured user's.
     pub fn user_id(mut self, user_id: impl Into<String>) -> Self {
         self.user_id = Some(user_id.into());
@@ -72,6 +52,11 @@ impl GetState {
 }
 
 call_options!(GetState);
+channel_setters!(
+    GetState,
+    "Channels to read the state from.",
+    "Channel groups to read the state from."
+);
 
 /// The get state result.
 #[derive(Debug, Clone, PartialEq, Default)]

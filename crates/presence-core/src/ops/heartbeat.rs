@@ -19,7 +19,8 @@
 
 use crate::ops::{parse_ack, state_object};
 use crate::request::{
-    call_options, names, require_some, CallOptions, Operation, RequestParts, Target,
+    call_options, channel_setters, names, require_some, CallOptions, Operation, RequestParts,
+    Target,
 };
 use crate::response::BodyError;
 use crate::Error;
@@ -58,27 +59,6 @@ impl Heartbeat {
     /// A heartbeat with no channels yet.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Channels to announce presence on.
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channels.extend(channels.into_iter().map(Into::into));
-        self
-    }
-
-    /// Channel groups to announce presence on.
-    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channel_groups
-            .extend(groups.into_iter().map(Into::into));
-        self
     }
 
     /// Presence timeout in seconds (`heartbeat=`); values below 20 become 20.
@@ -131,6 +111,11 @@ impl Heartbeat {
 }
 
 call_options!(Heartbeat);
+channel_setters!(
+    Heartbeat,
+    "Channels to announce presence on.",
+    "Channel groups to announce presence on."
+);
 
 impl Operation for Heartbeat {
     type Output = ();

@@ -23,7 +23,9 @@
 //! assert_eq!(result.channels[0].occupants[0].user_id, "ann");
 //! ```
 
-use crate::request::{call_options, names, CallOptions, Operation, RequestParts, Target};
+use crate::request::{
+    call_options, channel_setters, names, CallOptions, Operation, RequestParts, Target,
+};
 use crate::response::{decode, envelope, BodyError, ErrorFlag};
 use crate::Error;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -68,27 +70,6 @@ impl HereNow {
         Self::default()
     }
 
-    /// Channels to look at (added to any already set).
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channels.extend(channels.into_iter().map(Into::into));
-        self
-    }
-
-    /// Channel groups to look at (added to any already set).
-    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channel_groups
-            .extend(groups.into_iter().map(Into::into));
-        self
-    }
-
     /// Include each occupant's state (`state=1`). Default false.
     pub fn include_state(mut self, yes: bool) -> Self {
         self.include_state = yes;
@@ -126,6 +107,11 @@ impl HereNow {
 }
 
 call_options!(HereNow);
+channel_setters!(
+    HereNow,
+    "Channels to look at (added to any already set).",
+    "Channel groups to look at (added to any already set)."
+);
 
 /// The here now result.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -14,7 +14,8 @@
 
 use crate::ops::parse_ack;
 use crate::request::{
-    call_options, names, require_some, CallOptions, Operation, RequestParts, Target,
+    call_options, channel_setters, names, require_some, CallOptions, Operation, RequestParts,
+    Target,
 };
 use crate::response::BodyError;
 use crate::Error;
@@ -32,30 +33,10 @@ impl Leave {
     pub fn new() -> Self {
         Self::default()
     }
-
-    /// Channels to leave.
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channels.extend(channels.into_iter().map(Into::into));
-        self
-    }
-
-    /// Channel groups to leave.
-    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channel_groups
-            .extend(groups.into_iter().map(Into::into));
-        self
-    }
 }
 
 call_options!(Leave);
+channel_setters!(Leave, "Channels to leave.", "Channel groups to leave.");
 
 impl Operation for Leave {
     type Output = ();

@@ -21,7 +21,8 @@
 use crate::config::validate_user_id;
 use crate::ops::state_object;
 use crate::request::{
-    call_options, names, require_some, CallOptions, Operation, RequestParts, Target,
+    call_options, channel_setters, names, require_some, CallOptions, Operation, RequestParts,
+    Target,
 };
 use crate::response::{decode, envelope, BodyError, ErrorFlag};
 use crate::Error;
@@ -44,27 +45,6 @@ impl SetState {
         Self::default()
     }
 
-    /// Channels to set the state on.
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channels.extend(channels.into_iter().map(Into::into));
-        self
-    }
-
-    /// Channel groups to set the state on (every channel of each group).
-    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channel_groups
-            .extend(groups.into_iter().map(Into::into));
-        self
-    }
-
     /// The state: must be a JSON object.
     pub fn state(mut self, state: Value) -> Self {
         self.state = Some(state);
@@ -79,6 +59,11 @@ impl SetState {
 }
 
 call_options!(SetState);
+channel_setters!(
+    SetState,
+    "Channels to set the state on.",
+    "Channel groups to set the state on (every channel of each group)."
+);
 
 /// The set state result.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -18,7 +18,8 @@
 
 use crate::presence_event::{PresenceEvent, RawMessage};
 use crate::request::{
-    call_options, names, require_some, CallOptions, Operation, RequestParts, Target,
+    call_options, channel_setters, names, require_some, CallOptions, Operation, RequestParts,
+    Target,
 };
 use crate::response::{decode, envelope, BodyError, ErrorFlag};
 use crate::Error;
@@ -67,27 +68,6 @@ impl Subscribe {
         Self::default()
     }
 
-    /// Channels whose presence events to receive (user-facing names).
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channels.extend(channels.into_iter().map(Into::into));
-        self
-    }
-
-    /// Channel groups whose presence events to receive.
-    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channel_groups
-            .extend(groups.into_iter().map(Into::into));
-        self
-    }
-
     /// Continues from `cursor` (omit for the handshake).
     pub fn cursor(mut self, cursor: Cursor) -> Self {
         self.cursor = Some(cursor);
@@ -96,6 +76,11 @@ impl Subscribe {
 }
 
 call_options!(Subscribe);
+channel_setters!(
+    Subscribe,
+    "Channels whose presence events to receive (user-facing names).",
+    "Channel groups whose presence events to receive."
+);
 
 /// One subscribe response.
 #[derive(Debug, Clone, PartialEq, Default)]
