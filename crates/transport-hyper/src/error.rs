@@ -2,7 +2,6 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::io;
 use std::time::Duration;
 
 /// A boxed error from the HTTP stack, kept as the [`source`](StdError::source)
@@ -131,68 +130,4 @@ impl StdError for Error {
             | Error::NoRuntime => None,
         }
     }
-}
-
-/// What an error chain says about the failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Cause {
-    Tls,
-    TimedOut,
-    Io,
-    Other,
-}
-
-/// Classify an error chain, looking inside `io::Error`s too (their
-/// `source()` skips the wrapped error, so `get_ref()` is needed).
-pub(crate) fn classify(err: &(dyn StdError + 'static)) -> Cause {
-    let mut found = Cause::Other;
-    visit(err, &mut |e| {
-        if e.is::<rustls::Error>() {
-            found = Cause::Tls;
-            return true;
-        }
-        if let Some(io) = e.downcast_ref::<io::Error>() {
-            if io.kind() == io::ErrorKind::TimedOut && found != Cause::TimedOut {
-                found = Cause::TimedOut;
-            } else if found == Cause::Other {
-                found = Cause::Io;
-            }
-        }
-        false
-    });
-    found
-}
-
-/// Calls `f` on every error in the chain (depth-first into `io::Error`
-/// payloads) until it returns true. Bounded depth: never loops forever on a
-/// pathological chain.
-fn visit(
-    err: &(dyn StdError + 'static),
-    f: &mut dyn FnMut(&(dyn StdError + 'static)) -> bool,
-) -> bool {
-    fn go(
-        err: &(dyn StdError + 'static),
-        f: &mut dyn FnMut(&(dyn StdError + 'static)) -> bool,
-        depth: usize,
-    ) -> bool {
-        let mut cur = Some(err);
-        let mut steps = 0;
-        while let Some(e) = cur {
-            if depth > 8 || steps > 32 {
-                return false;
-            }
-            if f(e) {
-                return true;
-            }
-            if let Some(inner) = e.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
-                if go(inner, f, depth + 1) {
-                    return true;
-                }
-            }
-            cur = e.source();
-            steps += 1;
-        }
-        false
-    }
-    go(err, f, 0)
 }

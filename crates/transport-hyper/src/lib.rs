@@ -73,77 +73,28 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use error::{classify, Cause};
 pub use error::{BoxError, Error};
+use transport_common::{classify, Cause};
 
-/// Default TCP connect timeout.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default overall request timeout (send and body collection).
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default maximum response body size: 8 MiB.
-pub const DEFAULT_MAX_BODY_SIZE: usize = 8 * 1024 * 1024;
-/// Default time an idle pooled connection is kept.
-pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default maximum number of idle pooled connections per host.
-pub const DEFAULT_POOL_MAX_IDLE_PER_HOST: usize = 8;
+use transport_common::Limits;
+pub use transport_common::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_POOL_IDLE_TIMEOUT,
+    DEFAULT_POOL_MAX_IDLE_PER_HOST, DEFAULT_REQUEST_TIMEOUT,
+};
 
 /// Settings for a [`HyperTransport`]; get one from
 /// [`HyperTransport::builder`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct Builder {
-    connect_timeout: Duration,
-    request_timeout: Duration,
-    max_body_size: usize,
-    pool_idle_timeout: Duration,
-    pool_max_idle_per_host: usize,
-}
-
-impl Default for Builder {
-    fn default() -> Self {
-        Builder {
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            max_body_size: DEFAULT_MAX_BODY_SIZE,
-            pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
-            pool_max_idle_per_host: DEFAULT_POOL_MAX_IDLE_PER_HOST,
-        }
-    }
+    limits: Limits,
 }
 
 impl Builder {
-    /// Bound on establishing the TCP connection (default 10 s). The TLS
-    /// handshake is covered by the overall request timeout.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Bound on one whole request: connecting, sending, receiving the head
-    /// and collecting the full body (default 30 s).
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
-    }
-
-    /// Largest response body accepted, in bytes (default 8 MiB); a larger
-    /// one fails with [`Error::BodyTooLarge`].
-    pub fn max_body_size(mut self, bytes: usize) -> Self {
-        self.max_body_size = bytes;
-        self
-    }
-
-    /// How long an idle keep-alive connection stays in the pool (default 30 s).
-    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
-        self.pool_idle_timeout = timeout;
-        self
-    }
-
-    /// Most idle connections kept per host (default 8).
-    pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
-        self.pool_max_idle_per_host = max;
-        self
-    }
+    transport_common::limits_setters!(
+        connect = "Bound on establishing the TCP connection (default 10 s). The TLS handshake is covered by the overall request timeout.",
+        body = "Largest response body accepted, in bytes (default 8 MiB); a larger one fails with [`Error::BodyTooLarge`]."
+    );
 
     /// Build the transport.
     ///
@@ -153,7 +104,7 @@ impl Builder {
         let mut http = HttpConnector::new();
         // Required with `wrap_connector`: let the HTTPS layer see https URIs.
         http.enforce_http(false);
-        http.set_connect_timeout(Some(self.connect_timeout));
+        http.set_connect_timeout(Some(self.limits.connect_timeout));
         http.set_nodelay(true);
 
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -164,8 +115,8 @@ impl Builder {
 
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(self.pool_idle_timeout)
-            .pool_max_idle_per_host(self.pool_max_idle_per_host)
+            .pool_idle_timeout(self.limits.pool_idle_timeout)
+            .pool_max_idle_per_host(self.limits.pool_max_idle_per_host)
             .build(https);
 
         Ok(HyperTransport {
@@ -243,7 +194,7 @@ impl HyperTransport {
         &self,
         req: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, Error> {
-        self.execute_with_timeout(req, self.inner.settings.request_timeout)
+        self.execute_with_timeout(req, self.inner.settings.limits.request_timeout)
             .await
     }
 
@@ -268,8 +219,8 @@ impl HyperTransport {
         parts.version = Version::HTTP_11;
         let req = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
 
-        let limit = self.inner.settings.max_body_size;
-        let connect_timeout = self.inner.settings.connect_timeout;
+        let limit = self.inner.settings.limits.max_body_size;
+        let connect_timeout = self.inner.settings.limits.connect_timeout;
         let client = &self.inner.client;
         let exchange = async {
             let resp = client

@@ -62,76 +62,27 @@ use std::time::Duration;
 use http::{Method, Uri, Version};
 use ureq::{Agent, RequestExt};
 
-use error::{classify, Cause};
 pub use error::{BoxError, Error};
+use transport_common::{classify, Cause};
 
-/// Default connect timeout.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default overall request timeout (connect, send and body read).
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default maximum response body size: 8 MiB.
-pub const DEFAULT_MAX_BODY_SIZE: usize = 8 * 1024 * 1024;
-/// Default time an idle pooled connection is kept.
-pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default maximum number of idle pooled connections per host.
-pub const DEFAULT_POOL_MAX_IDLE_PER_HOST: usize = 8;
+use transport_common::Limits;
+pub use transport_common::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_POOL_IDLE_TIMEOUT,
+    DEFAULT_POOL_MAX_IDLE_PER_HOST, DEFAULT_REQUEST_TIMEOUT,
+};
 
 /// Settings for a [`UreqTransport`]; get one from [`UreqTransport::builder`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct Builder {
-    connect_timeout: Duration,
-    request_timeout: Duration,
-    max_body_size: usize,
-    pool_idle_timeout: Duration,
-    pool_max_idle_per_host: usize,
-}
-
-impl Default for Builder {
-    fn default() -> Self {
-        Builder {
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            max_body_size: DEFAULT_MAX_BODY_SIZE,
-            pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
-            pool_max_idle_per_host: DEFAULT_POOL_MAX_IDLE_PER_HOST,
-        }
-    }
+    limits: Limits,
 }
 
 impl Builder {
-    /// Bound on establishing a new connection, name lookup and TLS included
-    /// (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Bound on one whole request: connecting, sending, receiving the head
-    /// and reading the full body (default 30 s).
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
-    }
-
-    /// Largest (decoded) response body accepted, in bytes (default 8 MiB);
-    /// a larger one fails with [`Error::BodyTooLarge`].
-    pub fn max_body_size(mut self, bytes: usize) -> Self {
-        self.max_body_size = bytes;
-        self
-    }
-
-    /// How long an idle keep-alive connection stays in the pool (default 30 s).
-    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
-        self.pool_idle_timeout = timeout;
-        self
-    }
-
-    /// Most idle connections kept per host (default 8).
-    pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
-        self.pool_max_idle_per_host = max;
-        self
-    }
+    transport_common::limits_setters!(
+        connect = "Bound on establishing a new connection, name lookup and TLS included (default 10 s).",
+        body = "Largest (decoded) response body accepted, in bytes (default 8 MiB); a larger one fails with [`Error::BodyTooLarge`]."
+    );
 
     /// Build the transport. Infallible: TLS is set up lazily on the first
     /// `https` request.
@@ -141,11 +92,11 @@ impl Builder {
             .max_redirects(0)
             .proxy(None)
             .no_delay(true)
-            .timeout_global(Some(self.request_timeout))
-            .timeout_connect(Some(self.connect_timeout))
-            .max_idle_age(self.pool_idle_timeout)
-            .max_idle_connections_per_host(self.pool_max_idle_per_host)
-            .max_idle_connections(self.pool_max_idle_per_host.max(10))
+            .timeout_global(Some(self.limits.request_timeout))
+            .timeout_connect(Some(self.limits.connect_timeout))
+            .max_idle_age(self.limits.pool_idle_timeout)
+            .max_idle_connections_per_host(self.limits.pool_max_idle_per_host)
+            .max_idle_connections(self.limits.pool_max_idle_per_host.max(10))
             .build();
         UreqTransport {
             // Resolve names only for new connections, not on every request
@@ -221,7 +172,7 @@ impl UreqTransport {
         // HTTP/1.1 is the only protocol ureq speaks.
         *req.version_mut() = Version::HTTP_11;
 
-        let overall = timeout.unwrap_or(self.settings.request_timeout);
+        let overall = timeout.unwrap_or(self.settings.limits.request_timeout);
         let map = |e| map_error(e, &target, overall, &self.settings);
         let resp = match timeout {
             None => self.agent.run(req),
@@ -234,7 +185,7 @@ impl UreqTransport {
         .map_err(map)?;
 
         let (parts, mut body) = resp.into_parts();
-        let limit = self.settings.max_body_size;
+        let limit = self.settings.limits.max_body_size;
         let bytes = body
             .with_config()
             .limit(u64::try_from(limit).unwrap_or(u64::MAX))
@@ -273,11 +224,11 @@ fn map_error(err: ureq::Error, target: &str, overall: Duration, settings: &Build
     let target = target.to_owned();
     match err {
         U::Timeout(ureq::Timeout::Connect) => Error::Timeout {
-            after: settings.connect_timeout,
+            after: settings.limits.connect_timeout,
         },
         U::Timeout(_) => Error::Timeout { after: overall },
         U::BodyExceedsLimit(_) => Error::BodyTooLarge {
-            limit: settings.max_body_size,
+            limit: settings.limits.max_body_size,
         },
         U::Io(io) => map_io(io, target),
         U::HostNotFound | U::ConnectionFailed | U::InvalidProxyUrl | U::ConnectProxyFailed(_) => {
