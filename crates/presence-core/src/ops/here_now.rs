@@ -26,7 +26,7 @@
 use crate::request::{
     call_options, channel_setters, names, CallOptions, Operation, RequestParts, Target,
 };
-use crate::response::{decode, envelope, BodyError, ErrorFlag};
+use crate::response::{decode, BodyError, ErrorFlag};
 use crate::Error;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -199,9 +199,26 @@ impl Operation for HereNow {
     }
 
     fn parse_body(&self, body: &[u8]) -> Result<HereNowResult, BodyError> {
-        self.parse_view_body(body)?
-            .into_owned()
-            .map_err(|detail| Error::malformed("here now body", detail, body).into())
+        // States straight into `Value` (one pass); names copied.
+        let (total_channels, total_occupancy, channels) = self.parse_raw::<Value>(body)?;
+        Ok(HereNowResult {
+            total_channels,
+            total_occupancy,
+            channels: channels
+                .into_iter()
+                .map(|(name, occupancy, occupants)| ChannelOccupancy {
+                    name: name.into_owned(),
+                    occupancy,
+                    occupants: occupants
+                        .into_iter()
+                        .map(|o| Occupant {
+                            user_id: o.user_id.into_owned(),
+                            state: o.state,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
     }
 }
 
@@ -233,18 +250,41 @@ impl HereNow {
     }
 
     fn parse_view_body<'a>(&self, body: &'a [u8]) -> Result<HereNowView<'a>, BodyError> {
-        let raw: RawHereNow<'a> = decode("here now body", body)?;
+        let (total_channels, total_occupancy, channels) = self.parse_raw::<&'a RawValue>(body)?;
+        Ok(HereNowView {
+            total_channels,
+            total_occupancy,
+            channels: channels
+                .into_iter()
+                .map(|(name, occupancy, occupants)| ChannelView {
+                    name,
+                    occupancy,
+                    occupants: occupants
+                        .into_iter()
+                        .map(|o| OccupantView {
+                            user_id: o.user_id,
+                            state: o.state,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+    }
+
+    /// The one here-now parser: both body shapes, with the state type `S` chosen by the
+    /// caller (`Value` for the owned result, `&RawValue` for the view).
+    fn parse_raw<'a, S: Deserialize<'a>>(
+        &self,
+        body: &'a [u8],
+    ) -> Result<(u64, u64, Vec<RawChannelEntry<'a, S>>), BodyError> {
+        let raw: RawHereNow<'a, S> = decode("here now body", body)?;
         if let Some(payload) = raw.payload {
             let channels = payload.channels.map(|c| c.0).unwrap_or_default();
             let total_occupancy = payload
                 .total_occupancy
-                .unwrap_or_else(|| channels.iter().map(|c| c.occupancy).sum());
+                .unwrap_or_else(|| channels.iter().map(|c| c.1).sum());
             let total_channels = payload.total_channels.unwrap_or(channels.len() as u64);
-            return Ok(HereNowView {
-                total_channels,
-                total_occupancy,
-                channels,
-            });
+            return Ok((total_channels, total_occupancy, channels));
         }
         let Some(occupancy) = raw.occupancy else {
             return Err(Error::malformed(
@@ -262,15 +302,15 @@ impl HereNow {
             )
             .into());
         };
-        Ok(HereNowView {
-            total_channels: raw.total_channels.unwrap_or(1),
-            total_occupancy: raw.total_occupancy.unwrap_or(occupancy),
-            channels: vec![ChannelView {
-                name: Cow::Owned(name.to_owned()),
+        Ok((
+            raw.total_channels.unwrap_or(1),
+            raw.total_occupancy.unwrap_or(occupancy),
+            vec![(
+                Cow::Owned(name.to_owned()),
                 occupancy,
-                occupants: raw.uuids.unwrap_or_default(),
-            }],
-        })
+                raw.uuids.unwrap_or_default(),
+            )],
+        ))
     }
 }
 
@@ -355,14 +395,18 @@ impl HereNowView<'_> {
     }
 }
 
+/// One channel as parsed: name, occupancy, occupants.
+type RawChannelEntry<'a, S> = (Cow<'a, str>, u64, Vec<RawOccupant<'a, S>>);
+
 #[derive(Deserialize)]
-struct RawHereNow<'a> {
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
+struct RawHereNow<'a, S> {
     #[serde(default)]
     status: Option<i64>,
     #[serde(default)]
     error: ErrorFlag,
     #[serde(default, borrow)]
-    uuids: Option<Vec<OccupantView<'a>>>,
+    uuids: Option<Vec<RawOccupant<'a, S>>>,
     #[serde(default)]
     occupancy: Option<u64>,
     #[serde(default)]
@@ -370,14 +414,23 @@ struct RawHereNow<'a> {
     #[serde(default)]
     total_occupancy: Option<u64>,
     #[serde(default, borrow)]
-    payload: Option<RawPayload<'a>>,
+    payload: Option<RawPayload<'a, S>>,
 }
-envelope!(RawHereNow<'_>);
+
+impl<S> crate::response::Envelope for RawHereNow<'_, S> {
+    fn envelope(&self) -> crate::response::EnvelopeFields {
+        crate::response::EnvelopeFields {
+            status: self.status,
+            error: self.error,
+        }
+    }
+}
 
 #[derive(Deserialize)]
-struct RawPayload<'a> {
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
+struct RawPayload<'a, S> {
     #[serde(default, borrow)]
-    channels: Option<ChannelList<'a>>,
+    channels: Option<ChannelList<'a, S>>,
     #[serde(default)]
     total_channels: Option<u64>,
     #[serde(default)]
@@ -385,31 +438,28 @@ struct RawPayload<'a> {
 }
 
 #[derive(Deserialize)]
-struct RawChannel<'a> {
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
+struct RawChannel<'a, S> {
     occupancy: u64,
     #[serde(default, borrow)]
-    uuids: Option<Vec<OccupantView<'a>>>,
+    uuids: Option<Vec<RawOccupant<'a, S>>>,
 }
 
 /// `payload.channels`: a map of name → channel, kept in wire order.
-struct ChannelList<'a>(Vec<ChannelView<'a>>);
+struct ChannelList<'a, S>(Vec<RawChannelEntry<'a, S>>);
 
-impl<'de: 'a, 'a> Deserialize<'de> for ChannelList<'a> {
+impl<'de: 'a, 'a, S: Deserialize<'de>> Deserialize<'de> for ChannelList<'a, S> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = ChannelList<'a>;
+        struct V<'a, S>(std::marker::PhantomData<(&'a (), S)>);
+        impl<'de: 'a, 'a, S: Deserialize<'de>> Visitor<'de> for V<'a, S> {
+            type Value = ChannelList<'a, S>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a map of channel name to occupancy")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ChannelList<'a>, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
-                while let Some((name, ch)) = map.next_entry::<CowStr<'a>, RawChannel<'a>>()? {
-                    out.push(ChannelView {
-                        name: name.0,
-                        occupancy: ch.occupancy,
-                        occupants: ch.uuids.unwrap_or_default(),
-                    });
+                while let Some((name, ch)) = map.next_entry::<CowStr<'a>, RawChannel<'a, S>>()? {
+                    out.push((name.0, ch.occupancy, ch.uuids.unwrap_or_default()));
                 }
                 Ok(ChannelList(out))
             }
@@ -443,52 +493,55 @@ impl<'de: 'a, 'a> Deserialize<'de> for CowStr<'a> {
     }
 }
 
-/// An element of `uuids`: a plain string, `{"uuid": …}` or `{"uuid": …, "state": …}`.
-impl<'de: 'a, 'a> Deserialize<'de> for OccupantView<'a> {
+/// An element of `uuids`: a plain string, `{"uuid": …}` or `{"uuid": …, "state": …}`,
+/// with the state read as `S`.
+struct RawOccupant<'a, S> {
+    user_id: Cow<'a, str>,
+    state: Option<S>,
+}
+
+impl<'de: 'a, 'a, S: Deserialize<'de>> Deserialize<'de> for RawOccupant<'a, S> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = OccupantView<'a>;
+        struct V<'a, S>(std::marker::PhantomData<(&'a (), S)>);
+        impl<'de: 'a, 'a, S: Deserialize<'de>> Visitor<'de> for V<'a, S> {
+            type Value = RawOccupant<'a, S>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a user id string or an object with `uuid`")
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<OccupantView<'a>, E> {
-                Ok(OccupantView {
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(RawOccupant {
                     user_id: Cow::Borrowed(v),
                     state: None,
                 })
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<OccupantView<'a>, E> {
-                Ok(OccupantView {
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawOccupant {
                     user_id: Cow::Owned(v.to_owned()),
                     state: None,
                 })
             }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<OccupantView<'a>, E> {
-                Ok(OccupantView {
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(RawOccupant {
                     user_id: Cow::Owned(v),
                     state: None,
                 })
             }
-            fn visit_map<A: MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<OccupantView<'a>, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut user_id = None;
                 let mut state = None;
                 while let Some(key) = map.next_key::<OccupantField>()? {
                     match key {
                         OccupantField::Uuid => user_id = Some(map.next_value::<CowStr<'a>>()?.0),
-                        OccupantField::State => state = map.next_value::<Option<&'a RawValue>>()?,
+                        OccupantField::State => state = map.next_value::<Option<S>>()?,
                         OccupantField::Other => {
                             map.next_value::<de::IgnoredAny>()?;
                         }
                     }
                 }
                 let user_id = user_id.ok_or_else(|| de::Error::missing_field("uuid"))?;
-                Ok(OccupantView { user_id, state })
+                Ok(RawOccupant { user_id, state })
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, _seq: A) -> Result<OccupantView<'a>, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, _seq: A) -> Result<Self::Value, A::Error> {
                 Err(de::Error::invalid_type(de::Unexpected::Seq, &self))
             }
         }
@@ -546,7 +599,8 @@ mod tests {
         assert!(err.contains("`ann` on `lobby`"), "{err}");
         match op.parse_response(&r).unwrap_err() {
             Error::MalformedResponse { detail, .. } => {
-                assert!(detail.contains("`ann`"), "{detail}")
+                // Parsed straight into `Value`: serde_json names the problem and place.
+                assert!(detail.contains("number out of range"), "{detail}")
             }
             other => panic!("{other:?}"),
         }
