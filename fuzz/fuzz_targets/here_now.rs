@@ -29,7 +29,15 @@ fuzz_target!(|data: &[u8]| {
             v.clone().into_owned().is_err(),
             "the owned parse failed ({e}) but the view converts"
         ),
-        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        // Same kind of error; the detail of a malformed body may differ (the view skips a
+        // state as raw text where the owned parse reads it, so serde_json may stop at
+        // another column).
+        (Err(a), Err(b)) => {
+            assert_eq!(a.kind(), b.kind());
+            if a.kind() != "malformed_response" {
+                assert_eq!(a.to_string(), b.to_string());
+            }
+        }
     }
     if let Ok(result) = owned {
         for ch in &result.channels {

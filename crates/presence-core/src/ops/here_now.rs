@@ -638,4 +638,19 @@ mod tests {
             Err(Error::MalformedResponse { .. })
         ));
     }
+
+    /// Found by the here_now fuzz target (its oracle compared error texts, which differ
+    /// by a column here): a control character inside a state string is a malformed body
+    /// for both parsers.
+    #[test]
+    fn control_character_in_a_state_is_malformed_for_both_parsers() {
+        let op = HereNow::new().channels(["ch1"]);
+        let body = "{\n  \"stauy\": 3,\n  \"uuids\": [\n{\n      \"uuid\": \"user-we\",\n      \"state\"\n\n:\n\n\n\r\r\r\r\r\"\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\rst";
+        let r = response(200, body);
+        assert_eq!(op.parse_view(&r).unwrap_err().kind(), "malformed_response");
+        assert_eq!(
+            op.parse_response(&r).unwrap_err().kind(),
+            "malformed_response"
+        );
+    }
 }
