@@ -4,19 +4,17 @@
 #   bash crates/presence-bench/run.sh [--peers]   # --peers adds bench-peers (builds pubnub 0.9)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target-bench}"
 echo "nproc: $(nproc)"
 grep -m1 'model name' /proc/cpuinfo || true
 rustc --version
-for b in parse request emulator emulator_memory e2e; do
+for b in parse parse_ratio request emulator emulator_memory e2e; do
   echo; echo "== $b  ($(uptime))"
   cargo bench -q -p presence-bench --bench "$b" 2>&1 | grep -v '^Benchmarking\|^\s*$\|^Found\|^  [0-9]* (\|^Gnuplot\|^WARNING' || true
 done
 if [ "${1:-}" = "--peers" ]; then
   for b in peers_parse peers_e2e; do
     echo; echo "== $b  ($(uptime))"
-    CARGO_TARGET_DIR="${PEERS_TARGET_DIR:-/work/target-peers}" \
-      cargo bench -q --manifest-path bench-peers/Cargo.toml --bench "$b" 2>&1 \
+    cargo bench -q --manifest-path bench-peers/Cargo.toml --bench "$b" 2>&1 \
       | grep -v '^Benchmarking\|^\s*$\|^Found\|^  [0-9]* (\|^Gnuplot\|^WARNING' || true
   done
 fi
