@@ -1450,13 +1450,14 @@ fn accepted_edge_values_are_read_exactly() {
     assert_eq!(out.channels[0].occupancy, u64::MAX);
     assert_eq!(out.total_occupancy, u64::MAX);
 
-    // Duplicate keys inside an occupant object: the last `uuid` wins.
-    let out = single
+    // Duplicate keys inside an occupant object are malformed, like every other
+    // duplicated field of a body (the view and the owned parse must agree on them).
+    let err = single
         .parse_response(&r(
             r#"{"status": 200, "uuids": [{"uuid": "a", "uuid": "b"}], "occupancy": 1}"#,
         ))
-        .unwrap();
-    assert_eq!(out.channels[0].occupants[0].user_id, "b");
+        .unwrap_err();
+    assert!(matches!(err, Error::MalformedResponse { .. }), "{err:?}");
 
     // A huge integer in state survives as a float; a lone surrogate escape is rejected above.
     let out = single

@@ -282,7 +282,8 @@ impl HereNow {
             let channels = payload.channels.map(|c| c.0).unwrap_or_default();
             let total_occupancy = payload
                 .total_occupancy
-                .unwrap_or_else(|| channels.iter().map(|c| c.1).sum());
+                // Saturating: occupancies come from the body, and their sum may not fit.
+                .unwrap_or_else(|| channels.iter().fold(0u64, |t, c| t.saturating_add(c.1)));
             let total_channels = payload.total_channels.unwrap_or(channels.len() as u64);
             return Ok((total_channels, total_occupancy, channels));
         }
@@ -527,19 +528,32 @@ impl<'de: 'a, 'a, S: Deserialize<'de>> Deserialize<'de> for RawOccupant<'a, S> {
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                // A repeated `uuid` or `state` is a malformed body, as a repeated field of
+                // every other object of the body is (serde's derived structs): taking
+                // the last `state` would let the owned parse fail on a value the view
+                // never reads.
                 let mut user_id = None;
-                let mut state = None;
+                let mut state: Option<Option<S>> = None;
                 while let Some(key) = map.next_key::<OccupantField>()? {
                     match key {
+                        OccupantField::Uuid if user_id.is_some() => {
+                            return Err(de::Error::duplicate_field("uuid"));
+                        }
+                        OccupantField::State if state.is_some() => {
+                            return Err(de::Error::duplicate_field("state"));
+                        }
                         OccupantField::Uuid => user_id = Some(map.next_value::<CowStr<'a>>()?.0),
-                        OccupantField::State => state = map.next_value::<Option<S>>()?,
+                        OccupantField::State => state = Some(map.next_value::<Option<S>>()?),
                         OccupantField::Other => {
                             map.next_value::<de::IgnoredAny>()?;
                         }
                     }
                 }
                 let user_id = user_id.ok_or_else(|| de::Error::missing_field("uuid"))?;
-                Ok(RawOccupant { user_id, state })
+                Ok(RawOccupant {
+                    user_id,
+                    state: state.flatten(),
+                })
             }
             fn visit_seq<A: SeqAccess<'de>>(self, _seq: A) -> Result<Self::Value, A::Error> {
                 Err(de::Error::invalid_type(de::Unexpected::Seq, &self))
@@ -652,5 +666,42 @@ mod tests {
             op.parse_response(&r).unwrap_err().kind(),
             "malformed_response"
         );
+    }
+
+    /// Found by review: with two `state` keys the owned parse read (and failed on) the
+    /// first while the view kept only the last. Repeated occupant keys are malformed.
+    #[test]
+    fn repeated_occupant_keys_are_malformed_for_both_parsers() {
+        let op = HereNow::new().channels(["lobby"]);
+        for body in [
+            r#"{"status":200,"occupancy":1,"uuids":[{"uuid":"ann","state":1e400,"state":null}]}"#,
+            r#"{"status":200,"occupancy":1,"uuids":[{"uuid":"ann","state":{},"state":{}}]}"#,
+            r#"{"status":200,"occupancy":1,"uuids":[{"uuid":"a","uuid":"b"}]}"#,
+        ] {
+            let r = response(200, body);
+            assert_eq!(
+                op.parse_view(&r).unwrap_err().kind(),
+                "malformed_response",
+                "{body}"
+            );
+            assert_eq!(
+                op.parse_response(&r).unwrap_err().kind(),
+                "malformed_response",
+                "{body}"
+            );
+        }
+    }
+
+    /// Found by review: the total computed from channel occupancies saturates instead of
+    /// overflowing (a panic in debug builds).
+    #[test]
+    fn computed_total_occupancy_saturates() {
+        let op = HereNow::new().channels(["a", "b"]);
+        let r = response(
+            200,
+            r#"{"status":200,"payload":{"channels":{"a":{"occupancy":18446744073709551615},"b":{"occupancy":1}}}}"#,
+        );
+        assert_eq!(op.parse_response(&r).unwrap().total_occupancy, u64::MAX);
+        assert_eq!(op.parse_view(&r).unwrap().total_occupancy, u64::MAX);
     }
 }
