@@ -8,7 +8,7 @@
 //! (`PRESENCE_BENCH_SECS`, `PRESENCE_BENCH_ROUNDS` as in presence-bench's e2e.)
 
 use presence_bench::load::{compare, run_tasks, Variant};
-use presence_bench::{bench_mode, env_count, env_secs, load_avg};
+use presence_bench::{bench_mode, env_count, env_secs, load_avg, runtime, seed_lobby};
 use presence_emulator::{Emulator, EmulatorConfig};
 use pubnub::transport::TransportReqwest;
 use pubnub::{Keyset, PubNubClientBuilder};
@@ -28,24 +28,8 @@ fn main() {
         load_avg()
     );
     let emu = Emulator::start_blocking(EmulatorConfig::new()).expect("emulator");
-    let now = emu.now();
-    emu.with_model(|m| {
-        for i in 0..OCCUPANTS {
-            let req = http::Request::get(format!(
-                "/v2/presence/sub-key/demo/channel/lobby/heartbeat?heartbeat=3600&uuid=user-{i:03}"
-            ))
-            .body(())
-            .unwrap();
-            assert_eq!(m.handle(now, &req).status(), 200);
-        }
-    });
-    let rt = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap(),
-    );
+    seed_lobby(&emu, OCCUPANTS as usize);
+    let rt = Arc::new(runtime());
 
     let ours = {
         let _guard = rt.enter();

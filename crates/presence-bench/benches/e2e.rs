@@ -22,7 +22,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use presence_bench::load::{compare, run_tasks, run_threads, Variant};
-use presence_bench::{bench_mode, env_count, env_secs, load_avg};
+use presence_bench::{bench_mode, env_count, env_secs, load_avg, runtime, seed_lobby};
 use presence_core::{Config, HereNow, Keyset, Operation, Origin, RequestMeta, UserId};
 use presence_emulator::{BlockingEmulatorHandle, Emulator, EmulatorConfig};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,14 +62,6 @@ async fn raw_hyper_call(client: &RawHyper, req: http::Request<Vec<u8>>) -> bool 
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
 fn here_now_request(emu: &BlockingEmulatorHandle) -> http::Request<Vec<u8>> {
     let config = Config::new(Keyset::new("demo"), UserId::new("bench-reader").unwrap())
         .with_origin(Origin::parse(&emu.origin()).unwrap());
@@ -77,20 +69,6 @@ fn here_now_request(emu: &BlockingEmulatorHandle) -> http::Request<Vec<u8>> {
         .channels(["lobby"])
         .to_request(&config, &RequestMeta::new(0))
         .expect("request")
-}
-
-fn seed_lobby(emu: &BlockingEmulatorHandle, users: usize) {
-    let now = emu.now();
-    emu.with_model(|m| {
-        for i in 0..users {
-            let req = http::Request::get(format!(
-                "/v2/presence/sub-key/demo/channel/lobby/heartbeat?heartbeat=3600&uuid=user-{i:03}"
-            ))
-            .body(())
-            .unwrap();
-            assert_eq!(m.handle(now, &req).status(), 200);
-        }
-    });
 }
 
 fn hyper_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {

@@ -7,6 +7,33 @@
 pub mod bodies;
 pub mod load;
 
+use presence_emulator::BlockingEmulatorHandle;
+
+/// Puts `users` users (`user-000`, …) on channel `lobby` of keyset `demo`, each with a
+/// one-hour presence timeout, straight through the emulator's model.
+pub fn seed_lobby(emu: &BlockingEmulatorHandle, users: usize) {
+    let now = emu.now();
+    emu.with_model(|m| {
+        for i in 0..users {
+            let req = http::Request::get(format!(
+                "/v2/presence/sub-key/demo/channel/lobby/heartbeat?heartbeat=3600&uuid=user-{i:03}"
+            ))
+            .body(())
+            .expect("a valid request");
+            assert_eq!(m.handle(now, &req).status(), 200);
+        }
+    });
+}
+
+/// The clients' tokio runtime in the loopback benches: two workers, like the machine.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 /// Whether a `harness = false` bench was started by `cargo bench` (which passes
 /// `--bench`). Under `cargo test --benches` or a bare run it is not, and the heavy
 /// work is skipped.

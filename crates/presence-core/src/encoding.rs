@@ -53,14 +53,19 @@ fn is_plain(b: u8, tilde: bool) -> bool {
         | (tilde & (b == b'~'))
 }
 
+/// Whether every byte of a 16-byte chunk is plain: branch-free over the chunk, which
+/// LLVM turns into a few vector compares.
+#[inline(always)]
+fn all_plain(chunk: &[u8], tilde: bool) -> bool {
+    chunk.iter().fold(true, |acc, &b| acc & is_plain(b, tilde))
+}
+
 /// Length of the leading run of plain bytes, checked 16 bytes at a time.
 #[inline]
 fn plain_prefix(bytes: &[u8], tilde: bool) -> usize {
     let mut done = 0;
     for chunk in bytes.chunks_exact(16) {
-        // Branch-free over the chunk: LLVM turns this into a few vector compares.
-        let all = chunk.iter().fold(true, |acc, &b| acc & is_plain(b, tilde));
-        if !all {
+        if !all_plain(chunk, tilde) {
             break;
         }
         done += 16;
@@ -70,7 +75,7 @@ fn plain_prefix(bytes: &[u8], tilde: bool) -> usize {
     if rest.len() < 16 {
         let mut chunk = [b'a'; 16];
         chunk[..rest.len()].copy_from_slice(rest);
-        if chunk.iter().fold(true, |acc, &b| acc & is_plain(b, tilde)) {
+        if all_plain(&chunk, tilde) {
             return bytes.len();
         }
     }

@@ -284,6 +284,7 @@ pub(crate) fn build<O: Operation>(
     parts.query.sort_unstable_by(|a, b| a.key.cmp(&b.key));
 
     let mut pq = parts.path;
+    let path_len = pq.len();
     pq.push('?');
     for (i, p) in parts.query.iter().enumerate() {
         if i > 0 {
@@ -297,7 +298,7 @@ pub(crate) fn build<O: Operation>(
         }
     }
     if let Some(secret) = keyset.secret_key() {
-        let path = &pq[..pq.find('?').unwrap_or(pq.len())];
+        let path = &pq[..path_len];
         let decoded: Vec<Cow<'_, str>> = parts.query.iter().map(|p| p.value.decoded()).collect();
         let canonical = canonical_query(
             parts
