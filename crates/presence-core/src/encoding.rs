@@ -41,73 +41,63 @@ pub(crate) enum Set {
     Signature,
 }
 
-/// Whether `b` stays plain, as arithmetic (so a chunk check vectorises).
-#[inline(always)]
-fn is_plain(b: u8, tilde: bool) -> bool {
-    // `|` rather than `||`: no branches.
-    ((b | 0x20).wrapping_sub(b'a') < 26)
-        | (b.wrapping_sub(b'0') < 10)
-        | (b == b'-')
-        | (b == b'_')
-        | (b == b'.')
-        | (tilde & (b == b'~'))
-}
-
-/// Whether every byte of a 16-byte chunk is plain: branch-free over the chunk, which
-/// LLVM turns into a few vector compares.
-#[inline(always)]
-fn all_plain(chunk: &[u8], tilde: bool) -> bool {
-    chunk.iter().fold(true, |acc, &b| acc & is_plain(b, tilde))
-}
-
-/// Length of the leading run of plain bytes, checked 16 bytes at a time.
-#[inline]
-fn plain_prefix(bytes: &[u8], tilde: bool) -> usize {
-    let mut done = 0;
-    for chunk in bytes.chunks_exact(16) {
-        if !all_plain(chunk, tilde) {
-            break;
+/// Per byte: bit 0 set when the byte stays plain in the signature set, bit 1 when it
+/// stays plain on the wire (bytes >= 0x80 are always encoded).
+const PLAIN: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.' {
+            t[b] = 0b11;
+        } else if c == b'~' {
+            t[b] = 0b10;
         }
-        done += 16;
+        b += 1;
     }
-    let rest = &bytes[done..];
-    // Usually the whole rest is plain: check it as one padded chunk first.
-    if rest.len() < 16 {
-        let mut chunk = [b'a'; 16];
-        chunk[..rest.len()].copy_from_slice(rest);
-        if all_plain(&chunk, tilde) {
-            return bytes.len();
+    t
+};
+
+impl Set {
+    #[inline(always)]
+    fn bit(self) -> u8 {
+        match self {
+            Set::Signature => 0b01,
+            Set::Wire => 0b10,
         }
     }
-    done + rest
-        .iter()
-        .position(|&b| !is_plain(b, tilde))
-        .unwrap_or(rest.len())
 }
 
-/// Appends `value` percent-encoded with `set` to `out`: runs of plain bytes are copied
-/// whole, every other byte becomes `%XX` (the same output as
-/// `percent_encoding::percent_encode` with [`WIRE`] or [`SIGNATURE`], tested below and
-/// by a property test).
+/// Appends `value` percent-encoded with `set` to `out`: a value with nothing to encode
+/// (the usual name) is checked with one table lookup per byte and copied whole;
+/// otherwise runs of plain bytes are copied and every other byte becomes `%XX` (the
+/// same output as `percent_encoding::percent_encode` with [`WIRE`] or [`SIGNATURE`],
+/// tested below and by a property test).
 pub(crate) fn push_encoded(out: &mut String, value: &str, set: Set) {
-    let tilde = matches!(set, Set::Wire);
+    let bit = set.bit();
     let bytes = value.as_bytes();
+    // No early exit: branch-free over the value.
+    if bytes
+        .iter()
+        .fold(bit, |acc, &b| acc & PLAIN[usize::from(b)])
+        != 0
+    {
+        out.push_str(value);
+        return;
+    }
     let mut start = 0;
-    while start < bytes.len() {
-        let run = plain_prefix(&bytes[start..], tilde);
-        // `start..start + run` holds only plain ASCII bytes, and the byte before `start`
-        // is ASCII or the last byte of an encoded character: both ends are boundaries.
-        out.push_str(&value[start..start + run]);
-        start += run;
-        // Encode the following non-plain bytes one by one.
-        while let Some(&b) = bytes.get(start) {
-            if is_plain(b, tilde) {
-                break;
+    for (i, &b) in bytes.iter().enumerate() {
+        if PLAIN[usize::from(b)] & bit == 0 {
+            // A non-empty `start..i` holds only plain ASCII bytes, so both ends are
+            // character boundaries (`i` may not be when `start == i`).
+            if start < i {
+                out.push_str(&value[start..i]);
             }
             out.push_str(percent_encode_byte(b));
-            start += 1;
+            start = i + 1;
         }
     }
+    out.push_str(&value[start..]);
 }
 
 /// Encodes a list of names for a path segment: each name encoded, joined with a

@@ -169,6 +169,8 @@ pub struct QueryParam<'a> {
 enum QueryValue<'a> {
     One(Cow<'a, str>),
     List(Vec<Cow<'a, str>>),
+    /// A number, written in decimal without an intermediate `String`.
+    Num(u64),
 }
 
 impl QueryValue<'_> {
@@ -177,6 +179,7 @@ impl QueryValue<'_> {
         match self {
             QueryValue::One(v) => Cow::Borrowed(v.as_ref()),
             QueryValue::List(items) => Cow::Owned(items.join(",")),
+            QueryValue::Num(n) => Cow::Owned(n.to_string()),
         }
     }
 }
@@ -217,6 +220,14 @@ impl<'a> RequestParts<'a> {
         self.query.push(QueryParam {
             key: Cow::Borrowed(key),
             value: QueryValue::One(value.into()),
+        });
+    }
+
+    /// Adds a numeric query parameter.
+    pub(crate) fn query_num(&mut self, key: &'static str, value: u64) {
+        self.query.push(QueryParam {
+            key: Cow::Borrowed(key),
+            value: QueryValue::Num(value),
         });
     }
 
@@ -277,7 +288,7 @@ pub(crate) fn build<O: Operation>(
         });
     }
     if keyset.has_secret_key() {
-        parts.query("timestamp", meta.timestamp.to_string());
+        parts.query_num("timestamp", meta.timestamp);
     }
     // Keys are unique (duplicates of a built-in key are rejected above), so sorting by
     // key alone is the canonical order.
@@ -295,6 +306,7 @@ pub(crate) fn build<O: Operation>(
         match &p.value {
             QueryValue::One(v) => push_encoded(&mut pq, v, Set::Wire),
             QueryValue::List(items) => push_list(&mut pq, items),
+            QueryValue::Num(n) => push_decimal(&mut pq, *n),
         }
     }
     if let Some(secret) = keyset.secret_key() {
@@ -331,6 +343,22 @@ pub(crate) fn build<O: Operation>(
     let mut request = http::Request::new(Vec::new());
     *request.uri_mut() = uri;
     Ok(request)
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits: always UTF-8.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// Validates and normalises a list of channel or group names: every name non-empty and

@@ -144,7 +144,7 @@ impl Operation for Heartbeat {
         out.path_literal("/channel/");
         out.path_list(&channels);
         out.path_literal("/heartbeat");
-        out.query("heartbeat", self.timeout.max(MIN_TIMEOUT).to_string());
+        out.query_num("heartbeat", u64::from(self.timeout.max(MIN_TIMEOUT)));
         out.query_list("channel-group", &groups);
         if let Some(state) = state {
             out.query("state", Value::Object(state).to_string());

@@ -185,9 +185,9 @@ impl Operation for HereNow {
             out.path_list(&channels);
         }
         out.query_list("channel-group", &groups);
-        out.query("limit", self.limit.to_string());
+        out.query_num("limit", u64::from(self.limit));
         if self.offset > 0 {
-            out.query("offset", self.offset.to_string());
+            out.query_num("offset", u64::from(self.offset));
         }
         if self.include_state {
             out.query("state", "1");

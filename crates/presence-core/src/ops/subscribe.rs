@@ -144,7 +144,7 @@ impl Operation for Subscribe {
             },
         );
         if cursor.region != 0 {
-            out.query("tr", cursor.region.to_string());
+            out.query_num("tr", u64::from(cursor.region));
         }
         Ok(())
     }
