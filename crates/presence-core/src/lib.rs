@@ -43,6 +43,7 @@ pub mod config;
 pub mod encoding;
 pub mod engine;
 pub mod error;
+mod json;
 pub mod ops;
 pub mod presence_event;
 pub mod request;
@@ -55,6 +56,7 @@ pub use ops::get_state::{GetState, GetStateResult};
 pub use ops::heartbeat::Heartbeat;
 pub use ops::here_now::{
     ChannelOccupancy, ChannelView, HereNow, HereNowResult, HereNowView, Occupant, OccupantView,
+    RawJson,
 };
 pub use ops::leave::Leave;
 pub use ops::set_state::{SetState, SetStateResult};

@@ -81,13 +81,12 @@ impl From<Error> for BodyError {
     }
 }
 
-/// Deserializes a typed body; a body whose envelope says error is [`BodyError::Flagged`].
-pub(crate) fn decode<'a, T>(expected: &'static str, body: &'a [u8]) -> Result<T, BodyError>
-where
-    T: Deserialize<'a> + Envelope,
-{
-    // Every Presence body is a JSON object; serde's derived structs would also accept an
-    // array, so check the first significant byte.
+/// The body as text, when it can be a Presence body: a JSON object (its first
+/// significant byte is `{`) in UTF-8 (RFC 8259 §8.1; serde_json does not check strings
+/// it skips, and once checked here the body is parsed from `&str`, so serde_json skips
+/// its own per-string check).
+pub(crate) fn json_text<'a>(expected: &'static str, body: &'a [u8]) -> Result<&'a str, BodyError> {
+    // Serde's derived structs would also accept an array.
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         let detail = if body.iter().all(u8::is_ascii_whitespace) {
             "empty body"
@@ -96,18 +95,23 @@ where
         };
         return Err(BodyError::Invalid(Error::malformed(expected, detail, body)));
     }
-    // serde_json stops at 128 levels for values it builds, but skips unknown fields
-    // without that limit: bound the nesting of the whole body first (a linear byte scan).
-    // JSON text is UTF-8 (RFC 8259 §8.1); serde_json does not check strings it skips.
-    // Validated once here, the body is parsed from `&str`: serde_json then skips its own
-    // per-string UTF-8 check.
-    let Ok(text) = std::str::from_utf8(body) else {
-        return Err(BodyError::Invalid(Error::malformed(
+    std::str::from_utf8(body).map_err(|_| {
+        BodyError::Invalid(Error::malformed(
             expected,
             "the body is not valid UTF-8",
             body,
-        )));
-    };
+        ))
+    })
+}
+
+/// Deserializes a typed body; a body whose envelope says error is [`BodyError::Flagged`].
+pub(crate) fn decode<'a, T>(expected: &'static str, body: &'a [u8]) -> Result<T, BodyError>
+where
+    T: Deserialize<'a> + Envelope,
+{
+    let text = json_text(expected, body)?;
+    // serde_json stops at 128 levels for values it builds, but skips unknown fields
+    // without that limit: bound the nesting of the whole body first (a linear byte scan).
     if exceeds_depth(body, MAX_DEPTH) {
         let detail = format!("JSON nested deeper than {MAX_DEPTH} levels");
         return Err(BodyError::Invalid(Error::malformed(expected, detail, body)));
@@ -134,7 +138,7 @@ pub const MAX_DEPTH: usize = 127;
 /// the prefix parity of the quotes, and the depth moves by bit counts unless the block
 /// could cross `max` or go below zero. Blocks with a backslash (escapes) and the tail take
 /// the byte-by-byte path; the tail is padded to a block. Both agree with [`DepthScan::bytes`] on every input (tested).
-fn exceeds_depth(body: &[u8], max: usize) -> bool {
+pub(crate) fn exceeds_depth(body: &[u8], max: usize) -> bool {
     let mut scan = DepthScan {
         depth: 0,
         max: i64::try_from(max).unwrap_or(i64::MAX),

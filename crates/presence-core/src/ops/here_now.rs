@@ -23,14 +23,12 @@
 //! assert_eq!(result.channels[0].occupants[0].user_id, "ann");
 //! ```
 
+use crate::json::{self, Reader};
 use crate::request::{
     call_options, channel_setters, names, CallOptions, Operation, RequestParts, Target,
 };
-use crate::response::{decode, BodyError, ErrorFlag};
+use crate::response::BodyError;
 use crate::Error;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
@@ -199,28 +197,13 @@ impl Operation for HereNow {
     }
 
     fn parse_body(&self, body: &[u8]) -> Result<HereNowResult, BodyError> {
-        // States straight into `Value` (one pass); names copied.
-        let (total_channels, total_occupancy, channels) = self.parse_raw::<Value>(body)?;
-        Ok(HereNowResult {
-            total_channels,
-            total_occupancy,
-            channels: channels
-                .into_iter()
-                .map(|(name, occupancy, occupants)| ChannelOccupancy {
-                    name: name.into_owned(),
-                    occupancy,
-                    occupants: occupants
-                        .into_iter()
-                        .map(|o| Occupant {
-                            user_id: o.user_id.into_owned(),
-                            state: o.state,
-                        })
-                        .collect(),
-                })
-                .collect(),
-        })
+        // The view's parse, then names copied and states read into `Value`.
+        Ok(self.parse_view_body(body)?.owned(Some(body))?)
     }
 }
+
+/// What a here-now body is called in errors.
+const EXPECTED: &str = "here now body";
 
 impl HereNow {
     /// Parses the response into a [`HereNowView`] that borrows from the body: user ids
@@ -249,47 +232,36 @@ impl HereNow {
         crate::response::classify(response, |body| self.parse_view_body(body))
     }
 
+    /// The one here-now parser (both body shapes), on the one-pass JSON reader.
     fn parse_view_body<'a>(&self, body: &'a [u8]) -> Result<HereNowView<'a>, BodyError> {
-        let (total_channels, total_occupancy, channels) = self.parse_raw::<&'a RawValue>(body)?;
-        Ok(HereNowView {
-            total_channels,
-            total_occupancy,
-            channels: channels
-                .into_iter()
-                .map(|(name, occupancy, occupants)| ChannelView {
-                    name,
-                    occupancy,
-                    occupants: occupants
-                        .into_iter()
-                        .map(|o| OccupantView {
-                            user_id: o.user_id,
-                            state: o.state,
-                        })
-                        .collect(),
-                })
-                .collect(),
-        })
-    }
-
-    /// The one here-now parser: both body shapes, with the state type `S` chosen by the
-    /// caller (`Value` for the owned result, `&RawValue` for the view).
-    fn parse_raw<'a, S: Deserialize<'a>>(
-        &self,
-        body: &'a [u8],
-    ) -> Result<(u64, u64, Vec<RawChannelEntry<'a, S>>), BodyError> {
-        let raw: RawHereNow<'a, S> = decode("here now body", body)?;
-        if let Some(payload) = raw.payload {
-            let channels = payload.channels.map(|c| c.0).unwrap_or_default();
+        let text = crate::response::json_text(EXPECTED, body)?;
+        let mut reader = Reader::new(text);
+        let top = read_top(&mut reader)
+            .and_then(|top| reader.end().map(|()| top))
+            .map_err(|e| Error::malformed(EXPECTED, e.to_string(), body))?;
+        if top.status.is_some_and(|s| s >= 400) || top.error {
+            return Err(BodyError::Flagged(EXPECTED));
+        }
+        if let Some(payload) = top.payload {
+            let channels = payload.channels.unwrap_or_default();
             let total_occupancy = payload
                 .total_occupancy
                 // Saturating: occupancies come from the body, and their sum may not fit.
-                .unwrap_or_else(|| channels.iter().fold(0u64, |t, c| t.saturating_add(c.1)));
+                .unwrap_or_else(|| {
+                    channels
+                        .iter()
+                        .fold(0u64, |t, c| t.saturating_add(c.occupancy))
+                });
             let total_channels = payload.total_channels.unwrap_or(channels.len() as u64);
-            return Ok((total_channels, total_occupancy, channels));
+            return Ok(HereNowView {
+                total_channels,
+                total_occupancy,
+                channels,
+            });
         }
-        let Some(occupancy) = raw.occupancy else {
+        let Some(occupancy) = top.occupancy else {
             return Err(Error::malformed(
-                "here now body",
+                EXPECTED,
                 "neither `payload` nor `occupancy` present",
                 body,
             )
@@ -297,21 +269,21 @@ impl HereNow {
         };
         let Some(name) = self.single_channel() else {
             return Err(Error::malformed(
-                "here now body",
+                EXPECTED,
                 "single-channel body for a request that did not name exactly one channel",
                 body,
             )
             .into());
         };
-        Ok((
-            raw.total_channels.unwrap_or(1),
-            raw.total_occupancy.unwrap_or(occupancy),
-            vec![(
-                Cow::Owned(name.to_owned()),
+        Ok(HereNowView {
+            total_channels: top.total_channels.unwrap_or(1),
+            total_occupancy: top.total_occupancy.unwrap_or(occupancy),
+            channels: vec![ChannelView {
+                name: Cow::Owned(name.to_owned()),
                 occupancy,
-                raw.uuids.unwrap_or_default(),
-            )],
-        ))
+                occupants: top.uuids.unwrap_or_default(),
+            }],
+        })
     }
 }
 
@@ -341,39 +313,85 @@ pub struct ChannelView<'a> {
 }
 
 /// A present user, borrowed (see [`HereNowView`]).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct OccupantView<'a> {
     /// The user id (borrowed unless the body escapes it).
     pub user_id: Cow<'a, str>,
     /// The user's state as raw JSON text, when state was requested and the user has
-    /// one; `serde_json::from_str(state.get())` reads it into any type.
-    pub state: Option<&'a RawValue>,
+    /// one.
+    pub state: Option<RawJson<'a>>,
 }
 
-/// Equal when the user ids are equal and the states are the same JSON text.
-impl PartialEq for OccupantView<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.user_id == other.user_id
-            && self.state.map(RawValue::get) == other.state.map(RawValue::get)
+/// A JSON value as it appears in the response body: checked JSON text, read into a type
+/// only when asked.
+///
+/// ```
+/// use presence_core::{HereNow, Operation};
+/// let op = HereNow::new().channels(["lobby"]).include_state(true);
+/// let body = br#"{"status": 200, "occupancy": 1, "uuids": [{"uuid": "ann", "state": {"hp": 7}}]}"#;
+/// let response = http::Response::new(&body[..]);
+/// let view = op.parse_view(&response).unwrap();
+/// let state = view.channels[0].occupants[0].state.unwrap();
+/// assert_eq!(state.get(), r#"{"hp": 7}"#);
+/// assert_eq!(state.to_value().unwrap()["hp"], 7);
+/// #[derive(serde::Deserialize)]
+/// struct Hp { hp: u32 }
+/// assert_eq!(state.parse::<Hp>().unwrap().hp, 7);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RawJson<'a>(&'a str);
+
+impl<'a> RawJson<'a> {
+    /// The JSON text, exactly as in the body.
+    pub fn get(&self) -> &'a str {
+        self.0
+    }
+
+    /// Reads the value into `T` (fails where `T` cannot hold it, or for a number beyond
+    /// `f64` or a lone surrogate, which the body's JSON allows).
+    pub fn parse<T: serde::Deserialize<'a>>(&self) -> serde_json::Result<T> {
+        serde_json::from_str(self.0)
+    }
+
+    /// Reads the value into a [`serde_json::Value`].
+    pub fn to_value(&self) -> serde_json::Result<Value> {
+        self.parse()
+    }
+}
+
+impl fmt::Display for RawJson<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
     }
 }
 
 impl HereNowView<'_> {
     /// The owned result: names and user ids copied, states parsed into
-    /// [`serde_json::Value`]. Fails (naming the occupant) only for a state that
-    /// `Value` cannot hold, such as a number beyond `f64` (`1e400`).
-    pub fn into_owned(self) -> Result<HereNowResult, String> {
+    /// [`serde_json::Value`]. Fails only for a state that `Value` cannot hold, such as
+    /// a number beyond `f64` (`1e400`): a [`Error::MalformedResponse`] naming the
+    /// occupant and channel, carrying that state's text.
+    pub fn into_owned(self) -> Result<HereNowResult, Error> {
+        self.owned(None)
+    }
+
+    /// [`into_owned`](Self::into_owned); an error carries `body` when given (the whole
+    /// response body, for `parse_response`), else the state's text.
+    fn owned(self, body: Option<&[u8]>) -> Result<HereNowResult, Error> {
         let mut channels = Vec::with_capacity(self.channels.len());
         for ch in self.channels {
             let mut occupants = Vec::with_capacity(ch.occupants.len());
             for o in ch.occupants {
                 let state = match o.state {
                     None => None,
-                    Some(raw) => Some(serde_json::from_str::<Value>(raw.get()).map_err(|e| {
-                        format!(
-                            "state of `{}` on `{}` is not a readable JSON value: {e}",
-                            o.user_id, ch.name
+                    Some(raw) => Some(raw.to_value().map_err(|e| {
+                        Error::malformed(
+                            EXPECTED,
+                            format!(
+                                "state of `{}` on `{}` is not a readable JSON value: {e}",
+                                o.user_id, ch.name
+                            ),
+                            body.unwrap_or(raw.get().as_bytes()),
                         )
                     })?),
                 };
@@ -396,180 +414,222 @@ impl HereNowView<'_> {
     }
 }
 
-/// One channel as parsed: name, occupancy, occupants.
-type RawChannelEntry<'a, S> = (Cow<'a, str>, u64, Vec<RawOccupant<'a, S>>);
-
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "S: Deserialize<'de>"))]
-struct RawHereNow<'a, S> {
-    #[serde(default)]
+/// The top-level fields of a here-now body.
+#[derive(Default)]
+struct Top<'a> {
     status: Option<i64>,
-    #[serde(default)]
-    error: ErrorFlag,
-    #[serde(default, borrow)]
-    uuids: Option<Vec<RawOccupant<'a, S>>>,
-    #[serde(default)]
+    error: bool,
+    uuids: Option<Vec<OccupantView<'a>>>,
     occupancy: Option<u64>,
-    #[serde(default)]
     total_channels: Option<u64>,
-    #[serde(default)]
     total_occupancy: Option<u64>,
-    #[serde(default, borrow)]
-    payload: Option<RawPayload<'a, S>>,
+    payload: Option<Payload<'a>>,
 }
 
-impl<S> crate::response::Envelope for RawHereNow<'_, S> {
-    fn envelope(&self) -> crate::response::EnvelopeFields {
-        crate::response::EnvelopeFields {
-            status: self.status,
-            error: self.error,
+/// `payload` of the multi-channel and global shapes.
+#[derive(Default)]
+struct Payload<'a> {
+    channels: Option<Vec<ChannelView<'a>>>,
+    total_channels: Option<u64>,
+    total_occupancy: Option<u64>,
+}
+
+/// Reads the fields of an object: `field` maps a known key to its bit (each may appear
+/// once, like the fields of serde's derived structs), `read` reads that field's value;
+/// unknown keys are skipped.
+fn fields<'a>(
+    r: &mut Reader<'a>,
+    what: &str,
+    field: impl Fn(&str) -> u8,
+    mut read: impl FnMut(&mut Reader<'a>, u8) -> json::Result<()>,
+) -> json::Result<()> {
+    r.begin_object(what)?;
+    let (mut first, mut seen) = (true, 0u8);
+    while let Some(key) = r.next_key(&mut first)? {
+        let bit = field(&key);
+        if bit == 0 {
+            r.skip()?;
+            continue;
         }
+        if seen & bit != 0 {
+            return r.error(format!("duplicate field `{key}` in {what}"));
+        }
+        seen |= bit;
+        read(r, bit)?;
     }
+    Ok(())
 }
 
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "S: Deserialize<'de>"))]
-struct RawPayload<'a, S> {
-    #[serde(default, borrow)]
-    channels: Option<ChannelList<'a, S>>,
-    #[serde(default)]
-    total_channels: Option<u64>,
-    #[serde(default)]
-    total_occupancy: Option<u64>,
+/// `null` or an unsigned integer.
+fn opt_u64(r: &mut Reader<'_>, what: &str) -> json::Result<Option<u64>> {
+    Ok(if r.null()? { None } else { Some(r.u64(what)?) })
 }
 
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "S: Deserialize<'de>"))]
-struct RawChannel<'a, S> {
-    occupancy: u64,
-    #[serde(default, borrow)]
-    uuids: Option<Vec<RawOccupant<'a, S>>>,
+fn read_top<'a>(r: &mut Reader<'a>) -> json::Result<Top<'a>> {
+    let mut top = Top::default();
+    fields(
+        r,
+        "the here now body",
+        |key| match key {
+            "status" => 1,
+            "error" => 2,
+            "uuids" => 4,
+            "occupancy" => 8,
+            "total_channels" => 16,
+            "total_occupancy" => 32,
+            "payload" => 64,
+            _ => 0,
+        },
+        |r, bit| {
+            match bit {
+                1 => {
+                    top.status = if r.null()? {
+                        None
+                    } else {
+                        Some(r.i64("`status`")?)
+                    }
+                }
+                2 => top.error = r.error_flag()?,
+                4 => {
+                    top.uuids = if r.null()? {
+                        None
+                    } else {
+                        let mut occupants = Vec::new();
+                        read_occupants(r, &mut occupants)?;
+                        Some(occupants)
+                    }
+                }
+                8 => top.occupancy = opt_u64(r, "`occupancy`")?,
+                16 => top.total_channels = opt_u64(r, "`total_channels`")?,
+                32 => top.total_occupancy = opt_u64(r, "`total_occupancy`")?,
+                _ => {
+                    top.payload = if r.null()? {
+                        None
+                    } else {
+                        Some(read_payload(r)?)
+                    }
+                }
+            }
+            Ok(())
+        },
+    )?;
+    Ok(top)
+}
+
+fn read_payload<'a>(r: &mut Reader<'a>) -> json::Result<Payload<'a>> {
+    let mut payload = Payload::default();
+    fields(
+        r,
+        "`payload`",
+        |key| match key {
+            "channels" => 1,
+            "total_channels" => 2,
+            "total_occupancy" => 4,
+            _ => 0,
+        },
+        |r, bit| {
+            match bit {
+                1 => {
+                    payload.channels = if r.null()? {
+                        None
+                    } else {
+                        Some(read_channels(r)?)
+                    }
+                }
+                2 => payload.total_channels = opt_u64(r, "`payload.total_channels`")?,
+                _ => payload.total_occupancy = opt_u64(r, "`payload.total_occupancy`")?,
+            }
+            Ok(())
+        },
+    )?;
+    Ok(payload)
 }
 
 /// `payload.channels`: a map of name → channel, kept in wire order.
-struct ChannelList<'a, S>(Vec<RawChannelEntry<'a, S>>);
-
-impl<'de: 'a, 'a, S: Deserialize<'de>> Deserialize<'de> for ChannelList<'a, S> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a, S>(std::marker::PhantomData<(&'a (), S)>);
-        impl<'de: 'a, 'a, S: Deserialize<'de>> Visitor<'de> for V<'a, S> {
-            type Value = ChannelList<'a, S>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a map of channel name to occupancy")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
-                while let Some((name, ch)) = map.next_entry::<CowStr<'a>, RawChannel<'a, S>>()? {
-                    out.push((name.0, ch.occupancy, ch.uuids.unwrap_or_default()));
+fn read_channels<'a>(r: &mut Reader<'a>) -> json::Result<Vec<ChannelView<'a>>> {
+    let mut channels = Vec::new();
+    // Occupants are read into one buffer and copied out at their exact count: one
+    // allocation per channel instead of a growing `Vec` each.
+    let mut scratch = Vec::new();
+    r.begin_object("`payload.channels`")?;
+    let mut first = true;
+    while let Some(name) = r.next_key(&mut first)? {
+        let (mut occupancy, mut occupants) = (None, None);
+        fields(
+            r,
+            "a channel of `payload.channels`",
+            |key| match key {
+                "occupancy" => 1,
+                "uuids" => 2,
+                _ => 0,
+            },
+            |r, bit| {
+                if bit == 1 {
+                    occupancy = Some(r.u64("`occupancy`")?);
+                } else if !r.null()? {
+                    read_occupants(r, &mut scratch)?;
+                    let mut exact = Vec::with_capacity(scratch.len());
+                    exact.append(&mut scratch);
+                    occupants = Some(exact);
                 }
-                Ok(ChannelList(out))
-            }
-        }
-        d.deserialize_map(V(std::marker::PhantomData))
+                Ok(())
+            },
+        )?;
+        let Some(occupancy) = occupancy else {
+            return r.error(format!("channel `{name}` has no `occupancy`"));
+        };
+        channels.push(ChannelView {
+            name,
+            occupancy,
+            occupants: occupants.unwrap_or_default(),
+        });
     }
+    Ok(channels)
 }
 
-/// A string borrowed from the body when it has no escapes, owned otherwise.
-struct CowStr<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for CowStr<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = CowStr<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<CowStr<'a>, E> {
-                Ok(CowStr(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<CowStr<'a>, E> {
-                Ok(CowStr(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<CowStr<'a>, E> {
-                Ok(CowStr(Cow::Owned(v)))
-            }
+/// A `uuids` list, appended to `occupants`: each element a plain user id string,
+/// `{"uuid": …}` or `{"uuid": …, "state": …}`.
+fn read_occupants<'a>(
+    r: &mut Reader<'a>,
+    occupants: &mut Vec<OccupantView<'a>>,
+) -> json::Result<()> {
+    r.begin_array("`uuids`")?;
+    let mut first = true;
+    while r.next_element(&mut first)? {
+        if r.peek() == Some(b'"') {
+            occupants.push(OccupantView {
+                user_id: r.string("a user id")?,
+                state: None,
+            });
+            continue;
         }
-        d.deserialize_str(V(std::marker::PhantomData))
-    }
-}
-
-/// An element of `uuids`: a plain string, `{"uuid": …}` or `{"uuid": …, "state": …}`,
-/// with the state read as `S`.
-struct RawOccupant<'a, S> {
-    user_id: Cow<'a, str>,
-    state: Option<S>,
-}
-
-impl<'de: 'a, 'a, S: Deserialize<'de>> Deserialize<'de> for RawOccupant<'a, S> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a, S>(std::marker::PhantomData<(&'a (), S)>);
-        impl<'de: 'a, 'a, S: Deserialize<'de>> Visitor<'de> for V<'a, S> {
-            type Value = RawOccupant<'a, S>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a user id string or an object with `uuid`")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(RawOccupant {
-                    user_id: Cow::Borrowed(v),
-                    state: None,
-                })
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(RawOccupant {
-                    user_id: Cow::Owned(v.to_owned()),
-                    state: None,
-                })
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(RawOccupant {
-                    user_id: Cow::Owned(v),
-                    state: None,
-                })
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                // A repeated `uuid` or `state` is a malformed body, as a repeated field of
-                // every other object of the body is (serde's derived structs): taking
-                // the last `state` would let the owned parse fail on a value the view
-                // never reads.
-                let mut user_id = None;
-                let mut state: Option<Option<S>> = None;
-                while let Some(key) = map.next_key::<OccupantField>()? {
-                    match key {
-                        OccupantField::Uuid if user_id.is_some() => {
-                            return Err(de::Error::duplicate_field("uuid"));
-                        }
-                        OccupantField::State if state.is_some() => {
-                            return Err(de::Error::duplicate_field("state"));
-                        }
-                        OccupantField::Uuid => user_id = Some(map.next_value::<CowStr<'a>>()?.0),
-                        OccupantField::State => state = Some(map.next_value::<Option<S>>()?),
-                        OccupantField::Other => {
-                            map.next_value::<de::IgnoredAny>()?;
-                        }
-                    }
+        if r.peek() != Some(b'{') {
+            return r.error("expected a user id string or an object with `uuid` in `uuids`");
+        }
+        let (mut user_id, mut state) = (None, None);
+        fields(
+            r,
+            "an occupant",
+            |key| match key {
+                "uuid" => 1,
+                "state" => 2,
+                _ => 0,
+            },
+            |r, bit| {
+                if bit == 1 {
+                    user_id = Some(r.string("`uuid`")?);
+                } else if !r.null()? {
+                    state = Some(RawJson(r.skip()?));
                 }
-                let user_id = user_id.ok_or_else(|| de::Error::missing_field("uuid"))?;
-                Ok(RawOccupant {
-                    user_id,
-                    state: state.flatten(),
-                })
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, _seq: A) -> Result<Self::Value, A::Error> {
-                Err(de::Error::invalid_type(de::Unexpected::Seq, &self))
-            }
-        }
-        d.deserialize_any(V(std::marker::PhantomData))
+                Ok(())
+            },
+        )?;
+        let Some(user_id) = user_id else {
+            return r.error("an occupant has no `uuid`");
+        };
+        occupants.push(OccupantView { user_id, state });
     }
-}
-
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "lowercase")]
-enum OccupantField {
-    Uuid,
-    State,
-    #[serde(other)]
-    Other,
+    Ok(())
 }
 
 #[cfg(test)]
@@ -609,12 +669,19 @@ mod tests {
             view.channels[0].occupants[0].state.unwrap().get(),
             r#"{"n": 1e400}"#
         );
-        let err = view.into_owned().unwrap_err();
-        assert!(err.contains("`ann` on `lobby`"), "{err}");
+        // From the view the error carries the state's text; from the response, the body.
+        match view.into_owned().unwrap_err() {
+            Error::MalformedResponse { detail, body, .. } => {
+                assert!(detail.contains("`ann` on `lobby`"), "{detail}");
+                assert_eq!(body.0, br#"{"n": 1e400}"#);
+            }
+            other => panic!("{other:?}"),
+        }
         match op.parse_response(&r).unwrap_err() {
-            Error::MalformedResponse { detail, .. } => {
-                // Parsed straight into `Value`: serde_json names the problem and place.
-                assert!(detail.contains("number out of range"), "{detail}")
+            Error::MalformedResponse { detail, body, .. } => {
+                assert!(detail.contains("`ann` on `lobby`"), "{detail}");
+                assert!(detail.contains("number out of range"), "{detail}");
+                assert_eq!(body.0, r.body().as_slice());
             }
             other => panic!("{other:?}"),
         }
