@@ -174,7 +174,8 @@ impl<'a> Reader<'a> {
             None => return self.eof(),
         }
         *first = false;
-        let key = self.string("an object key")?;
+        // A quote is next (checked above).
+        let key = self.string_here()?;
         match self.peek() {
             Some(b':') => self.pos += 1,
             Some(_) => return self.error("expected `:` after a key"),
@@ -276,6 +277,12 @@ impl<'a> Reader<'a> {
             Some(_) => return self.error(format!("expected {what} (a JSON string)")),
             None => return self.eof(),
         }
+        self.string_here()
+    }
+
+    /// The string whose opening quote is at `self.pos` (see [`string`](Self::string)).
+    #[inline]
+    fn string_here(&mut self) -> Result<Cow<'a, str>> {
         let start = self.pos;
         if !self.scan_string()? {
             return Ok(Cow::Borrowed(&self.text[start + 1..self.pos - 1]));

@@ -30,14 +30,17 @@ pub(crate) fn classify<'a, T, B: AsRef<[u8]>>(
 ) -> Result<T, Error> {
     let status = response.status().as_u16();
     let body = response.body().as_ref();
-    let retry_after = response
-        .headers()
-        .get(http::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    // Read only for errors.
+    let retry_after = || {
+        response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
     if !response.status().is_success() {
         return Err(
-            error_body(status, body, retry_after, true).unwrap_or_else(|| {
+            error_body(status, body, retry_after(), true).unwrap_or_else(|| {
                 Error::UnexpectedStatus {
                     status,
                     body: RawBody(body.to_vec()),
@@ -50,7 +53,7 @@ pub(crate) fn classify<'a, T, B: AsRef<[u8]>>(
         // Flagged by the typed parse, which skips unknown fields leniently, but not readable
         // as an error body: the same bytes with an error status are an `UnexpectedStatus`,
         // so here they are the operation's own malformed body.
-        Err(BodyError::Flagged(expected)) => Err(error_body(status, body, retry_after, true)
+        Err(BodyError::Flagged(expected)) => Err(error_body(status, body, retry_after(), true)
             .unwrap_or_else(|| {
                 Error::malformed(
                     expected,
@@ -59,7 +62,7 @@ pub(crate) fn classify<'a, T, B: AsRef<[u8]>>(
                 )
             })),
         Err(BodyError::Invalid(e)) => {
-            Err(error_body(status, body, retry_after, false).unwrap_or(e))
+            Err(error_body(status, body, retry_after(), false).unwrap_or(e))
         }
     }
 }
