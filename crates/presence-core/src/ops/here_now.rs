@@ -759,6 +759,61 @@ mod tests {
         }
     }
 
+    /// What the one-pass reader rejects, each with the field it names: serde's rules for
+    /// the typed fields, objects where objects belong (serde's derived structs also took
+    /// a JSON array as a struct), and the JSON grammar and nesting bound everywhere,
+    /// unknown fields and raw states included.
+    #[test]
+    fn reader_rejections_name_what_was_wrong() {
+        let op = HereNow::new().channels(["a", "b"]).include_state(true);
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let cases = [
+            (r#"{"status":200,"payload":[{"a":{"occupancy":1}},1,1]}"#.to_owned(), "`payload` (a JSON object)"),
+            (r#"{"status":200,"payload":{"channels":[]}}"#.to_owned(), "`payload.channels` (a JSON object)"),
+            (r#"{"status":200,"payload":{"channels":{"a":{"occupancy":-0}}}}"#.to_owned(), "found `-0`"),
+            (r#"{"status":200,"payload":{"channels":{"a":{"occupancy":1.0}}}}"#.to_owned(), "found `1.0`"),
+            (r#"{"status":200,"payload":{"channels":{"a":{"occupancy":null}}}}"#.to_owned(), "`occupancy` (an unsigned integer)"),
+            (r#"{"status":200,"payload":{"channels":{"a":{}}}}"#.to_owned(), "channel `a` has no `occupancy`"),
+            (r#"{"status":200,"payload":{},"payload":{}}"#.to_owned(), "duplicate field `payload`"),
+            (r#"{"status":"200","payload":{}}"#.to_owned(), "`status` (an integer)"),
+            (r#"{"status":200,"payload":{"channels":{"a":{"occupancy":1,"uuids":[true]}}}}"#.to_owned(), "an object with `uuid`"),
+            (r#"{"status":200,"payload":{"channels":{"a":{"occupancy":1,"uuids":[{"state":{}}]}}}}"#.to_owned(), "has no `uuid`"),
+            (r#"{"status":200,"payload":{}} x"#.to_owned(), "trailing characters"),
+            (r#"{"status":200,"payload":{},}"#.to_owned(), "expected a key after `,`"),
+            (format!(r#"{{"status":200,"extra":{deep},"payload":{{}}}}"#), "nested deeper than 127"),
+            (format!(r#"{{"status":200,"payload":{{"channels":{{"a":{{"occupancy":1,"uuids":[{{"uuid":"u","state":{deep}}}]}}}}}}}}"#), "nested deeper than 127"),
+            ("{\"status\":200,\"payload\":{\"channels\":{\"a\u{1}\":{\"occupancy\":1}}}}".to_owned(), "control character"),
+            (r#"{"status":200,"occupancy":1,"uuids":["\ud800"]}"#.to_owned(), "unreadable string"),
+        ];
+        for (body, needle) in cases {
+            let r = response(200, &body);
+            for err in [
+                op.parse_view(&r).unwrap_err(),
+                op.parse_response(&r).unwrap_err(),
+            ] {
+                match err {
+                    Error::MalformedResponse { detail, .. } => {
+                        assert!(detail.contains(needle), "{body}: {detail}")
+                    }
+                    other => panic!("{body}: {other:?}"),
+                }
+            }
+        }
+        // A lone surrogate in a *state* is valid JSON text: the view keeps it, the owned
+        // parse (which reads it into `Value`) fails naming it.
+        let r = response(
+            200,
+            r#"{"status":200,"occupancy":1,"uuids":[{"uuid":"u","state":"\ud800"}]}"#,
+        );
+        let op = HereNow::new().channels(["lobby"]).include_state(true);
+        let view = op.parse_view(&r).unwrap();
+        assert_eq!(
+            view.channels[0].occupants[0].state.unwrap().get(),
+            r#""\ud800""#
+        );
+        assert!(op.parse_response(&r).is_err());
+    }
+
     /// Found by review: the total computed from channel occupancies saturates instead of
     /// overflowing (a panic in debug builds).
     #[test]
