@@ -165,6 +165,44 @@ fn visit(
     go(err, f, 0)
 }
 
+/// Checks that a request URI can be sent: an `http` or `https` scheme and a host.
+/// The error is the message for the transport's invalid-input error.
+///
+/// ```
+/// let ok: http::Uri = "http://127.0.0.1:8090/v2/presence".parse().unwrap();
+/// assert!(transport_common::check_target(&ok).is_ok());
+/// let ftp: http::Uri = "ftp://example.com/".parse().unwrap();
+/// assert!(transport_common::check_target(&ftp).unwrap_err().contains("ftp"));
+/// ```
+pub fn check_target(uri: &http::Uri) -> Result<(), String> {
+    let scheme = uri.scheme_str().ok_or("the URI has no scheme")?;
+    if !matches!(scheme, "http" | "https") {
+        return Err(format!(
+            "unsupported URI scheme `{scheme}` (only http and https)"
+        ));
+    }
+    match uri.host() {
+        Some(h) if !h.is_empty() => Ok(()),
+        _ => Err("the URI has no host".to_owned()),
+    }
+}
+
+/// `scheme://host:port` of a URI [`check_target`] accepted, for errors: never the path
+/// or the query (which carry user ids and signatures). Formatted only when an error
+/// needs it.
+///
+/// ```
+/// let uri: http::Uri = "https://ps.example.com/v2/presence?auth=secret".parse().unwrap();
+/// assert_eq!(transport_common::target_of(&uri), "https://ps.example.com:443");
+/// ```
+pub fn target_of(uri: &http::Uri) -> String {
+    let scheme = uri.scheme_str().unwrap_or("http");
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    format!("{scheme}://{}:{port}", uri.host().unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

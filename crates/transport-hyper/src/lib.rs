@@ -66,7 +66,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::ACCEPT_ENCODING;
-use http::{Method, Uri, Version};
+use http::{Method, Version};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -74,7 +74,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 pub use error::{BoxError, Error};
-use transport_common::{classify, Cause};
+use transport_common::{check_target, classify, target_of, Cause};
 
 use transport_common::Limits;
 pub use transport_common::{
@@ -208,7 +208,7 @@ impl HyperTransport {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::NoRuntime);
         }
-        let target = check_target(req.uri())?;
+        check_target(req.uri()).map_err(Error::invalid)?;
         if req.method() == Method::CONNECT {
             return Err(Error::invalid("the CONNECT method is not supported"));
         }
@@ -217,6 +217,8 @@ impl HyperTransport {
         parts.headers.remove(ACCEPT_ENCODING);
         // HTTP/1.1 is the only protocol this transport speaks.
         parts.version = Version::HTTP_11;
+        // For errors only: `scheme://host:port` is formatted when one happens.
+        let uri = parts.uri.clone();
         let req = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
 
         let limit = self.inner.settings.limits.max_body_size;
@@ -226,12 +228,12 @@ impl HyperTransport {
             let resp = client
                 .request(req)
                 .await
-                .map_err(|e| map_client_error(e, &target, connect_timeout))?;
+                .map_err(|e| map_client_error(e, target_of(&uri), connect_timeout))?;
             let (parts, body) = resp.into_parts();
             let bytes = Limited::new(body, limit)
                 .collect()
                 .await
-                .map_err(|e| map_body_error(e, &target, limit))?
+                .map_err(|e| map_body_error(e, target_of(&uri), limit))?
                 .to_bytes();
             Ok(http::Response::from_parts(parts, Vec::from(bytes)))
         };
@@ -242,35 +244,12 @@ impl HyperTransport {
     }
 }
 
-/// Validate the URI and return its `scheme://host:port`, never path or query.
-fn check_target(uri: &Uri) -> Result<String, Error> {
-    let scheme = uri
-        .scheme_str()
-        .ok_or_else(|| Error::invalid("the URI has no scheme"))?;
-    let default_port = match scheme {
-        "http" => 80,
-        "https" => 443,
-        other => {
-            return Err(Error::invalid(format!(
-                "unsupported URI scheme `{other}` (only http and https)"
-            )))
-        }
-    };
-    let host = uri
-        .host()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| Error::invalid("the URI has no host"))?;
-    let port = uri.port_u16().unwrap_or(default_port);
-    Ok(format!("{scheme}://{host}:{port}"))
-}
-
 fn map_client_error(
     err: hyper_util::client::legacy::Error,
-    target: &str,
+    target: String,
     connect_timeout: Duration,
 ) -> Error {
     let cause = classify(&err);
-    let target = target.to_owned();
     let source: BoxError = Box::new(err);
     if cause == Cause::Tls {
         return Error::Tls {
@@ -292,11 +271,10 @@ fn map_client_error(
     }
 }
 
-fn map_body_error(err: BoxError, target: &str, limit: usize) -> Error {
+fn map_body_error(err: BoxError, target: String, limit: usize) -> Error {
     if err.is::<http_body_util::LengthLimitError>() {
         return Error::BodyTooLarge { limit };
     }
-    let target = target.to_owned();
     match classify(&*err) {
         Cause::Tls => Error::Tls {
             target: Some(target),

@@ -59,11 +59,11 @@ mod error;
 use std::io;
 use std::time::Duration;
 
-use http::{Method, Uri, Version};
+use http::{Method, Version};
 use ureq::{Agent, RequestExt};
 
 pub use error::{BoxError, Error};
-use transport_common::{classify, Cause};
+use transport_common::{check_target, classify, target_of, Cause};
 
 use transport_common::Limits;
 pub use transport_common::{
@@ -162,7 +162,7 @@ impl UreqTransport {
         mut req: http::Request<Vec<u8>>,
         timeout: Option<Duration>,
     ) -> Result<http::Response<Vec<u8>>, Error> {
-        let target = check_target(req.uri())?;
+        check_target(req.uri()).map_err(Error::invalid)?;
         if req.method() == Method::CONNECT {
             return Err(Error::invalid("the CONNECT method is not supported"));
         }
@@ -173,7 +173,9 @@ impl UreqTransport {
         *req.version_mut() = Version::HTTP_11;
 
         let overall = timeout.unwrap_or(self.settings.limits.request_timeout);
-        let map = |e| map_error(e, &target, overall, &self.settings);
+        // `scheme://host:port` is formatted only when an error happens.
+        let uri = req.uri().clone();
+        let map = |e| map_error(e, target_of(&uri), overall, &self.settings);
         let resp = match timeout {
             None => self.agent.run(req),
             Some(t) => req
@@ -195,33 +197,10 @@ impl UreqTransport {
     }
 }
 
-/// Validate the URI and return its `scheme://host:port`, never path or query.
-fn check_target(uri: &Uri) -> Result<String, Error> {
-    let scheme = uri
-        .scheme_str()
-        .ok_or_else(|| Error::invalid("the URI has no scheme"))?;
-    let default_port = match scheme {
-        "http" => 80,
-        "https" => 443,
-        other => {
-            return Err(Error::invalid(format!(
-                "unsupported URI scheme `{other}` (only http and https)"
-            )))
-        }
-    };
-    let host = uri
-        .host()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| Error::invalid("the URI has no host"))?;
-    let port = uri.port_u16().unwrap_or(default_port);
-    Ok(format!("{scheme}://{host}:{port}"))
-}
-
 /// Map a ureq error. `overall` is the global timeout in force for the call.
-fn map_error(err: ureq::Error, target: &str, overall: Duration, settings: &Builder) -> Error {
+fn map_error(err: ureq::Error, target: String, overall: Duration, settings: &Builder) -> Error {
     use ureq::Error as U;
 
-    let target = target.to_owned();
     match err {
         U::Timeout(ureq::Timeout::Connect) => Error::Timeout {
             after: settings.limits.connect_timeout,
