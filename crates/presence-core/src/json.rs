@@ -372,9 +372,10 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The `error` field's truthiness: `1`, `true`, `"1"`, `"true"`, an object or an
-    /// array are truthy; `0`, `false`, `null`, `""`, `"0"`, `"false"` are not (the
-    /// serde reader of `response::ErrorFlag`, kept here byte for byte).
+    /// The `error` field's truthiness, as the serde reader `response::ErrorFlag` has it:
+    /// any non-zero number, `true`, an object or an array, and any string other than
+    /// `""`, `"0"` and `"false"` (after trimming) are truthy; `0`, `false` and `null`
+    /// are not. A number beyond `f64` is an error, as in serde_json.
     pub(crate) fn error_flag(&mut self) -> Result<bool> {
         match self.peek() {
             Some(b'n') => self.literal(b"null").map(|()| false),
@@ -387,7 +388,11 @@ impl<'a> Reader<'a> {
             Some(b'-' | b'0'..=b'9') => {
                 let at = self.pos;
                 let (token, _) = self.number()?;
-                match token.parse::<f64>() {
+                // serde_json's float reading, not `str::parse`: they disagree at the
+                // edges (`2.4703282292062328e-324` is 0 to serde_json, 5e-324 to std;
+                // `1.7976931348623158e308` is out of range to serde_json), and the
+                // error-body reader uses serde_json.
+                match serde_json::from_str::<f64>(token) {
                     Ok(f) if f.is_finite() => Ok(f != 0.0),
                     _ => Err(JsonError::new(at, "number out of range".to_owned())),
                 }
@@ -613,6 +618,9 @@ mod tests {
             assert_eq!(flag(t), Ok(v), "{t}");
         }
         assert!(flag("1e400").is_err());
+        // Found by review: read as serde_json reads it (std's parse gives 5e-324).
+        assert_eq!(flag("2.4703282292062328e-324"), Ok(false));
+        assert!(flag("1.7976931348623158e308").is_err());
         fn s(t: &str) -> Result<Cow<'_, str>> {
             Reader::new(t).string("s")
         }

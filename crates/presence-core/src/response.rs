@@ -5,7 +5,9 @@
 //!    else [`Error::UnexpectedStatus`].
 //! 2. HTTP 2xx: the operation's typed parser runs. Its body type carries `status` and
 //!    `error`; when those say error (the "false 200" of PROTOCOL.md §10.7: `status` >=
-//!    400, or `error` is `1`, `true`, `"1"` or an object) the body becomes a service error.
+//!    400, or `error` is truthy: any non-zero number, `true`, an object or array, or a
+//!    string other than `""`, `"0"` and `"false"` after trimming) the body becomes a
+//!    service error.
 //!    If the typed parse fails, a body that is a recognisable error body is still a
 //!    service error; otherwise the result is [`Error::MalformedResponse`].
 
@@ -90,8 +92,10 @@ impl From<Error> for BodyError {
 /// its own per-string check).
 pub(crate) fn json_text<'a>(expected: &'static str, body: &'a [u8]) -> Result<&'a str, BodyError> {
     // Serde's derived structs would also accept an array.
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        let detail = if body.iter().all(u8::is_ascii_whitespace) {
+    // JSON whitespace only (`u8::is_ascii_whitespace` also takes form feed).
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    if body.iter().find(|b| !ws(b)) != Some(&b'{') {
+        let detail = if body.iter().all(ws) {
             "empty body"
         } else {
             "the body is not a JSON object"

@@ -368,9 +368,10 @@ impl fmt::Display for RawJson<'_> {
 
 impl HereNowView<'_> {
     /// The owned result: names and user ids copied, states parsed into
-    /// [`serde_json::Value`]. Fails only for a state that `Value` cannot hold, such as
-    /// a number beyond `f64` (`1e400`): a [`Error::MalformedResponse`] naming the
-    /// occupant and channel, carrying that state's text.
+    /// [`serde_json::Value`]. Fails only for a state that `Value` cannot hold though
+    /// the JSON allows it — a number beyond `f64` (`1e400`) or a lone surrogate
+    /// (`"\ud800"`): a [`Error::MalformedResponse`] naming the occupant and channel,
+    /// carrying that state's text.
     pub fn into_owned(self) -> Result<HereNowResult, Error> {
         self.owned(None)
     }
@@ -812,6 +813,19 @@ mod tests {
             r#""\ud800""#
         );
         assert!(op.parse_response(&r).is_err());
+    }
+
+    /// Found by review: an `error` number that serde_json reads as 0 (std's float parse
+    /// gives 5e-324) is not a "false 200"; the body parses.
+    #[test]
+    fn error_flag_numbers_read_as_serde_json_reads_them() {
+        let op = HereNow::new().channels(["a"]);
+        let r = response(
+            200,
+            r#"{"status":200,"occupancy":1,"uuids":["a"],"error":2.4703282292062328e-324}"#,
+        );
+        assert_eq!(op.parse_response(&r).unwrap().total_occupancy, 1);
+        assert_eq!(op.parse_view(&r).unwrap().total_occupancy, 1);
     }
 
     /// Found by review: the total computed from channel occupancies saturates instead of
