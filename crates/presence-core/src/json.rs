@@ -111,6 +111,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Consumes `null` if it comes next.
+    #[inline]
     pub(crate) fn null(&mut self) -> Result<bool> {
         if self.peek() == Some(b'n') {
             self.literal(b"null")?;
@@ -156,6 +157,7 @@ impl<'a> Reader<'a> {
 
     /// The next key of the object being read, with its `:` consumed; `None` after the
     /// closing `}`. `first` starts true for each object.
+    #[inline]
     pub(crate) fn next_key(&mut self, first: &mut bool) -> Result<Option<Cow<'a, str>>> {
         match self.peek() {
             Some(b'}') => {
@@ -191,6 +193,7 @@ impl<'a> Reader<'a> {
 
     /// Whether another element follows in the array being read (its `,` consumed);
     /// false after the closing `]`.
+    #[inline]
     pub(crate) fn next_element(&mut self, first: &mut bool) -> Result<bool> {
         match self.peek() {
             Some(b']') => {
