@@ -11,6 +11,8 @@ are written once per request shape (variant) the target knows.
 presence_event takes raw JSON (no prefix): every `m[*].d` payload of the subscribe
 fixtures, plus every subscribe body whole.
 
+json_reader takes raw bytes (no prefix): every fixture body whole.
+
 emulator seeds are request targets, one per line (see fuzz_targets/emulator.rs): each
 scenario below as one file, and every line on its own. Signed requests (keyset `signed`)
 carry a valid v2 signature for the time the target handles them (T0 + line number).
@@ -188,7 +190,7 @@ def main() -> None:
     fixtures = sorted(
         p for p in FIXTURES.iterdir() if p.is_file() and p.name != "SOURCES.md"
     )
-    for target in RESPONSE_TARGETS + ["presence_event", "emulator"]:
+    for target in RESPONSE_TARGETS + ["presence_event", "json_reader", "emulator"]:
         d = SEEDS / target
         if d.exists():
             shutil.rmtree(d)
@@ -218,6 +220,9 @@ def main() -> None:
                 out.write_bytes(json.dumps(m["d"], ensure_ascii=False).encode())
                 n += 1
     counts["presence_event"] = n
+    for f in fixtures:
+        (SEEDS / "json_reader" / f.name).write_bytes(f.read_bytes())
+    counts["json_reader"] = len(fixtures)
     n = 0
     for name, lines in emulator_scenarios().items():
         (SEEDS / "emulator" / f"{name}.all").write_text("\n".join(lines))
