@@ -16,7 +16,7 @@
 use presence_bench::{bench_mode, env_count, env_secs, load_avg};
 use presence_emulator::{Emulator, EmulatorConfig};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -159,20 +159,14 @@ fn run(
     duration: Duration,
 ) -> Run {
     let stop = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicU64::new(0));
     let (cpu0, t0) = (cpu_split(), Instant::now());
     let (ok, errors) = rt.block_on(async {
         let tasks: Vec<_> = (0..connections)
             .map(|c| {
                 let requests = Arc::clone(requests);
                 let stop = Arc::clone(&stop);
-                let done = Arc::clone(&done);
                 let start = c * requests.len() / connections.max(1);
-                tokio::spawn(async move {
-                    let r = connection(addr, requests, start, pipeline, stop).await;
-                    done.fetch_add(1, Ordering::Relaxed);
-                    r
-                })
+                tokio::spawn(connection(addr, requests, start, pipeline, stop))
             })
             .collect();
         tokio::time::sleep(duration).await;

@@ -386,7 +386,7 @@ impl<'a> Reader<'a> {
             Some(b'f') => self.literal(b"false").map(|()| false),
             Some(b'"') => {
                 let s = self.string("the error flag")?;
-                Ok(!matches!(s.trim(), "" | "0" | "false"))
+                Ok(crate::response::string_flag(&s))
             }
             Some(b'-' | b'0'..=b'9') => {
                 let at = self.pos;

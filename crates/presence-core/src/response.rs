@@ -348,7 +348,7 @@ impl<'de> Deserialize<'de> for ErrorFlag {
                 Ok(ErrorFlag(v != 0.0))
             }
             fn visit_str<E>(self, v: &str) -> Result<ErrorFlag, E> {
-                Ok(ErrorFlag(!matches!(v.trim(), "" | "0" | "false")))
+                Ok(ErrorFlag(string_flag(v)))
             }
             fn visit_unit<E>(self) -> Result<ErrorFlag, E> {
                 Ok(ErrorFlag(false))
@@ -372,6 +372,12 @@ impl<'de> Deserialize<'de> for ErrorFlag {
     }
 }
 
+/// A string `error` field's truthiness: anything but `""`, `"0"` and `"false"` after
+/// trimming (the one rule of `ErrorFlag`, the error-body reader and the here-now reader).
+pub(crate) fn string_flag(s: &str) -> bool {
+    !matches!(s.trim(), "" | "0" | "false")
+}
+
 /// Reads an error body. With `http_error` any JSON object counts; on a 2xx only a body
 /// whose `status` >= 400 or `error` is truthy does.
 fn error_body(
@@ -392,7 +398,7 @@ fn error_body(
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
         Some(Value::Number(n)) => n.as_f64().is_some_and(|n| n != 0.0),
-        Some(Value::String(s)) => !matches!(s.trim(), "" | "0" | "false"),
+        Some(Value::String(s)) => string_flag(s),
         Some(_) => true,
     };
     let body_says_error = flagged || body_status.is_some_and(|s| s >= 400);
