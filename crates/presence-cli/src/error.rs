@@ -1,7 +1,7 @@
 //! [`CliError`]: every failure, with its exit code and its JSON form, and
 //! [`Redactor`], which keeps the secret key and the auth key out of everything printed.
 
-use presence::core::engine::Failure;
+use presence::{ErrorKind, Failure};
 use serde_json::{json, Value};
 use std::fmt::Display;
 
@@ -10,12 +10,34 @@ pub(crate) const EXIT_FAILURE: u8 = 1;
 /// Exit code for invalid input and usage errors (clap uses it too).
 pub(crate) const EXIT_USAGE: u8 = 2;
 
+/// What kind of failure: the JSON error object's `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// The command line or environment is incomplete or unreadable.
+    Usage,
+    /// A local I/O failure.
+    Io,
+    /// What the SDK reported: invalid input, a service or transport error…
+    Presence(ErrorKind),
+}
+
+impl Kind {
+    /// `usage`, `io`, or the SDK's kind (`invalid_input`, `service`,
+    /// `unexpected_status`, `malformed_response`, `transport`).
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Kind::Usage => "usage",
+            Kind::Io => "io",
+            Kind::Presence(kind) => kind.as_str(),
+        }
+    }
+}
+
 /// A failure, shaped like the JSON error object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CliError {
-    /// `usage`, `invalid_input`, `service`, `unexpected_status`, `malformed_response`,
-    /// `transport` or `io`.
-    pub(crate) kind: &'static str,
+    /// What kind of failure.
+    pub(crate) kind: Kind,
     /// The service's or the HTTP status, when there is one.
     pub(crate) status: Option<u16>,
     /// What went wrong.
@@ -29,7 +51,7 @@ pub(crate) struct CliError {
 }
 
 impl CliError {
-    fn new(kind: &'static str, message: impl Into<String>) -> Self {
+    fn new(kind: Kind, message: impl Into<String>) -> Self {
         Self {
             kind,
             status: None,
@@ -42,22 +64,22 @@ impl CliError {
 
     /// The command line or environment is incomplete or unreadable (exit 2).
     pub(crate) fn usage(message: impl Into<String>) -> Self {
-        Self::new("usage", message)
+        Self::new(Kind::Usage, message)
     }
 
     /// A value was rejected before any request was sent (exit 2).
     pub(crate) fn invalid_input(message: impl Into<String>) -> Self {
-        Self::new("invalid_input", message)
+        Self::new(Kind::Presence(ErrorKind::InvalidInput), message)
     }
 
     /// A local I/O failure: binding a port, writing output, signals (exit 1).
     pub(crate) fn io(context: impl Display, error: impl Display) -> Self {
-        Self::new("io", format!("{context}: {error}"))
+        Self::new(Kind::Io, format!("{context}: {error}"))
     }
 
     /// From the core's error (invalid input, service error, bad response).
     pub(crate) fn from_core(e: &presence::core::Error) -> Self {
-        let mut out = Self::new(e.kind(), e.to_string());
+        let mut out = Self::new(Kind::Presence(e.kind()), e.to_string());
         out.status = e.status();
         if let Some(service) = e.service_error() {
             out.service = service.service.clone();
@@ -68,42 +90,25 @@ impl CliError {
     }
 
     /// From the facade's error, for either transport.
-    pub(crate) fn from_facade<TE: std::error::Error>(e: &presence::Error<TE>) -> Self {
-        match (e.core(), e.transport()) {
-            (Some(core), _) => Self::from_core(core),
-            (None, Some(te)) => Self::transport(te),
-            (None, None) => Self::new(e.kind(), e.kind()),
-        }
+    pub(crate) fn from_facade<TE: presence::transport::TransportError>(
+        e: &presence::Error<TE>,
+    ) -> Self {
+        Self::from_failure(&e.to_failure())
     }
 
-    /// A transport error with its chain of causes.
-    fn transport(e: &dyn std::error::Error) -> Self {
-        let mut message = format!("transport error: {e}");
-        let mut source = e.source();
-        while let Some(cause) = source {
-            let text = cause.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = cause.source();
-        }
-        Self::new("transport", message)
-    }
-
-    /// From a failure reported by the heartbeat or watch engine.
+    /// From a failure reported by the heartbeat or watch engine (or a call's error as
+    /// the engines see it); a transport failure keeps its chain of causes.
     pub(crate) fn from_failure(f: &Failure) -> Self {
         match f {
             Failure::Response(e) => Self::from_core(e),
-            Failure::Transport(text) => Self::new("transport", format!("transport error: {text}")),
-            other => Self::new("transport", other.to_string()),
+            other => Self::new(Kind::Presence(other.kind()), other.to_string()),
         }
     }
 
     /// 2 for `usage` and `invalid_input`, 1 for everything else.
     pub(crate) fn exit_code(&self) -> u8 {
         match self.kind {
-            "usage" | "invalid_input" => EXIT_USAGE,
+            Kind::Usage | Kind::Presence(ErrorKind::InvalidInput) => EXIT_USAGE,
             _ => EXIT_FAILURE,
         }
     }
@@ -111,7 +116,7 @@ impl CliError {
     /// The JSON error object.
     pub(crate) fn to_json(&self) -> Value {
         json!({
-            "kind": self.kind,
+            "kind": self.kind.as_str(),
             "status": self.status,
             "message": self.message,
             "service": self.service,
@@ -197,9 +202,13 @@ mod tests {
         assert_eq!(CliError::io("x", "y").exit_code(), 1);
         let core = presence::core::Error::invalid_input("limit", "0 is outside 1..=1000");
         let e = CliError::from_core(&core);
-        assert_eq!((e.kind, e.exit_code()), ("invalid_input", 2));
-        let e = CliError::from_failure(&Failure::Transport("refused".into()));
-        assert_eq!((e.kind, e.exit_code()), ("transport", 1));
+        assert_eq!((e.kind.as_str(), e.exit_code()), ("invalid_input", 2));
+        let refused = presence::core::TransportFailure::new(
+            presence::core::TransportFailureKind::Connect,
+            "refused",
+        );
+        let e = CliError::from_failure(&Failure::Transport(refused));
+        assert_eq!((e.kind.as_str(), e.exit_code()), ("transport", 1));
     }
 
     #[test]

@@ -4,9 +4,9 @@
 use crate::client::Backend;
 use crate::error::CliError;
 use crate::output::{event_json, event_line, Names, Printer};
-use presence::core::engine::Failure;
 use presence::heartbeat::{HeartbeatEvent, PresenceBuilder};
 use presence::watch::WatchEvent;
+use presence::Failure;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::task::Poll;
@@ -152,6 +152,11 @@ impl HoldSpec {
     }
 }
 
+/// A background loop that could not start.
+fn started(e: presence::StartError) -> CliError {
+    CliError::io("cannot start the background loop", e)
+}
+
 /// The JSON and text of a retry notice.
 fn retrying(failure: &Failure, retry_in: Duration) -> (Value, String) {
     let error = CliError::from_failure(failure);
@@ -180,8 +185,16 @@ pub(crate) async fn keep_alive(
 ) -> Result<(), CliError> {
     let user = backend.user_id().to_owned();
     let mut hold = match backend {
-        Backend::Async(c) => Hold::Async(spec.configure(c.presence()).connected(true)),
-        Backend::Blocking(c) => Hold::Blocking(spec.configure(c.presence()).connected(true)),
+        Backend::Async(c) => Hold::Async(
+            spec.configure(c.presence())
+                .connected(true)
+                .map_err(started)?,
+        ),
+        Backend::Blocking(c) => Hold::Blocking(
+            spec.configure(c.presence())
+                .connected(true)
+                .map_err(started)?,
+        ),
     };
     let mut present = false;
     loop {
@@ -258,13 +271,15 @@ pub(crate) async fn watch(
             c.watch()
                 .channels(names.channels.iter().cloned())
                 .channel_groups(names.groups.iter().cloned())
-                .start(),
+                .start()
+                .map_err(started)?,
         ),
         Backend::Blocking(c) => Feed::Blocking(
             c.watch()
                 .channels(names.channels.iter().cloned())
                 .channel_groups(names.groups.iter().cloned())
-                .start(),
+                .start()
+                .map_err(started)?,
         ),
     };
     let mut connected_before = false;
@@ -303,7 +318,7 @@ pub(crate) async fn watch(
                 printer.status(&json, &text);
             }
             Tick::Event(WatchEvent::Unreadable(what)) => printer.status(
-                &json!({"event": "unreadable", "message": what}),
+                &json!({"event": "unreadable", "channel": what.channel, "message": what.reason.to_string()}),
                 &format!("skipped an unreadable presence message: {what}"),
             ),
             Tick::Event(_) => {}

@@ -105,7 +105,7 @@ impl Names {
 #[derive(Debug)]
 pub(crate) enum Outcome {
     /// `here-now`.
-    HereNow(HereNowResult),
+    HereNow(HereNowResult<'static>),
     /// `where-now`.
     WhereNow {
         /// Whose channels.
@@ -161,7 +161,7 @@ impl Outcome {
                     "occupancy": c.occupancy,
                     "occupants": c.occupants.iter().map(|o| json!({
                         "user_id": o.user_id,
-                        "state": o.state,
+                        "state": o.state.as_ref().map(state_json),
                     })).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
             }),
@@ -271,6 +271,14 @@ impl Outcome {
     }
 }
 
+/// A state as JSON: the value, or (for a number beyond `f64` or a lone surrogate,
+/// which `Value` cannot hold) its text as a string.
+fn state_json(state: &presence::RawJson<'_>) -> Value {
+    state
+        .to_value()
+        .unwrap_or_else(|_| Value::String(state.get().to_owned()))
+}
+
 /// The here now table: one row per listed occupant (or per channel when no user ids
 /// were asked for), then a summary line.
 fn here_now_table(r: &HereNowResult) -> String {
@@ -278,7 +286,7 @@ fn here_now_table(r: &HereNowResult) -> String {
     for c in &r.channels {
         if c.occupants.is_empty() {
             rows.push(vec![
-                c.name.clone(),
+                c.name.to_string(),
                 c.occupancy.to_string(),
                 "-".into(),
                 "-".into(),
@@ -286,12 +294,12 @@ fn here_now_table(r: &HereNowResult) -> String {
         }
         for o in &c.occupants {
             rows.push(vec![
-                c.name.clone(),
+                c.name.to_string(),
                 c.occupancy.to_string(),
-                o.user_id.clone(),
+                o.user_id.to_string(),
                 o.state
                     .as_ref()
-                    .map_or_else(|| "-".into(), Value::to_string),
+                    .map_or_else(|| "-".into(), |s| state_json(s).to_string()),
             ]);
         }
     }

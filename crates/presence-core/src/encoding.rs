@@ -8,24 +8,30 @@
 //! - [`SIGNATURE`]: the strict set used to canonicalise query values for signing
 //!   (§6): as [`WIRE`] but `~` is encoded too (`%7E`).
 
-use percent_encoding::{percent_encode_byte, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::percent_encode_byte;
+#[cfg(test)]
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
-/// Bytes encoded on the wire: everything but `A-Z a-z 0-9 - _ . ~`.
-pub const WIRE: &AsciiSet = &NON_ALPHANUMERIC
+/// Bytes encoded on the wire: everything but `A-Z a-z 0-9 - _ . ~` (the encoder's
+/// `PLAIN` table is the rule; this set pins it in the tests).
+#[cfg(test)]
+const WIRE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
 
 /// Bytes encoded in the signature's canonical query: everything but `A-Z a-z 0-9 - _ .`.
-pub const SIGNATURE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+#[cfg(test)]
+const SIGNATURE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
 
-/// Percent-encodes `value` with the wire set.
+/// Percent-encodes `value` as this client puts it on the wire (PROTOCOL.md §3): every
+/// byte but `A-Z a-z 0-9 - _ . ~` becomes `%XX`, a space `%20`, `,` `%2C`.
 ///
 /// ```
-/// assert_eq!(presence_core::encoding::encode("a/b c,d~"), "a%2Fb%20c%2Cd~");
+/// assert_eq!(presence_core::percent_encode("a/b c,d~"), "a%2Fb%20c%2Cd~");
 /// ```
-pub fn encode(value: &str) -> String {
+pub fn percent_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     push_encoded(&mut out, value, Set::Wire);
     out
@@ -102,12 +108,8 @@ pub(crate) fn push_encoded(out: &mut String, value: &str, set: Set) {
 
 /// Encodes a list of names for a path segment: each name encoded, joined with a
 /// literal `,`; an empty list is the single character `,` (PROTOCOL.md §3.1).
-///
-/// ```
-/// assert_eq!(presence_core::encoding::encode_list(&["a,b", "c d"]), "a%2Cb,c%20d");
-/// assert_eq!(presence_core::encoding::encode_list::<&str>(&[]), ",");
-/// ```
-pub fn encode_list<S: AsRef<str>>(names: &[S]) -> String {
+#[cfg(test)]
+fn encode_list<S: AsRef<str>>(names: &[S]) -> String {
     if names.is_empty() {
         return ",".to_owned();
     }
@@ -132,15 +134,18 @@ pub(crate) fn push_list<S: AsRef<str>>(out: &mut String, names: &[S]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use percent_encoding::percent_encode;
+    use percent_encoding::percent_encode as reference;
 
     #[test]
     fn wire_set_leaves_only_unreserved() {
-        assert_eq!(encode("AZaz09-_.~"), "AZaz09-_.~");
-        assert_eq!(encode(" !\"#$%&'()*+,/:;<=>?@[\\]^`{|}"), "%20%21%22%23%24%25%26%27%28%29%2A%2B%2C%2F%3A%3B%3C%3D%3E%3F%40%5B%5C%5D%5E%60%7B%7C%7D");
-        assert_eq!(encode("频道中文"), "%E9%A2%91%E9%81%93%E4%B8%AD%E6%96%87");
-        assert_eq!(encode("用户123"), "%E7%94%A8%E6%88%B7123");
-        assert_eq!(encode("user@domain.com"), "user%40domain.com");
+        assert_eq!(percent_encode("AZaz09-_.~"), "AZaz09-_.~");
+        assert_eq!(percent_encode(" !\"#$%&'()*+,/:;<=>?@[\\]^`{|}"), "%20%21%22%23%24%25%26%27%28%29%2A%2B%2C%2F%3A%3B%3C%3D%3E%3F%40%5B%5C%5D%5E%60%7B%7C%7D");
+        assert_eq!(
+            percent_encode("频道中文"),
+            "%E9%A2%91%E9%81%93%E4%B8%AD%E6%96%87"
+        );
+        assert_eq!(percent_encode("用户123"), "%E7%94%A8%E6%88%B7123");
+        assert_eq!(percent_encode("user@domain.com"), "user%40domain.com");
     }
 
     #[test]
@@ -162,23 +167,33 @@ mod tests {
             for (set, ascii) in [(Set::Wire, WIRE), (Set::Signature, SIGNATURE)] {
                 let mut out = String::new();
                 push_encoded(&mut out, s, set);
-                assert_eq!(
-                    out,
-                    percent_encode(s.as_bytes(), ascii).to_string(),
-                    "{s:?}"
-                );
+                assert_eq!(out, reference(s.as_bytes(), ascii).to_string(), "{s:?}");
             }
         }
         for b in 0..=255u8 {
             let s = String::from_utf8_lossy(&[b]).into_owned();
             let mut out = String::new();
             push_encoded(&mut out, &s, Set::Signature);
-            assert_eq!(out, percent_encode(s.as_bytes(), SIGNATURE).to_string());
+            assert_eq!(out, reference(s.as_bytes(), SIGNATURE).to_string());
         }
     }
 
     #[test]
     fn python_vector() {
         assert_eq!(encode_list(&["a/b", "c d"]), "a%2Fb,c%20d");
+        assert_eq!(encode_list(&["a,b", "c d"]), "a%2Cb,c%20d");
+        assert_eq!(encode_list::<&str>(&[]), ",");
+    }
+
+    proptest::proptest! {
+        /// The table encoder agrees with the percent-encoding crate on any string.
+        #[test]
+        fn encoder_matches_percent_encoding(value in ".*") {
+            for (set, ascii) in [(Set::Wire, WIRE), (Set::Signature, SIGNATURE)] {
+                let mut out = String::new();
+                push_encoded(&mut out, &value, set);
+                proptest::prop_assert_eq!(out, reference(value.as_bytes(), ascii).to_string());
+            }
+        }
     }
 }

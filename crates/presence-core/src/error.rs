@@ -54,6 +54,55 @@ pub struct ServiceError {
     pub body: RawBody,
 }
 
+/// Whether a response with this status (HTTP or body) is worth trying again later:
+/// 408 (request timeout), 429 (rate limited; honour `Retry-After`) and every 5xx. Other
+/// statuses (400, 402, 403, 404…) fail the same way again.
+///
+/// ```
+/// assert!(presence_core::is_retryable_status(503));
+/// assert!(!presence_core::is_retryable_status(403));
+/// ```
+pub fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500..=599)
+}
+
+/// The kinds of error, for callers (and the `presence` command's JSON `kind`) that
+/// branch on what went wrong rather than on a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An input was rejected before any request was built ([`Error::InvalidInput`]).
+    InvalidInput,
+    /// The service answered with an error ([`Error::Service`]).
+    Service,
+    /// An error status without a readable error body ([`Error::UnexpectedStatus`]).
+    UnexpectedStatus,
+    /// A success status with an unreadable body ([`Error::MalformedResponse`]).
+    MalformedResponse,
+    /// The request did not complete (a transport failure: connect, timeout, TLS, I/O).
+    Transport,
+}
+
+impl ErrorKind {
+    /// The stable snake_case name: `invalid_input`, `service`, `unexpected_status`,
+    /// `malformed_response`, `transport`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Service => "service",
+            ErrorKind::UnexpectedStatus => "unexpected_status",
+            ErrorKind::MalformedResponse => "malformed_response",
+            ErrorKind::Transport => "transport",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Everything that can go wrong turning an operation into a request or a response into a
 /// result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,14 +160,20 @@ impl Error {
         }
     }
 
-    /// A short stable name of the variant: `invalid_input`, `service`, `unexpected_status`,
-    /// `malformed_response`.
-    pub fn kind(&self) -> &'static str {
+    /// What kind of error this is.
+    ///
+    /// ```
+    /// use presence_core::{Error, ErrorKind};
+    /// let e = Error::invalid_input("limit", "0 is outside 1..=1000");
+    /// assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    /// assert_eq!(e.kind().as_str(), "invalid_input");
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidInput { .. } => "invalid_input",
-            Error::Service(_) => "service",
-            Error::UnexpectedStatus { .. } => "unexpected_status",
-            Error::MalformedResponse { .. } => "malformed_response",
+            Error::InvalidInput { .. } => ErrorKind::InvalidInput,
+            Error::Service(_) => ErrorKind::Service,
+            Error::UnexpectedStatus { .. } => ErrorKind::UnexpectedStatus,
+            Error::MalformedResponse { .. } => ErrorKind::MalformedResponse,
         }
     }
 
@@ -139,9 +194,11 @@ impl Error {
         }
     }
 
-    /// Whether trying the same request again later may succeed (429 and 5xx).
+    /// Whether trying the same request again later may succeed: a 408, a 429 or a 5xx
+    /// (the one rule the engines, the facade's error and this share, see
+    /// [`is_retryable_status`]).
     pub fn is_retryable(&self) -> bool {
-        matches!(self.status(), Some(429) | Some(500..=599))
+        self.status().is_some_and(is_retryable_status)
     }
 }
 

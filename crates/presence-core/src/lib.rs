@@ -5,16 +5,19 @@
 //!
 //! # In scope
 //! - Every presence operation: [`HereNow`], [`WhereNow`], [`Heartbeat`], [`Leave`],
-//!   [`SetState`], [`GetState`] — validation, encoding (PROTOCOL.md §3), signing (§6)
-//!   and parsing of every known body shape (§4, §5).
-//! - Long-lived behaviour as state machines driven from outside: [`engine`] (heartbeat
-//!   loop, presence-event watch), [`Subscribe`] and [`PresenceEvent`].
+//!   [`SetState`], [`GetState`] and [`Subscribe`] — validation, encoding (PROTOCOL.md
+//!   §3), signing (§6) and parsing of every known body shape (§4, §5).
+//! - Long-lived behaviour as state machines driven from outside: [`HeartbeatEngine`]
+//!   keeps a user present (§8), [`WatchEngine`] receives [`PresenceEvent`]s over
+//!   subscribe (§7).
 //! - Configuration as plain data: [`Config`], [`Keyset`], [`KeysetStore`], [`UserId`],
 //!   [`Origin`].
 //!
 //! # Out of scope
-//! Sockets, TLS, async runtimes, retries, clocks and randomness. The signing time and the
-//! request id come in through [`RequestMeta`]; transports live in other crates.
+//! Sockets, TLS, async runtimes, clocks and randomness. The signing time and the request
+//! id come in through [`RequestMeta`]; the engines take `now` on every input; transports
+//! live in other crates. [`Execute`] lets any client send a bound operation, so an
+//! operation's options are written once, here.
 //!
 //! # Example
 //! ```
@@ -34,42 +37,106 @@
 //! assert_eq!(result.total_occupancy, 1);
 //! assert_eq!(result.channels[0].occupants[0].user_id, "ann");
 //! ```
+//!
+//! # Driver contract of the engines
+//!
+//! The engines never read a clock, sleep, spawn or touch a socket. Time comes in as an
+//! [`Instant`](std::time::Instant) argument on **every** input; randomness (retry
+//! jitter) comes from the seed in the engine's configuration. A driver loops:
+//!
+//! 1. After creating the engine and after every input (`join`, `left`, `add`,
+//!    `handle_response`, `handle_timeout`, …), drain `poll_request(now)` until it
+//!    returns `None`, sending each [`Transmit`] (build it with
+//!    [`Transmit::to_request`]); for the watch engine also drain `poll_cancel` and
+//!    abort those requests (then report them with `handle_cancelled`).
+//! 2. Drain `poll_event` and hand the events to the user.
+//! 3. Wait until the earliest of: a response arrives (→ `handle_response(now, id,
+//!    &resp)`), a request fails (→ `handle_failure(now, id, failure)`, with a
+//!    [`Failure::Transport`] when it did not complete), the deadline from
+//!    `poll_timeout()` (→ `handle_timeout(now)`), or a user input. Then go to 1.
+//!
+//! Responses for requests the engine no longer cares about (after a disconnect or a
+//! channel change) are ignored, so a driver need not track them.
+//!
+//! ```
+//! use presence_core::{HeartbeatConfig, HeartbeatEngine};
+//! use std::time::{Duration, Instant};
+//!
+//! // `start` comes from the driver's clock; the engine never reads one.
+//! fn first_heartbeat(start: Instant) {
+//!     let mut engine = HeartbeatEngine::new(HeartbeatConfig::new(60));
+//!     engine.join(start, ["lobby"], Vec::<String>::new());
+//!     let tx = engine.poll_request(start).expect("an immediate heartbeat on join");
+//!     // … send tx, then feed the response back:
+//!     let ok = http::Response::new(&br#"{"status": 200, "message": "OK", "service": "Presence"}"#[..]);
+//!     engine.handle_response(start, tx.id, &ok);
+//!     assert_eq!(engine.poll_timeout(), Some(start + Duration::from_secs(29)));
+//! }
+//! # first_heartbeat(Instant::now());
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub use http;
 
-pub mod config;
-pub mod encoding;
-pub mod engine;
-pub mod error;
+mod config;
+mod encoding;
+mod engine;
+mod error;
 mod json;
-pub mod ops;
-pub mod presence_event;
-pub mod request;
-pub mod response;
-pub mod signature;
+mod ops;
+mod presence_event;
+mod request;
+mod response;
+mod signature;
 
-/// Whether the here-now JSON reader accepts `text` as exactly one JSON document nested at
-/// most [`response::MAX_DEPTH`] levels. A hook for the `json_reader` fuzz target, which
-/// holds the reader to serde_json; not part of the API.
-#[doc(hidden)]
-pub fn json_reader_accepts(text: &str) -> bool {
-    let mut reader = json::Reader::new(text);
-    reader.skip().is_ok() && reader.end().is_ok()
-}
-
-pub use config::{Config, Keyset, KeysetStore, Origin, Secret, UserId};
-pub use error::{Error, RawBody, ServiceError};
+pub use config::{
+    Config, Keyset, KeysetStore, Origin, Secret, UserId, DEFAULT_PNSDK, MAX_NAME_CHARS,
+};
+pub use encoding::percent_encode;
+pub use engine::heartbeat::{
+    HeartbeatConfig, HeartbeatEngine, HeartbeatEvent, HeartbeatRequest, HeartbeatState,
+    MIN_HEARTBEAT_INTERVAL,
+};
+pub use engine::watch::{WatchConfig, WatchEngine, WatchEvent, WatchState};
+pub use engine::{Failure, RequestId, Transmit, TransportFailure, TransportFailureKind};
+pub use error::{is_retryable_status, Error, ErrorKind, RawBody, ServiceError};
 pub use ops::get_state::{GetState, GetStateResult};
-pub use ops::heartbeat::Heartbeat;
+pub use ops::heartbeat::{Heartbeat, DEFAULT_PRESENCE_TIMEOUT, MIN_PRESENCE_TIMEOUT};
 pub use ops::here_now::{
-    ChannelOccupancy, ChannelView, HereNow, HereNowResult, HereNowView, Occupant, OccupantView,
-    RawJson,
+    ChannelOccupancy, HereNow, HereNowResult, Occupant, RawJson, HERE_NOW_MAX_LIMIT,
 };
 pub use ops::leave::Leave;
 pub use ops::set_state::{SetState, SetStateResult};
-pub use ops::subscribe::{Cursor, Subscribe, SubscribeResult};
+pub use ops::subscribe::{Cursor, Subscribe, SubscribeResult, PRESENCE_SUFFIX};
 pub use ops::where_now::{WhereNow, WhereNowResult};
-pub use presence_event::{IntervalEvent, PresenceChange, PresenceEvent};
-pub use request::{CallOptions, HttpRequest, KeysetChoice, Operation, RequestMeta};
+pub use presence_event::{
+    EventError, IntervalEvent, PresenceChange, PresenceEvent, UnreadableEvent,
+};
+pub use request::{CallOptions, Execute, HttpRequest, KeysetChoice, Operation, RequestMeta};
+pub use signature::{canonical_query, sign_v2, verify_v2};
+
+/// Hooks for the fuzz targets (`fuzz/`), compiled only with `--cfg fuzzing` (which
+/// cargo-fuzz sets): not part of the API.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    /// Whether the here-now JSON reader accepts `text` as exactly one JSON document
+    /// nested at most [`MAX_DEPTH`] levels (the `json_reader` target holds it to
+    /// serde_json).
+    pub fn json_reader_accepts(text: &str) -> bool {
+        let mut reader = crate::json::Reader::new(text);
+        reader.skip().is_ok() && reader.end().is_ok()
+    }
+
+    /// Deepest JSON nesting a response body may have.
+    pub const MAX_DEPTH: usize = crate::response::MAX_DEPTH;
+
+    /// Parses one presence payload (`d`) for `channel`.
+    pub fn parse_payload(
+        channel: String,
+        timetoken: String,
+        d: serde_json::Value,
+    ) -> Result<crate::PresenceEvent, crate::EventError> {
+        crate::presence_event::parse_payload(channel, None, timetoken, d)
+    }
+}

@@ -169,7 +169,7 @@ fn strip(name: &str) -> &str {
 
 impl RawMessage {
     /// The event, or `None` for a non-presence message.
-    pub(crate) fn into_event(self) -> Result<Option<PresenceEvent>, String> {
+    pub(crate) fn into_event(self) -> Result<Option<PresenceEvent>, UnreadableEvent> {
         if !self.c.ends_with(PRESENCE_SUFFIX) {
             return Ok(None);
         }
@@ -181,74 +181,133 @@ impl RawMessage {
             .filter(|b| *b != channel)
             .map(str::to_owned);
         let timetoken = self.p.map(|p| p.t).unwrap_or_default();
-        parse_payload(channel, subscription, timetoken, self.d).map(Some)
+        parse_payload(channel.clone(), subscription, timetoken, self.d)
+            .map(Some)
+            .map_err(|reason| UnreadableEvent { channel, reason })
+    }
+}
+
+/// A presence message on a `-pnpres` channel that could not be read as an event; the
+/// batch it came in is still read (and the cursor moves on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnreadableEvent {
+    /// The channel (without `-pnpres`).
+    pub channel: String,
+    /// What was wrong with the payload.
+    pub reason: EventError,
+}
+
+impl fmt::Display for UnreadableEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unreadable presence message on `{}`: {}",
+            self.channel, self.reason
+        )
+    }
+}
+
+/// Why a presence payload (`d`) is not an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventError {
+    /// `d` is not a JSON object.
+    NotAnObject,
+    /// `d` has no string `action`.
+    NoAction,
+    /// An `action` this SDK does not know.
+    UnknownAction(String),
+    /// A required field is missing (`uuid` of a per-user event).
+    MissingField(&'static str),
+    /// A field has the wrong type or an impossible value.
+    InvalidField {
+        /// The field (`timestamp`, `occupancy`, `join`…).
+        field: &'static str,
+        /// What it should be.
+        expected: &'static str,
+    },
+}
+
+impl fmt::Display for EventError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventError::NotAnObject => f.write_str("the payload `d` is not an object"),
+            EventError::NoAction => f.write_str("the payload has no string `action`"),
+            EventError::UnknownAction(a) => write!(f, "unknown presence action {a:?}"),
+            EventError::MissingField(field) => write!(f, "`{field}` is missing"),
+            EventError::InvalidField { field, expected } => {
+                write!(f, "`{field}` is not {expected}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EventError {}
+
+/// A count or time field: a non-negative integer, as a number or a numeric string
+/// (PROTOCOL.md §10.8); absent is `None`, and so is `null` when `null_ok`.
+fn unsigned(
+    d: &serde_json::Map<String, Value>,
+    field: &'static str,
+    null_ok: bool,
+) -> Result<Option<u64>, EventError> {
+    let invalid = EventError::InvalidField {
+        field,
+        expected: "a non-negative integer",
+    };
+    match d.get(field) {
+        None => Ok(None),
+        Some(Value::Null) if null_ok => Ok(None),
+        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or(invalid),
+        Some(Value::String(s)) => s.trim().parse::<u64>().map(Some).map_err(|_| invalid),
+        Some(_) => Err(invalid),
+    }
+}
+
+/// A list of user ids of an interval event (`join`, `leave`, `timeout`).
+fn user_list(
+    d: &mut serde_json::Map<String, Value>,
+    field: &'static str,
+) -> Result<Vec<String>, EventError> {
+    let invalid = EventError::InvalidField {
+        field,
+        expected: "an array of user id strings",
+    };
+    match d.remove(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s),
+                _ => Err(invalid.clone()),
+            })
+            .collect(),
+        Some(_) => Err(invalid),
     }
 }
 
 /// Parses a presence payload (`d`) for `channel`.
-///
-/// ```
-/// use presence_core::presence_event::{parse_payload, PresenceEvent};
-/// let d = serde_json::json!({"action": "join", "timestamp": "1481896358", "uuid": "ann", "occupancy": 1});
-/// match parse_payload("lobby".into(), None, "1".into(), d).unwrap() {
-///     PresenceEvent::Join(c) => assert_eq!((c.user_id.as_str(), c.timestamp), ("ann", 1481896358)),
-///     other => panic!("{other:?}"),
-/// }
-/// ```
-pub fn parse_payload(
+pub(crate) fn parse_payload(
     channel: String,
     subscription: Option<String>,
     timetoken: String,
     d: Value,
-) -> Result<PresenceEvent, String> {
+) -> Result<PresenceEvent, EventError> {
     let Value::Object(mut d) = d else {
-        return Err("presence payload `d` is not an object".to_owned());
+        return Err(EventError::NotAnObject);
     };
     let action = match d.get("action") {
         Some(Value::String(a)) => a.clone(),
-        _ => return Err("presence payload has no string `action`".to_owned()),
+        _ => return Err(EventError::NoAction),
     };
-    let timestamp = match d.get("timestamp") {
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .ok_or("`timestamp` is not a non-negative integer")?,
-        Some(Value::String(s)) => s
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| format!("`timestamp` {s:?} is not a number"))?,
-        None => 0,
-        Some(_) => return Err("`timestamp` must be a number or a string".to_owned()),
-    };
-    let occupancy = match d.get("occupancy") {
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .ok_or("`occupancy` is not a non-negative integer")?,
-        Some(Value::String(s)) => s
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| format!("`occupancy` {s:?} is not a number"))?,
-        None | Some(Value::Null) => 0,
-        Some(_) => return Err("`occupancy` must be a number".to_owned()),
-    };
+    let timestamp = unsigned(&d, "timestamp", false)?.unwrap_or(0);
+    let occupancy = unsigned(&d, "occupancy", true)?.unwrap_or(0);
     if action == "interval" {
-        let list =
-            |d: &mut serde_json::Map<String, Value>, key: &str| -> Result<Vec<String>, String> {
-                match d.remove(key) {
-                    None | Some(Value::Null) => Ok(Vec::new()),
-                    Some(Value::Array(items)) => items
-                        .into_iter()
-                        .map(|v| match v {
-                            Value::String(s) => Ok(s),
-                            _ => Err(format!("`{key}` holds a non-string")),
-                        })
-                        .collect(),
-                    Some(_) => Err(format!("`{key}` is not an array")),
-                }
-            };
         return Ok(PresenceEvent::Interval(IntervalEvent {
-            join: list(&mut d, "join")?,
-            leave: list(&mut d, "leave")?,
-            timeout: list(&mut d, "timeout")?,
+            join: user_list(&mut d, "join")?,
+            leave: user_list(&mut d, "leave")?,
+            timeout: user_list(&mut d, "timeout")?,
             here_now_refresh: matches!(d.get("here_now_refresh"), Some(Value::Bool(true))),
             channel,
             subscription,
@@ -259,7 +318,13 @@ pub fn parse_payload(
     }
     let user_id = match d.remove("uuid") {
         Some(Value::String(u)) => u,
-        _ => return Err(format!("`{action}` event has no string `uuid`")),
+        None | Some(Value::Null) => return Err(EventError::MissingField("uuid")),
+        Some(_) => {
+            return Err(EventError::InvalidField {
+                field: "uuid",
+                expected: "a string",
+            })
+        }
     };
     let state = match d.remove("data").or_else(|| d.remove("state")) {
         None | Some(Value::Null) => None,
@@ -279,7 +344,7 @@ pub fn parse_payload(
         "leave" => PresenceEvent::Leave(change),
         "timeout" => PresenceEvent::Timeout(change),
         "state-change" => PresenceEvent::StateChange(change),
-        other => return Err(format!("unknown presence action {other:?}")),
+        _ => return Err(EventError::UnknownAction(action)),
     })
 }
 

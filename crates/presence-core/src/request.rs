@@ -85,32 +85,24 @@ impl CallOptions {
 ///
 /// Implemented by [`HereNow`](crate::HereNow), [`WhereNow`](crate::WhereNow),
 /// [`Heartbeat`](crate::Heartbeat), [`Leave`](crate::Leave),
-/// [`SetState`](crate::SetState) and [`GetState`](crate::GetState).
-pub trait Operation {
+/// [`SetState`](crate::SetState), [`GetState`](crate::GetState),
+/// [`Subscribe`](crate::Subscribe) and the engines' request types. The trait is sealed:
+/// only this crate implements it, so the encoding contract can change without a
+/// breaking release. Send an operation with any HTTP client ([`to_request`], then
+/// [`parse_response`]), or bind it to a client that implements [`Execute`].
+///
+/// [`to_request`]: Operation::to_request
+/// [`parse_response`]: Operation::parse_response
+#[allow(private_bounds)] // `sealed::Encode` is crate-private on purpose: the seal.
+pub trait Operation: sealed::Encode<Parsed = <Self as Operation>::Output> + Send + Sync {
     /// The typed result.
-    type Output;
+    type Output: Send + 'static;
 
     /// A short name for logs and errors (`here_now`, …).
     const NAME: &'static str;
 
-    /// The keyset choice and extra query parameters.
-    fn options(&self) -> &CallOptions;
-
-    /// Mutable access to the options.
-    fn options_mut(&mut self) -> &mut CallOptions;
-
-    /// Number of channels and groups (for logs).
-    fn channel_count(&self) -> usize {
-        0
-    }
-
-    /// Validates the input and writes the path and operation-specific query.
-    #[doc(hidden)]
-    fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error>;
-
-    /// Parses a success body (HTTP 2xx, not a "false 200").
-    #[doc(hidden)]
-    fn parse_body(&self, body: &[u8]) -> Result<Self::Output, crate::response::BodyError>;
+    /// Number of channels and groups named (for logs).
+    fn channel_count(&self) -> usize;
 
     /// Builds the HTTP request.
     ///
@@ -146,20 +138,80 @@ pub trait Operation {
     }
 }
 
+/// Something an operation can be executed with: the `presence` facade implements it
+/// for `&Client` (an async result) and `&blocking::Client` (a blocking one), and any
+/// other client can implement it too. An operation bound to one (`client.here_now()`,
+/// or [`HereNow::with_client`](crate::HereNow::with_client)) ends in `execute()`, so
+/// the operation's setters are written once, here in the core, for every client.
+///
+/// ```
+/// use presence_core::{Execute, Operation, WhereNow, WhereNowResult};
+///
+/// /// A client that answers every call from a canned body.
+/// #[derive(Clone, Copy)]
+/// struct Canned(&'static [u8]);
+///
+/// impl<O: Operation> Execute<O> for Canned {
+///     type Output = Result<O::Output, presence_core::Error>;
+///     fn execute(self, op: O) -> Self::Output {
+///         op.parse_response(&http::Response::new(self.0))
+///     }
+/// }
+///
+/// let client = Canned(br#"{"status": 200, "payload": {"channels": ["lobby"]}}"#);
+/// let result: WhereNowResult = WhereNow::with_client(client).user_id("ann").execute().unwrap();
+/// assert_eq!(result.channels, ["lobby"]);
+/// ```
+pub trait Execute<O: Operation> {
+    /// What executing gives: a future of the result for an async client, the result
+    /// itself for a blocking one.
+    type Output;
+
+    /// Sends `op` and parses its response.
+    fn execute(self, op: O) -> Self::Output;
+}
+
+/// The crate-private half of [`Operation`]: how an operation encodes its request and
+/// reads its success body. Outside the crate it can be neither named nor implemented.
+pub(crate) mod sealed {
+    use super::{CallOptions, RequestParts, Target};
+    use crate::response::BodyError;
+    use crate::Error;
+
+    pub(crate) trait Encode {
+        /// What [`parse_body`](Encode::parse_body) gives: `Operation::Output`.
+        type Parsed;
+
+        /// The keyset choice and extra query parameters.
+        fn options(&self) -> &CallOptions;
+
+        /// Mutable access to the options (the engines set them on what they build).
+        fn options_mut(&mut self) -> &mut CallOptions;
+
+        /// Validates the input and writes the path and operation-specific query.
+        fn encode<'a>(
+            &'a self,
+            target: &Target<'a>,
+            out: &mut RequestParts<'a>,
+        ) -> Result<(), Error>;
+
+        /// Parses a success body (HTTP 2xx, not a "false 200").
+        fn parse_body(&self, body: &[u8]) -> Result<Self::Parsed, BodyError>;
+    }
+}
+
 /// What an operation encodes against: the resolved keyset and the requesting user.
-#[doc(hidden)]
 #[derive(Debug)]
-pub struct Target<'a> {
+pub(crate) struct Target<'a> {
     /// The resolved keyset.
-    pub keyset: &'a Keyset,
+    pub(crate) keyset: &'a Keyset,
     /// The configured user id.
-    pub user_id: &'a str,
+    pub(crate) user_id: &'a str,
 }
 
 /// A value in the query, kept decoded for signing.
-#[doc(hidden)]
 #[derive(Debug, Clone)]
-pub struct QueryParam<'a> {
+struct QueryParam<'a> {
     key: Cow<'a, str>,
     value: QueryValue<'a>,
 }
@@ -179,16 +231,15 @@ impl QueryValue<'_> {
         match self {
             QueryValue::One(v) => Cow::Borrowed(v.as_ref()),
             QueryValue::List(items) => Cow::Owned(items.join(",")),
-            QueryValue::Num(n) => Cow::Owned(n.to_string()),
+            QueryValue::Num(n) => Cow::Owned(itoa::Buffer::new().format(*n).to_owned()),
         }
     }
 }
 
 /// Path and query under construction. Values borrow from the operation and the
 /// configuration; nothing is copied until the final URI is written.
-#[doc(hidden)]
 #[derive(Debug, Default)]
-pub struct RequestParts<'a> {
+pub(crate) struct RequestParts<'a> {
     path: String,
     query: Vec<QueryParam<'a>>,
 }
@@ -346,19 +397,8 @@ pub(crate) fn build<O: Operation>(
 }
 
 /// Appends `n` in decimal.
-fn push_decimal(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // ASCII digits: always UTF-8.
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+fn push_decimal(out: &mut String, n: u64) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Validates and normalises a list of channel or group names: every name non-empty and
@@ -441,10 +481,36 @@ pub(crate) fn require_some(channels: &[&str], groups: &[&str]) -> Result<(), Err
     Ok(())
 }
 
-/// Implements the per-call option setters on an operation type.
-macro_rules! call_options {
-    ($ty:ty) => {
+/// Implements what every operation type `$ty<C>` shares: the per-call options
+/// (`using`, `keyset`, `query_param`), the client slot (`with_client`, built from the
+/// type's `Default`) and `execute` for a bound operation. The type has the fields
+/// `options: CallOptions` and `client: C`, and implements `Default` for `C = ()`
+/// through `$ty::<C>::defaults(client)`.
+macro_rules! operation_common {
+    ($ty:ident) => {
         impl $ty {
+            /// A new operation, not bound to a client: build its request with
+            /// [`to_request`](crate::Operation::to_request), or send it with a
+            /// client's `execute`.
+            pub fn new() -> Self {
+                Self::default()
+            }
+        }
+
+        impl Default for $ty {
+            fn default() -> Self {
+                Self::defaults(())
+            }
+        }
+
+        impl<C> $ty<C> {
+            /// A new operation bound to `client`, ending in [`execute`](Self::execute).
+            /// The `presence` facade's clients return these from their operation
+            /// methods (`client.here_now()` and so on).
+            pub fn with_client(client: C) -> Self {
+                Self::defaults(client)
+            }
+
             /// Uses the named keyset from the configuration's keyset store for this call.
             pub fn using(mut self, name: impl Into<String>) -> Self {
                 self.options.keyset = $crate::request::KeysetChoice::Named(name.into());
@@ -464,15 +530,26 @@ macro_rules! call_options {
                 self
             }
         }
+
+        impl<C: $crate::Execute<Self> + Copy> $ty<C>
+        where
+            Self: $crate::Operation,
+        {
+            /// Sends the operation with the client it is bound to and parses the answer:
+            /// `.await` it on an async client.
+            pub fn execute(self) -> C::Output {
+                self.client.execute(self)
+            }
+        }
     };
 }
-pub(crate) use call_options;
+pub(crate) use operation_common;
 
 /// Implements the `channels` / `channel_groups` setters (each adds to the names already
 /// set) on an operation with those two `Vec<String>` fields.
 macro_rules! channel_setters {
-    ($ty:ty, $channels_doc:literal, $groups_doc:literal) => {
-        impl $ty {
+    ($ty:ident, $channels_doc:literal, $groups_doc:literal) => {
+        impl<C> $ty<C> {
             #[doc = $channels_doc]
             pub fn channels<I, S>(mut self, channels: I) -> Self
             where

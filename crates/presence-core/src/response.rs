@@ -70,9 +70,8 @@ pub(crate) fn classify<'a, T, B: AsRef<[u8]>>(
 }
 
 /// Why a typed body parser did not produce a result.
-#[doc(hidden)]
 #[derive(Debug)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     /// The body's own `status`/`error` fields say error (a "false 200"); carries what the
     /// operation expected, for when the error body cannot be read.
     Flagged(&'static str),
@@ -118,10 +117,15 @@ where
 {
     let text = json_text(expected, body)?;
     // serde_json stops at 128 levels for values it builds, but skips unknown fields
-    // without that limit: bound the nesting of the whole body first (a linear byte scan).
-    if exceeds_depth(body, MAX_DEPTH) {
-        let detail = format!("JSON nested deeper than {MAX_DEPTH} levels");
-        return Err(BodyError::Invalid(Error::malformed(expected, detail, body)));
+    // without that limit: the body is checked (grammar and nesting) by the same
+    // one-pass reader the here-now body is read with, then deserialized.
+    let mut reader = crate::json::Reader::new(text);
+    if let Err(e) = reader.skip().and_then(|_| reader.end()) {
+        return Err(BodyError::Invalid(Error::malformed(
+            expected,
+            e.to_string(),
+            body,
+        )));
     }
     match serde_json::from_str::<T>(text) {
         Ok(raw) if raw.envelope().is_error() => Err(BodyError::Flagged(expected)),
@@ -136,156 +140,7 @@ where
 
 /// Deepest JSON nesting a response body may have: what serde_json's recursion limit lets
 /// it build (127 levels), so the typed parse and the error reader agree.
-pub const MAX_DEPTH: usize = 127;
-
-/// Whether `body` nests objects and arrays deeper than `max`, ignoring brackets in strings.
-///
-/// Runs on every body, so it works on 64-byte blocks: four byte masks (`"`, `\\`, `{[`,
-/// `}]`) are built eight bytes at a time with SWAR arithmetic, string interiors come from
-/// the prefix parity of the quotes, and the depth moves by bit counts unless the block
-/// could cross `max` or go below zero. Blocks with a backslash (escapes) and the tail take
-/// the byte-by-byte path; the tail is padded to a block. Both agree with [`DepthScan::bytes`] on every input (tested).
-pub(crate) fn exceeds_depth(body: &[u8], max: usize) -> bool {
-    let mut scan = DepthScan {
-        depth: 0,
-        max: i64::try_from(max).unwrap_or(i64::MAX),
-        in_string: false,
-        escaped: false,
-    };
-    let mut blocks = body.chunks_exact(64);
-    for block in &mut blocks {
-        if block_exceeds(&mut scan, block) {
-            return true;
-        }
-    }
-    // The tail, padded with spaces (neutral inside and outside strings) to one more block.
-    let tail = blocks.remainder();
-    if tail.is_empty() {
-        return false;
-    }
-    let mut padded = [b' '; 64];
-    padded[..tail.len()].copy_from_slice(tail);
-    block_exceeds(&mut scan, &padded)
-}
-
-/// One 64-byte block of [`exceeds_depth`].
-#[inline]
-fn block_exceeds(scan: &mut DepthScan, block: &[u8]) -> bool {
-    let (mut quotes, mut backslashes, mut opens, mut closes) = (0u64, 0u64, 0u64, 0u64);
-    for (k, word) in block.chunks_exact(8).enumerate() {
-        let w = word.try_into().map(u64::from_le_bytes).unwrap_or(0);
-        // `[`/`]` differ from `{`/`}` only in bit 0x20.
-        let folded = w | (LO * 0x20);
-        let shift = 8 * k;
-        quotes |= movemask(eq_mask(w, b'"')) << shift;
-        backslashes |= movemask(eq_mask(w, b'\\')) << shift;
-        opens |= movemask(eq_mask(folded, b'{')) << shift;
-        closes |= movemask(eq_mask(folded, b'}')) << shift;
-    }
-    if backslashes != 0 || scan.escaped {
-        return scan.bytes(block);
-    }
-    // Bit i set: byte i is inside a string (odd number of quotes up to it).
-    let inside = prefix_xor(quotes) ^ if scan.in_string { !0 } else { 0 };
-    scan.in_string = inside >> 63 == 1;
-    let (opens, closes) = (opens & !inside, closes & !inside);
-    let (n_open, n_close) = (
-        i64::from(opens.count_ones()),
-        i64::from(closes.count_ones()),
-    );
-    if scan.depth + n_open <= scan.max && n_close <= scan.depth {
-        scan.depth += n_open - n_close;
-        return false;
-    }
-    let mut brackets = opens | closes;
-    while brackets != 0 {
-        let i = brackets.trailing_zeros();
-        if scan.bracket(opens >> i & 1 == 1) {
-            return true;
-        }
-        brackets &= brackets - 1;
-    }
-    false
-}
-
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// High bit set in each byte of `w` equal to `c` (exact: no carries between bytes).
-#[inline(always)]
-fn eq_mask(w: u64, c: u8) -> u64 {
-    let t = w ^ (LO * u64::from(c));
-    !(((t & !HI) + !HI) | t) & HI
-}
-
-/// Gathers the high bits of the eight bytes into the low eight bits (byte 0 to bit 0).
-#[inline(always)]
-fn movemask(x: u64) -> u64 {
-    ((x >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
-}
-
-/// Bit i of the result is the parity of bits 0..=i of `x`.
-#[inline(always)]
-fn prefix_xor(mut x: u64) -> u64 {
-    x ^= x << 1;
-    x ^= x << 2;
-    x ^= x << 4;
-    x ^= x << 8;
-    x ^= x << 16;
-    x ^= x << 32;
-    x
-}
-
-/// The byte-by-byte depth scan, and the state carried between blocks.
-struct DepthScan {
-    depth: i64,
-    max: i64,
-    in_string: bool,
-    escaped: bool,
-}
-
-impl DepthScan {
-    /// One bracket outside strings; true when the depth exceeds the maximum.
-    #[inline]
-    fn bracket(&mut self, open: bool) -> bool {
-        if open {
-            self.depth += 1;
-            self.depth > self.max
-        } else {
-            // Unbalanced closers are the JSON parser's business; never go below zero.
-            self.depth = (self.depth - 1).max(0);
-            false
-        }
-    }
-
-    fn bytes(&mut self, bytes: &[u8]) -> bool {
-        for &b in bytes {
-            if self.in_string {
-                if self.escaped {
-                    self.escaped = false;
-                } else if b == b'\\' {
-                    self.escaped = true;
-                } else if b == b'"' {
-                    self.in_string = false;
-                }
-                continue;
-            }
-            let exceeded = match b {
-                b'"' => {
-                    self.in_string = true;
-                    false
-                }
-                b'{' | b'[' => self.bracket(true),
-                b'}' | b']' => self.bracket(false),
-                _ => false,
-            };
-            if exceeded {
-                return true;
-            }
-        }
-        false
-    }
-}
+pub(crate) const MAX_DEPTH: usize = 127;
 
 /// The `status` and `error` fields every Presence body carries.
 #[derive(Debug, Default, Deserialize)]
@@ -447,54 +302,4 @@ fn error_body(
         retry_after,
         body: RawBody(body.to_vec()),
     })))
-}
-
-#[cfg(test)]
-mod depth_tests {
-    use super::{exceeds_depth, DepthScan};
-    use proptest::prelude::*;
-
-    fn reference(body: &[u8], max: usize) -> bool {
-        DepthScan {
-            depth: 0,
-            max: max as i64,
-            in_string: false,
-            escaped: false,
-        }
-        .bytes(body)
-    }
-
-    #[test]
-    fn known_cases() {
-        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
-        assert!(!exceeds_depth(deep(127).as_bytes(), 127));
-        assert!(exceeds_depth(deep(128).as_bytes(), 127));
-        assert!(exceeds_depth(deep(100_000).as_bytes(), 127));
-        let in_string = format!("{{\"a\": \"{}\"}}", "[".repeat(500));
-        assert!(!exceeds_depth(in_string.as_bytes(), 127));
-        let escaped = format!("{{\"a\": \"\\\"{}\"}}", "[".repeat(500));
-        assert!(!exceeds_depth(escaped.as_bytes(), 127));
-        let closers_first = format!("{}{}", "]".repeat(300), deep(127));
-        assert!(!exceeds_depth(closers_first.as_bytes(), 127));
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
-        #[test]
-        fn block_scan_agrees_with_byte_scan(
-            body in proptest::collection::vec(proptest::sample::select(b"{}[]\"\\ a,\xc3".to_vec()), 0..400),
-            max in 0usize..12,
-        ) {
-            prop_assert_eq!(exceeds_depth(&body, max), reference(&body, max));
-        }
-
-        /// Without backslashes every 64-byte block takes the mask path.
-        #[test]
-        fn mask_path_agrees_with_byte_scan(
-            body in proptest::collection::vec(proptest::sample::select(b"{}[]\"a,:  \xc3".to_vec()), 0..1000),
-            max in 0usize..40,
-        ) {
-            prop_assert_eq!(exceeds_depth(&body, max), reference(&body, max));
-        }
-    }
 }

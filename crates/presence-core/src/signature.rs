@@ -22,7 +22,7 @@ use sha2::Sha256;
 /// Pairs named `signature` are skipped; the rest are sorted by key (then value).
 ///
 /// ```
-/// let q = presence_core::signature::canonical_query([("uuid", "a b"), ("heartbeat", "300")]);
+/// let q = presence_core::canonical_query([("uuid", "a b"), ("heartbeat", "300")]);
 /// assert_eq!(q, "heartbeat=300&uuid=a%20b");
 /// ```
 pub fn canonical_query<'a, I>(pairs: I) -> String
@@ -50,7 +50,7 @@ where
 ///
 /// ```
 /// // pubnub/rust `src/transport/middleware.rs` test vector.
-/// let sig = presence_core::signature::sign_v2(
+/// let sig = presence_core::sign_v2(
 ///     "secKey", "GET", "pubKey",
 ///     "/publish/pubKey/subKey/0/my_channel/0/%22hello%21%22",
 ///     "pnsdk=PubNub-Rust&store=1&timestamp=1679642098&ttl=10&uuid=userId",
@@ -66,6 +66,53 @@ pub fn sign_v2(
     canonical_query: &str,
     body: &[u8],
 ) -> String {
+    let digest = mac(secret_key, method, publish_key, path, canonical_query, body).finalize();
+    let mut out = String::with_capacity(46);
+    out.push_str("v2.");
+    URL_SAFE_NO_PAD.encode_string(digest.into_bytes(), &mut out);
+    out
+}
+
+/// Checks a `signature=` value against the string to sign, in constant time (the hmac
+/// crate's `verify_slice`): true when `given` is exactly the `v2.` signature
+/// [`sign_v2`] computes for the same inputs. For servers verifying requests.
+///
+/// ```
+/// let (secret, path, query) = ("sec", "/v2/presence/sub-key/demo/uuid/me", "timestamp=1&uuid=me");
+/// let sig = presence_core::sign_v2(secret, "GET", "pub", path, query, b"");
+/// assert!(presence_core::verify_v2(secret, "GET", "pub", path, query, b"", &sig));
+/// assert!(!presence_core::verify_v2(secret, "GET", "pub", path, "timestamp=2&uuid=me", b"", &sig));
+/// assert!(!presence_core::verify_v2(secret, "GET", "pub", path, query, b"", "v2.AAAA"));
+/// ```
+pub fn verify_v2(
+    secret_key: &str,
+    method: &str,
+    publish_key: &str,
+    path: &str,
+    canonical_query: &str,
+    body: &[u8],
+    given: &str,
+) -> bool {
+    let Some(tag) = given
+        .strip_prefix("v2.")
+        .and_then(|b64| URL_SAFE_NO_PAD.decode(b64).ok())
+    else {
+        return false;
+    };
+    mac(secret_key, method, publish_key, path, canonical_query, body)
+        .verify_slice(&tag)
+        .is_ok()
+}
+
+/// The HMAC-SHA256 of the v2 string to sign.
+fn mac(
+    secret_key: &str,
+    method: &str,
+    publish_key: &str,
+    path: &str,
+    canonical_query: &str,
+    body: &[u8],
+) -> Hmac<Sha256> {
     // HMAC accepts keys of any length; `new_from_slice` cannot fail for HMAC.
     let mut mac = match Hmac::<Sha256>::new_from_slice(secret_key.as_bytes()) {
         Ok(mac) => mac,
@@ -80,26 +127,13 @@ pub fn sign_v2(
     mac.update(canonical_query.as_bytes());
     mac.update(b"\n");
     mac.update(body);
-    let digest = mac.finalize().into_bytes();
-    let mut out = String::with_capacity(46);
-    out.push_str("v2.");
-    URL_SAFE_NO_PAD.encode_string(digest, &mut out);
-    out
+    mac
 }
 
 #[cold]
 fn unreachable_hmac() -> ! {
     // `Hmac::new_from_slice` only errors for fixed-size-key MACs; HMAC takes any key.
     panic!("HMAC-SHA256 rejected a key, which the hmac crate documents as impossible")
-}
-
-/// Constant-time comparison of two signatures (used by servers verifying requests).
-pub fn signatures_match(expected: &str, given: &str) -> bool {
-    let (a, b) = (expected.as_bytes(), given.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
@@ -211,9 +245,24 @@ mod tests {
     }
 
     #[test]
-    fn compare() {
-        assert!(signatures_match("v2.abc", "v2.abc"));
-        assert!(!signatures_match("v2.abc", "v2.abd"));
-        assert!(!signatures_match("v2.abc", "v2.ab"));
+    fn verify_accepts_only_the_exact_signature() {
+        let q = "timestamp=1700000000&uuid=user-1";
+        let path = "/v2/presence/sub-key/sub-c-test/uuid/user-1";
+        let sig = sign_v2("sec-c-test", "GET", "", path, q, b"");
+        assert!(verify_v2("sec-c-test", "get", "", path, q, b"", &sig));
+        for wrong in [
+            sig.trim_start_matches("v2.").to_owned(),
+            format!("{sig}A"),
+            sig[..sig.len() - 1].to_owned(),
+            sig.replace("v2.", "v1."),
+            String::new(),
+            "v2.!!".to_owned(),
+        ] {
+            assert!(
+                !verify_v2("sec-c-test", "GET", "", path, q, b"", &wrong),
+                "{wrong}"
+            );
+        }
+        assert!(!verify_v2("other", "GET", "", path, q, b"", &sig));
     }
 }

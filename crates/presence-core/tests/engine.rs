@@ -1,11 +1,11 @@
 //! Engine tests with virtual time: table-driven over state × input.
 
-use presence_core::engine::heartbeat::{
+use presence_core::RequestId;
+use presence_core::{Config, Keyset, PresenceEvent, RequestMeta, UserId};
+use presence_core::{
     HeartbeatConfig, HeartbeatEngine, HeartbeatEvent, HeartbeatRequest, HeartbeatState as S,
 };
-use presence_core::engine::watch::{WatchConfig, WatchEngine, WatchEvent, WatchState};
-use presence_core::engine::RequestId;
-use presence_core::{Config, Keyset, PresenceEvent, RequestMeta, UserId};
+use presence_core::{WatchConfig, WatchEngine, WatchEvent, WatchState};
 use std::time::{Duration, Instant};
 
 /// The virtual epoch: read once per test; every later time is computed from it.
@@ -67,7 +67,7 @@ fn engine_in(start: Start, t0: Instant) -> (HeartbeatEngine, Option<RequestId>) 
         Start::Failed => e.handle_response(t0, id, &err(403)),
         Start::Stopped => {
             e.handle_response(t0, id, &resp(200, OK));
-            e.disconnect();
+            e.disconnect(t0);
             drain(&mut e, t0);
         }
         Start::Inactive => unreachable!(),
@@ -98,14 +98,14 @@ fn apply(e: &mut HeartbeatEngine, id: Option<RequestId>, input: Input, t: Instan
         Input::JoinNew => e.join(t, ["c"], Vec::<String>::new()),
         Input::JoinExisting => e.join(t, ["a"], Vec::<String>::new()),
         Input::LeftOne => e.left(t, ["a"], Vec::<String>::new()),
-        Input::LeftAll => e.left_all(),
-        Input::Disconnect => e.disconnect(),
+        Input::LeftAll => e.left_all(t),
+        Input::Disconnect => e.disconnect(t),
         Input::Reconnect => e.reconnect(t),
         Input::Success => e.handle_response(t, id, &resp(200, OK)),
         Input::ServerError => e.handle_response(t, id, &err(500)),
         Input::Forbidden => e.handle_response(t, id, &err(403)),
-        Input::Transport => e.handle_transport_error(t, id, "connection refused"),
-        Input::Cancelled => e.handle_cancelled(id),
+        Input::Transport => e.handle_failure(t, id, refused("connection refused")),
+        Input::Cancelled => e.handle_cancelled(t, id),
         Input::TimeoutDue => e.handle_timeout(t + Duration::from_secs(29)),
     }
 }
@@ -256,7 +256,7 @@ fn join_during_cooldown_heartbeats_at_once() {
 fn disconnect_while_in_flight_ignores_the_late_response() {
     let t0 = epoch();
     let (mut e, id) = engine_in(Start::Heartbeating, t0);
-    e.disconnect();
+    e.disconnect(t0);
     let (kinds, _) = drain(&mut e, t0);
     assert_eq!(kinds, ["leave"]);
     while e.poll_event().is_some() {}
@@ -309,7 +309,7 @@ fn repeated_failures_back_off_within_bounds_and_never_busy_loop() {
     let mut delays = Vec::new();
     for _ in 0..12 {
         let (_, id) = drain(&mut e, now);
-        e.handle_transport_error(now, id.expect("retry due"), "refused");
+        e.handle_failure(now, id.expect("retry due"), refused("refused"));
         let next = e.poll_timeout().unwrap();
         delays.push(next - now);
         now = next;
@@ -373,7 +373,7 @@ fn leaves_skip_presence_channels_and_respect_suppression() {
     let mut quiet = HeartbeatEngine::new(config);
     quiet.join(t0, ["a"], Vec::<String>::new());
     drain(&mut quiet, t0);
-    quiet.left_all();
+    quiet.left_all(t0);
     assert_eq!(drain(&mut quiet, t0).0, Vec::<&str>::new());
     // Go's Connected(false): stop without a leave.
     let (mut e, _) = engine_in(Start::Cooldown, t0);
@@ -387,7 +387,7 @@ fn state_is_sent_keyed_by_channel() {
     let t0 = epoch();
     let mut e = HeartbeatEngine::new(HeartbeatConfig::new(60));
     e.join(t0, ["a", "b"], Vec::<String>::new());
-    e.set_state("a", serde_json::json!({"mood": "ok"}));
+    e.set_state(t0, "a", serde_json::json!({"mood": "ok"}));
     let tx = e.poll_request(t0).unwrap();
     let config = Config::new(Keyset::new("k"), UserId::new("u").unwrap());
     let uri = tx.op.to_request_for_test(&config);
@@ -414,7 +414,7 @@ fn watch_handshake_long_poll_and_dedup() {
     let t0 = epoch();
     let mut e = WatchEngine::new(WatchConfig::default());
     assert!(e.poll_request(t0).is_none(), "idle without channels");
-    e.add(["heartbeat-tornado-ch"], Vec::<String>::new());
+    e.add(t0, ["heartbeat-tornado-ch"], Vec::<String>::new());
     let (id, uri) = watch_uri(&mut e, t0);
     assert!(
         uri.contains("/v2/subscribe/k/heartbeat-tornado-ch-pnpres/0?") && uri.contains("tt=0"),
@@ -461,11 +461,11 @@ fn watch_handshake_long_poll_and_dedup() {
 fn watch_channel_change_cancels_and_keeps_cursor() {
     let t0 = epoch();
     let mut e = WatchEngine::new(WatchConfig::default());
-    e.add(["a"], Vec::<String>::new());
+    e.add(t0, ["a"], Vec::<String>::new());
     let (id, _) = watch_uri(&mut e, t0);
     e.handle_response(t0, id, &resp(200, HANDSHAKE));
     let (old, _) = watch_uri(&mut e, t0);
-    e.add(Vec::<String>::new(), ["g"]);
+    e.add(t0, Vec::<String>::new(), ["g"]);
     assert_eq!(e.poll_cancel(), Some(old));
     let (_, uri) = watch_uri(&mut e, t0);
     assert!(
@@ -477,7 +477,7 @@ fn watch_channel_change_cancels_and_keeps_cursor() {
     e.handle_response(t0, old, &resp(200, TIMEOUT_1));
     assert_eq!(e.poll_event(), Some(WatchEvent::Connected));
     assert_eq!(e.poll_event(), None, "the superseded response is ignored");
-    e.remove(["a"], ["g"]);
+    e.remove(t0, ["a"], ["g"]);
     assert_eq!(e.state(), WatchState::Idle);
     assert!(e.poll_request(t0).is_none());
 }
@@ -486,11 +486,11 @@ fn watch_channel_change_cancels_and_keeps_cursor() {
 fn watch_reconnects_with_backoff_and_stops_on_forbidden() {
     let t0 = epoch();
     let mut e = WatchEngine::new(WatchConfig::default());
-    e.add(["a"], Vec::<String>::new());
+    e.add(t0, ["a"], Vec::<String>::new());
     let (id, _) = watch_uri(&mut e, t0);
     e.handle_response(t0, id, &resp(200, HANDSHAKE));
     let (id, _) = watch_uri(&mut e, t0);
-    e.handle_transport_error(t0, id, "reset");
+    e.handle_failure(t0, id, refused("reset"));
     assert_eq!(e.state(), WatchState::Reconnecting);
     let at = e.poll_timeout().unwrap();
     assert!(at >= t0 + Duration::from_millis(500) && at <= t0 + Duration::from_secs(1));
@@ -504,7 +504,7 @@ fn watch_reconnects_with_backoff_and_stops_on_forbidden() {
     e.handle_response(at, id, &err(403));
     assert_eq!(e.state(), WatchState::Stopped);
     assert!(e.poll_request(at + Duration::from_secs(60)).is_none());
-    e.reconnect();
+    e.reconnect(at);
     assert!(e.poll_request(at).is_some());
 }
 
@@ -512,7 +512,7 @@ fn watch_reconnects_with_backoff_and_stops_on_forbidden() {
 fn watch_keeps_two_real_joins_within_one_second() {
     let t0 = epoch();
     let mut e = WatchEngine::new(WatchConfig::default());
-    e.add(["c"], Vec::<String>::new());
+    e.add(t0, ["c"], Vec::<String>::new());
     let (id, _) = watch_uri(&mut e, t0);
     e.handle_response(t0, id, &resp(200, HANDSHAKE));
     let join = |tt: &str, p: &str| {
@@ -551,6 +551,14 @@ fn zero_interval_or_retry_base_never_busy_loops() {
     let t1 = t0 + Duration::from_secs(1);
     e.handle_timeout(t1);
     let (_, id) = drain(&mut e, t1);
-    e.handle_transport_error(t1, id.unwrap(), "reset");
+    e.handle_failure(t1, id.unwrap(), refused("reset"));
     assert!(e.poll_timeout().unwrap() >= t1 + Duration::from_millis(50));
+}
+
+/// A transport failure as a driver reports it.
+fn refused(why: &str) -> presence_core::Failure {
+    presence_core::Failure::Transport(presence_core::TransportFailure::new(
+        presence_core::TransportFailureKind::Connect,
+        why,
+    ))
 }

@@ -5,10 +5,9 @@ mod common;
 
 use common::{config, signed_config, signing_keyset};
 use percent_encoding::percent_decode_str;
-use presence_core::signature::{canonical_query, sign_v2};
 use presence_core::{
-    Config, Error, GetState, Heartbeat, HereNow, Keyset, Leave, Operation, Origin, RequestMeta,
-    SetState, UserId, WhereNow,
+    canonical_query, sign_v2, Config, Error, GetState, Heartbeat, HereNow, Keyset, Leave,
+    Operation, Origin, RequestMeta, SetState, UserId, WhereNow,
 };
 use serde_json::{json, Value};
 

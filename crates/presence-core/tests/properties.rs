@@ -245,12 +245,6 @@ proptest! {
         let (_, query) = request(&WhereNow::new().query_param(key.clone(), value.clone()), &config());
         prop_assert_eq!(param(&query, &key), Some(value));
     }
-
-    #[test]
-    fn encoder_matches_percent_encoding_crate(value in any::<String>()) {
-        let expected = percent_encoding::percent_encode(value.as_bytes(), presence_core::encoding::WIRE).to_string();
-        prop_assert_eq!(presence_core::encoding::encode(&value), expected);
-    }
 }
 
 /// Checks the classification invariants of one parse.

@@ -3,15 +3,15 @@
 //! secret key (only the signature derived from it), while the auth token is sent as
 //! `auth=`.
 
-use presence_core::engine::heartbeat::{HeartbeatConfig, HeartbeatEngine};
-use presence_core::engine::watch::{WatchConfig, WatchEngine};
-use presence_core::engine::{Failure, Transmit};
 use presence_core::http;
 use presence_core::{
     CallOptions, Config, Error, GetState, Heartbeat, HereNow, HttpRequest, Keyset, KeysetChoice,
     KeysetStore, Leave, Operation, Origin, RequestMeta, Secret, SetState, Subscribe, UserId,
     WhereNow,
 };
+use presence_core::{Failure, Transmit};
+use presence_core::{HeartbeatConfig, HeartbeatEngine};
+use presence_core::{WatchConfig, WatchEngine};
 use serde_json::json;
 use std::fmt::Debug;
 use std::time::{Duration, Instant};
@@ -58,7 +58,7 @@ fn meta() -> RequestMeta {
 /// Every form a secret could take in text: raw, percent-encoded (both cases),
 /// `+`-for-space, and the body of a base64 encoding.
 fn forms(secret: &str) -> Vec<String> {
-    let encoded = presence_core::encoding::encode(secret);
+    let encoded = presence_core::percent_encode(secret);
     let mut forms = vec![
         secret.to_owned(),
         encoded.clone(),
@@ -306,7 +306,8 @@ fn errors_never_print_secrets() {
         assert_debug_clean(name, &failure);
         assert_display_clean(name, &failure);
     }
-    let kinds: std::collections::BTreeSet<&str> = errors.iter().map(|(_, e)| e.kind()).collect();
+    let kinds: std::collections::BTreeSet<&str> =
+        errors.iter().map(|(_, e)| e.kind().as_str()).collect();
     assert_eq!(
         kinds.into_iter().collect::<Vec<_>>(),
         [
@@ -335,11 +336,11 @@ fn engines_and_transmits_never_print_secrets() {
     let mut hb = HeartbeatEngine::new(hb_config);
     hb.set_call_options(options.clone());
     hb.join(now, ["a", "b"], ["g"]);
-    hb.set_state("a", json!({"k": "v"}));
+    hb.set_state(now, "a", json!({"k": "v"}));
     assert_debug_clean("HeartbeatEngine", &hb);
     let tx = hb.poll_request(now).expect("a heartbeat on join");
     assert_debug_clean("Transmit<HeartbeatRequest>", &tx);
-    hb.handle_transport_error(now, tx.id, "connection refused");
+    hb.handle_failure(now, tx.id, refused("connection refused"));
     while let Some(event) = hb.poll_event() {
         assert_debug_clean("HeartbeatEvent", &event);
     }
@@ -349,7 +350,7 @@ fn engines_and_transmits_never_print_secrets() {
     assert_debug_clean("WatchConfig", &watch_config);
     let mut watch = WatchEngine::new(watch_config);
     watch.set_call_options(options);
-    watch.add(["a"], Vec::<String>::new());
+    watch.add(now, ["a"], Vec::<String>::new());
     let tx: Transmit<Subscribe> = watch.poll_request(now).expect("a handshake");
     assert_debug_clean("Transmit<Subscribe>", &tx);
     assert_debug_clean("WatchEngine", &watch);
@@ -432,15 +433,15 @@ fn signed_requests_never_carry_the_secret_key() {
         ("override", KeysetChoice::Explicit(override_keyset())),
     ];
     for (choice_name, choice) in choices {
-        let with = |mut options: CallOptions| {
-            options.keyset = choice.clone();
-            options
-        };
         let mut requests: Vec<(String, Result<HttpRequest, Error>)> = Vec::new();
         macro_rules! build {
             ($name:expr, $op:expr) => {{
-                let mut op = $op;
-                *op.options_mut() = with(op.options().clone());
+                let op = $op;
+                let op = match &choice {
+                    KeysetChoice::Default => op,
+                    KeysetChoice::Named(name) => op.using(name.clone()),
+                    KeysetChoice::Explicit(keyset) => op.keyset(keyset.clone()),
+                };
                 requests.push((
                     format!("{} ({choice_name} keyset)", $name),
                     op.to_request(&config, &meta()),
@@ -521,7 +522,7 @@ fn engine_requests_never_carry_the_secret_key() {
 
     let mut watch = WatchEngine::new(WatchConfig::default());
     watch.set_call_options(options);
-    watch.add(["a"], ["g"]);
+    watch.add(now, ["a"], ["g"]);
     let tx = watch.poll_request(now).expect("handshake");
     assert_request_clean(
         "engine subscribe",
@@ -542,7 +543,7 @@ fn unsigned_requests_carry_neither_secret_nor_signature() {
     assert!(!query.contains("signature="), "{query}");
     assert!(!query.contains("timestamp="), "{query}");
     assert!(
-        query.contains(&format!("auth={}", presence_core::encoding::encode(TOKEN))),
+        query.contains(&format!("auth={}", presence_core::percent_encode(TOKEN))),
         "{query}"
     );
     assert_clean("unsigned here now", &request_text(&req), true);
@@ -560,6 +561,14 @@ fn the_checker_catches_leaks() {
     }
     // The token is allowed where requests must carry it; the secret key never is.
     assert_clean("control", &format!("auth={TOKEN}"), true);
-    let text = format!("auth={TOKEN}&k={}", presence_core::encoding::encode(SECRET));
+    let text = format!("auth={TOKEN}&k={}", presence_core::percent_encode(SECRET));
     assert!(std::panic::catch_unwind(|| assert_clean("control", &text, true)).is_err());
+}
+
+/// A transport failure as a driver reports it.
+fn refused(why: &str) -> presence_core::Failure {
+    presence_core::Failure::Transport(presence_core::TransportFailure::new(
+        presence_core::TransportFailureKind::Connect,
+        why,
+    ))
 }

@@ -21,7 +21,7 @@ fn assert_invalid<T: std::fmt::Debug>(result: Result<T, Error>, field: &str) {
             assert_eq!(f, field, "reason: {reason}");
             assert!(!reason.is_empty());
             let err = Error::InvalidInput { field: f, reason };
-            assert_eq!(err.kind(), "invalid_input");
+            assert_eq!(err.kind(), presence_core::ErrorKind::InvalidInput);
             assert!(err.to_string().contains(field), "{err}");
         }
         other => panic!("expected InvalidInput {{ field: {field:?} }}, got {other:?}"),

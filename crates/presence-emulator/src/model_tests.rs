@@ -1,7 +1,7 @@
 //! Virtual-time tests of the pure core, through `Model::handle` only.
 
 use crate::{Keyset, Model, ModelConfig};
-use presence_core::signature::{canonical_query, sign_v2};
+use presence_core::{canonical_query, sign_v2};
 use std::time::Duration;
 
 const T0: u64 = 1_700_000_000;
@@ -499,7 +499,7 @@ fn signed(path: &str, params: &[(&str, &str)], secret: &str, publish: &str) -> S
     );
     let mut q: Vec<String> = params
         .iter()
-        .map(|(k, v)| format!("{k}={}", presence_core::encoding::encode(v)))
+        .map(|(k, v)| format!("{k}={}", presence_core::percent_encode(v)))
         .collect();
     q.push(format!("signature={sig}"));
     format!("{path}?{}", q.join("&"))

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{get, get_blocking};
-use presence_core::signature::{canonical_query, sign_v2};
+use presence_core::{canonical_query, sign_v2};
 use presence_emulator::{Emulator, EmulatorConfig, Keyset};
 use serde_json::json;
 use std::time::Duration;

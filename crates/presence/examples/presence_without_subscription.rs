@@ -20,7 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .channels(["lobby"])
         .state(json!({"status": "online"}))
         .timeout(60)
-        .connected(true);
+        .connected(true)?;
     while let Some(event) = handle.next_event().await {
         println!("heartbeat loop: {event:?}");
         if matches!(event, HeartbeatEvent::Succeeded) {

@@ -20,11 +20,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         result.total_occupancy
     );
     // What goes on the wire (the core builds it; no request is sent here):
-    let op = ann
-        .here_now()
+    let op = presence::HereNow::new()
         .channels(["lobby"])
-        .query_param("trace", "example run #1")
-        .into_operation();
+        .query_param("trace", "example run #1");
     let request = presence::core::Operation::to_request(
         &op,
         ann.config(),

@@ -22,10 +22,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let (ann, ben, watcher) = (client("ann")?, client("ben")?, client("watcher")?);
 
-    let mut events = watcher.watch().channels(["lobby"]).start();
+    let mut events = watcher.watch().channels(["lobby"]).start()?;
     events.connected().await;
     tokio::spawn(async move {
         while let Some(event) = events.next_presence().await {
+            let event = match event {
+                Ok(event) => event,
+                Err(failure) => {
+                    println!("  [watch ended] {failure}");
+                    break;
+                }
+            };
             match &event {
                 PresenceEvent::Interval(i) => println!(
                     "  [event] interval on {}: occupancy {}",

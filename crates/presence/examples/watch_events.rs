@@ -12,7 +12,11 @@ use std::time::Duration;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let target = support::Target::from_env().await;
-    let mut events = target.client("watcher").watch().channels(["lobby"]).start();
+    let mut events = target
+        .client("watcher")
+        .watch()
+        .channels(["lobby"])
+        .start()?;
     events.connected().await;
 
     let ann = target.client("ann");
@@ -26,7 +30,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     for _ in 0..3 {
         match tokio::time::timeout(Duration::from_secs(10), events.next_presence()).await {
-            Ok(Some(event)) => println!("{} on {}: {event:?}", event.action(), event.channel()),
+            Ok(Some(Ok(event))) => println!("{} on {}: {event:?}", event.action(), event.channel()),
+            Ok(Some(Err(failure))) => {
+                println!("the watch ended: {failure}");
+                break;
+            }
             _ => break,
         }
     }

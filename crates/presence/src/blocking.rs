@@ -10,16 +10,17 @@
 //! # Ok(()) }
 //! ```
 
-use crate::call::Call;
 use crate::error::Error;
 use crate::shared::{operations, RequestSpan, Shared};
 use crate::transport::BlockingTransport;
-use presence_core::{Config, GetState, Heartbeat, HereNow, Leave, Operation, SetState, WhereNow};
+use presence_core::{
+    Config, Execute, GetState, Heartbeat, HereNow, Leave, Operation, SetState, WhereNow,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use crate::heartbeat::blocking::PresenceHandle;
-pub use crate::watch::blocking::Watcher;
+pub use crate::heartbeat::thread::PresenceHandle;
+pub use crate::watch::thread::Watcher;
 
 #[cfg(feature = "ureq")]
 /// The default blocking transport.
@@ -85,7 +86,8 @@ impl<T: BlockingTransport> Client<T> {
 
     operations!();
 
-    /// Executes any core operation.
+    /// Executes any core operation (for code generic over operations; the operation
+    /// methods above end in the same call).
     pub fn execute<O: Operation>(&self, op: O) -> Result<O::Output, Error<T::Error>> {
         self.run(&op, None)
     }
@@ -104,22 +106,36 @@ impl<T: BlockingTransport> Client<T> {
         op: &O,
         timeout: Option<Duration>,
     ) -> Result<http::Response<Vec<u8>>, Error<T::Error>> {
+        self.send_on(&self.inner.transport, op, timeout)
+    }
+
+    /// Builds, signs and sends `op` on `transport` (the client's, or a watcher's
+    /// detached one), returning the raw response.
+    pub(crate) fn send_on<O: Operation>(
+        &self,
+        transport: &T,
+        op: &O,
+        timeout: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, Error<T::Error>> {
         let span = RequestSpan::new(op);
         let request = self.inner.shared.prepare(op).map_err(|e| span.invalid(e))?;
         let sent = {
             let _enter = span.span().enter();
             match timeout {
-                Some(t) => self.inner.transport.send_with_timeout(request, t),
-                None => self.inner.transport.send(request),
+                Some(t) => transport.send_with_timeout(request, t),
+                None => transport.send(request),
             }
         };
         span.outcome(sent)
     }
 }
 
-impl<T: BlockingTransport, O: Operation> Call<'_, Client<T>, O> {
-    /// Sends the request and parses the response.
-    pub fn execute(self) -> Result<O::Output, Error<T::Error>> {
-        self.client.run(&self.op, None)
+/// `client.here_now()…execute()` (and every other operation bound to the client) gives
+/// the result.
+impl<T: BlockingTransport, O: Operation> Execute<O> for &Client<T> {
+    type Output = Result<O::Output, Error<T::Error>>;
+
+    fn execute(self, op: O) -> Self::Output {
+        self.run(&op, None)
     }
 }

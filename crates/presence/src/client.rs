@@ -1,10 +1,13 @@
 //! The async client.
 
-use crate::call::Call;
 use crate::error::Error;
 use crate::shared::{operations, RequestSpan, Shared};
 use crate::transport::AsyncTransport;
-use presence_core::{Config, GetState, Heartbeat, HereNow, Leave, Operation, SetState, WhereNow};
+use presence_core::{
+    Config, Execute, GetState, Heartbeat, HereNow, Leave, Operation, SetState, WhereNow,
+};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -85,7 +88,8 @@ impl<T: AsyncTransport> Client<T> {
 
     operations!();
 
-    /// Executes any core operation.
+    /// Executes any core operation (for code generic over operations; the operation
+    /// methods above end in the same call).
     pub async fn execute<O: Operation>(&self, op: O) -> Result<O::Output, Error<T::Error>> {
         self.run(&op, None).await
     }
@@ -120,9 +124,16 @@ impl<T: AsyncTransport> Client<T> {
     }
 }
 
-impl<T: AsyncTransport, O: Operation> Call<'_, Client<T>, O> {
-    /// Sends the request and parses the response.
-    pub async fn execute(self) -> Result<O::Output, Error<T::Error>> {
-        self.client.run(&self.op, None).await
+/// The future of an operation bound to an async client ([`Execute`] for `&Client`):
+/// the operation's result or the call's error.
+pub type Pending<'c, R, TE> = Pin<Box<dyn Future<Output = Result<R, Error<TE>>> + Send + 'c>>;
+
+/// `client.here_now()…execute()` (and every other operation bound to the client) gives
+/// a future of the result.
+impl<'c, T: AsyncTransport, O: Operation + 'c> Execute<O> for &'c Client<T> {
+    type Output = Pending<'c, O::Output, T::Error>;
+
+    fn execute(self, op: O) -> Self::Output {
+        Box::pin(async move { self.run(&op, None).await })
     }
 }

@@ -1,5 +1,8 @@
-//! The facade's error: the core's error or the transport's, keeping both.
+//! The facade's errors: [`Error`] for a call (the core's error or the transport's,
+//! keeping both), and [`StartError`] for a background loop that could not start.
 
+use crate::transport::TransportError;
+use presence_core::{ErrorKind, Failure};
 use std::fmt;
 
 /// An error from a presence call: either the protocol layer ([`presence_core::Error`]:
@@ -15,12 +18,11 @@ pub enum Error<TE> {
 }
 
 impl<TE> Error<TE> {
-    /// `transport`, or the core error's kind (`invalid_input`, `service`,
-    /// `unexpected_status`, `malformed_response`).
-    pub fn kind(&self) -> &'static str {
+    /// What kind of error: the core error's kind, or [`ErrorKind::Transport`].
+    pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Core(e) => e.kind(),
-            Error::Transport(_) => "transport",
+            Error::Transport(_) => ErrorKind::Transport,
         }
     }
 
@@ -51,6 +53,23 @@ impl<TE> Error<TE> {
     }
 }
 
+impl<TE: TransportError> Error<TE> {
+    /// Whether trying the same call again later may help, by the rule the engines use
+    /// ([`Failure::is_retryable`]): a 408, 429 or 5xx answer, or a transport failure
+    /// other than an invalid request, a body over the limit or TLS.
+    pub fn is_retryable(&self) -> bool {
+        self.to_failure().is_retryable()
+    }
+
+    /// The error as the engines see it.
+    pub fn to_failure(&self) -> Failure {
+        match self {
+            Error::Core(e) => Failure::Response(e.clone()),
+            Error::Transport(e) => Failure::Transport(e.to_failure()),
+        }
+    }
+}
+
 impl<TE> From<presence_core::Error> for Error<TE> {
     fn from(e: presence_core::Error) -> Self {
         Error::Core(e)
@@ -71,6 +90,34 @@ impl<TE: std::error::Error + 'static> std::error::Error for Error<TE> {
         match self {
             Error::Core(e) => Some(e),
             Error::Transport(e) => Some(e),
+        }
+    }
+}
+
+/// A heartbeat loop or a watch that could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The async client's loops run on a Tokio task: called outside a Tokio runtime.
+    NoRuntime,
+    /// The blocking client's loop thread could not be spawned.
+    Thread(std::io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::NoRuntime => f.write_str("called outside of a Tokio runtime"),
+            StartError::Thread(e) => write!(f, "cannot spawn the loop's thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Thread(e) => Some(e),
+            StartError::NoRuntime => None,
         }
     }
 }

@@ -4,9 +4,11 @@
 //!
 //! One API shape for async and blocking use: the async [`Client`] (feature `hyper`,
 //! default) ends a call in `.execute().await`, [`blocking::Client`] (feature `ureq`)
-//! in `.execute()`. Both run on any transport you plug in ([`transport`]), including a
-//! closure. Requests are built, signed and parsed by [`presence_core`]; results and errors
-//! are its types ([`Error`] adds the transport's error).
+//! in `.execute()`. A call is the core operation itself, bound to the client
+//! (`client.here_now()` is a [`HereNow`] bound to `&client`), so its options are the
+//! core's, written once. Both clients run on any transport you plug in ([`transport`]),
+//! including a closure. Requests are built, signed and parsed by [`presence_core`];
+//! results and errors are its types ([`Error`] adds the transport's error).
 //!
 //! # Async
 //!
@@ -55,22 +57,22 @@
 //!
 //! # Long-lived presence
 //!
-//! - [`Client::presence`] (and the blocking twin) keeps a user present without a
-//!   subscription (Go's `Presence().Connected(true)`), driving
-//!   [`presence_core::engine::heartbeat::HeartbeatEngine`] on a tokio task (or a thread).
-//! - [`Client::watch`] streams [`PresenceEvent`]s (join, leave, timeout, state-change,
-//!   interval) from the subscribe endpoint.
+//! - `client.presence()` (async with feature `tokio`, and the blocking twin) keeps a
+//!   user present without a subscription (Go's `Presence().Connected(true)`), driving
+//!   [`presence_core::HeartbeatEngine`] on a tokio task (or a thread).
+//! - `client.watch()` streams [`PresenceEvent`]s (join, leave, timeout, state-change,
+//!   interval) from the subscribe endpoint, ending with the failure that stopped it.
 //!
 //! # Features
-//! - `hyper` (default): [`Client`] on `transport-hyper`.
-//! - `ureq`: [`blocking::Client`] on `transport-ureq`.
+//! - `hyper` (default): [`Client`] on `transport-hyper`; enables `tokio`.
+//! - `tokio`: the async client's heartbeat loop and event stream, on tokio tasks.
+//! - `ureq`: [`blocking::Client`] on `transport-ureq` (no tokio in the build).
 //! - `native-roots`: OS certificate store for the hyper transport.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod blocking;
 mod builder;
-mod call;
 mod client;
 mod error;
 pub mod heartbeat;
@@ -79,14 +81,14 @@ pub mod transport;
 pub mod watch;
 
 pub use builder::ClientBuilder;
-pub use call::Call;
-pub use client::Client;
 #[cfg(feature = "hyper")]
 pub use client::DefaultTransport;
-pub use error::Error;
+pub use client::{Client, Pending};
+pub use error::{Error, StartError};
 pub use presence_core::{
-    self as core, ChannelOccupancy, Config, GetStateResult, HereNowResult, HttpRequest,
-    IntervalEvent, Keyset, Occupant, Origin, PresenceChange, PresenceEvent, SetStateResult, UserId,
+    self as core, ChannelOccupancy, Config, ErrorKind, Failure, GetState, GetStateResult,
+    Heartbeat, HereNow, HereNowResult, HttpRequest, IntervalEvent, Keyset, Leave, Occupant, Origin,
+    PresenceChange, PresenceEvent, RawJson, SetState, SetStateResult, UserId, WhereNow,
     WhereNowResult,
 };
 #[cfg(feature = "hyper")]

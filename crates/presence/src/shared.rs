@@ -113,15 +113,10 @@ impl RequestSpan {
 }
 
 /// Turns a facade result into what the engines take: the response, or a classified failure.
-pub(crate) fn classify<E: std::fmt::Display>(
+pub(crate) fn classify<E: crate::transport::TransportError>(
     result: Result<http::Response<Vec<u8>>, crate::Error<E>>,
-) -> Result<http::Response<Vec<u8>>, presence_core::engine::Failure> {
-    use presence_core::engine::Failure;
-    match result {
-        Ok(resp) => Ok(resp),
-        Err(crate::Error::Core(e)) => Err(Failure::Response(e)),
-        Err(crate::Error::Transport(e)) => Err(Failure::Transport(e.to_string())),
-    }
+) -> Result<http::Response<Vec<u8>>, presence_core::Failure> {
+    result.map_err(|e| e.to_failure())
 }
 
 /// Collects names into owned strings.
@@ -129,37 +124,38 @@ pub(crate) fn collect<I: IntoIterator<Item = S>, S: Into<String>>(names: I) -> V
     names.into_iter().map(Into::into).collect()
 }
 
-/// The operation constructors both clients offer.
+/// The operation constructors both clients offer: each a core operation bound to the
+/// client, whose setters are the core's and which ends in `execute()`.
 macro_rules! operations {
     () => {
         /// Who is present on channels or groups, or on the whole keyset.
-        pub fn here_now(&self) -> Call<'_, Self, HereNow> {
-            Call::new(self, HereNow::new())
+        pub fn here_now(&self) -> HereNow<&Self> {
+            HereNow::with_client(self)
         }
 
         /// Where a user is present (the configured user unless `.user_id(…)`).
-        pub fn where_now(&self) -> Call<'_, Self, WhereNow> {
-            Call::new(self, WhereNow::new())
+        pub fn where_now(&self) -> WhereNow<&Self> {
+            WhereNow::with_client(self)
         }
 
         /// A single heartbeat (announce). For a heartbeat loop use `presence()`.
-        pub fn heartbeat(&self) -> Call<'_, Self, Heartbeat> {
-            Call::new(self, Heartbeat::new())
+        pub fn heartbeat(&self) -> Heartbeat<&Self> {
+            Heartbeat::with_client(self)
         }
 
         /// Leave channels and groups now.
-        pub fn leave(&self) -> Call<'_, Self, Leave> {
-            Call::new(self, Leave::new())
+        pub fn leave(&self) -> Leave<&Self> {
+            Leave::with_client(self)
         }
 
         /// Set a user's state (a JSON object).
-        pub fn set_state(&self) -> Call<'_, Self, SetState> {
-            Call::new(self, SetState::new())
+        pub fn set_state(&self) -> SetState<&Self> {
+            SetState::with_client(self)
         }
 
         /// Get a user's state.
-        pub fn get_state(&self) -> Call<'_, Self, GetState> {
-            Call::new(self, GetState::new())
+        pub fn get_state(&self) -> GetState<&Self> {
+            GetState::with_client(self)
         }
 
         /// The configuration.

@@ -76,7 +76,7 @@ async fn every_operation_round_trips() {
     let users: Vec<_> = ch
         .occupants
         .iter()
-        .map(|o| (o.user_id.as_str(), o.state.clone()))
+        .map(|o| (&*o.user_id, o.state.as_ref().map(|s| s.to_value().unwrap())))
         .collect();
     assert_eq!(
         users,
@@ -117,7 +117,7 @@ async fn every_operation_round_trips() {
         page.channels[0]
             .occupants
             .iter()
-            .map(|o| o.user_id.as_str())
+            .map(|o| &*o.user_id)
             .collect::<Vec<_>>(),
         ["bob"]
     );
@@ -206,7 +206,7 @@ async fn every_operation_round_trips() {
         after.channels[0]
             .occupants
             .iter()
-            .map(|o| o.user_id.as_str())
+            .map(|o| &*o.user_id)
             .collect::<Vec<_>>(),
         ["bob"]
     );
@@ -214,7 +214,7 @@ async fn every_operation_round_trips() {
 
     // Invalid input never reaches the wire.
     let err = ann.heartbeat().execute().await.unwrap_err();
-    assert_eq!(err.kind(), "invalid_input");
+    assert_eq!(err.kind(), presence::ErrorKind::InvalidInput);
     emu.shutdown().await;
 }
 
@@ -392,7 +392,7 @@ async fn failures_are_typed_and_the_client_keeps_working() {
     assert_eq!(ok().await, "ann");
 
     let err = c.here_now().channels(["html"]).execute().await.unwrap_err();
-    assert_eq!(err.kind(), "malformed_response");
+    assert_eq!(err.kind(), presence::ErrorKind::MalformedResponse);
 
     let err = c.here_now().channels(["pam"]).execute().await.unwrap_err();
     let s = err.service_error().unwrap();
@@ -488,6 +488,7 @@ async fn next_presence(stream: &mut presence::watch::PresenceStream) -> Presence
         .await
         .expect("an event within 10 s")
         .expect("stream open")
+        .expect("no terminal failure")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -499,7 +500,11 @@ async fn heartbeat_handle_and_watch_see_join_state_change_leave_and_timeout() {
         client(&origin, "ann"),
         client(&origin, "bob"),
     );
-    let mut events = watcher.watch().channels(["lobby"]).start();
+    let mut events = watcher
+        .watch()
+        .channels(["lobby"])
+        .start()
+        .expect("watch starts");
     assert!(events.connected().await);
 
     // Heartbeat without subscription, with state.
@@ -508,7 +513,8 @@ async fn heartbeat_handle_and_watch_see_join_state_change_leave_and_timeout() {
         .channels(["lobby"])
         .state(json!({"mood": "ok"}))
         .timeout(30)
-        .connected(true);
+        .connected(true)
+        .expect("heartbeat loop starts");
     match next_presence(&mut events).await {
         PresenceEvent::Join(j) => assert_eq!(
             (j.channel.as_str(), j.user_id.as_str(), j.occupancy),
@@ -535,8 +541,10 @@ async fn heartbeat_handle_and_watch_see_join_state_change_leave_and_timeout() {
             .unwrap()
             .channels[0]
             .occupants[0]
-            .state,
-        Some(json!({"mood": "ok"}))
+            .state
+            .clone()
+            .unwrap(),
+        json!({"mood": "ok"})
     );
 
     // State change, seen by the watcher.
@@ -573,7 +581,8 @@ async fn heartbeat_handle_and_watch_see_join_state_change_leave_and_timeout() {
         .presence()
         .channels(["lobby"])
         .timeout(20)
-        .connected(true);
+        .connected(true)
+        .expect("heartbeat loop starts");
     assert!(
         matches!(next_presence(&mut events).await, PresenceEvent::Join(j) if j.user_id == "bob")
     );
@@ -597,7 +606,11 @@ async fn interval_mode_above_announce_max() {
     .unwrap();
     let origin = emu.origin();
     let watcher = client(&origin, "watcher");
-    let mut events = watcher.watch().channels(["crowd"]).start();
+    let mut events = watcher
+        .watch()
+        .channels(["crowd"])
+        .start()
+        .expect("watch starts");
     assert!(events.connected().await);
     for user in ["u1", "u2", "u3", "u4"] {
         client(&origin, user)
@@ -662,7 +675,11 @@ async fn watch_adds_and_removes_channels_while_running() {
     let emu = emulator().await;
     let origin = emu.origin();
     let (watcher, ann) = (client(&origin, "watcher"), client(&origin, "ann"));
-    let mut events = watcher.watch().channels(["one"]).start();
+    let mut events = watcher
+        .watch()
+        .channels(["one"])
+        .start()
+        .expect("watch starts");
     assert!(events.connected().await);
 
     events.add(["two"], Vec::<String>::new());

@@ -54,8 +54,8 @@ fn every_operation_round_trips() {
     assert_eq!((lobby.total_channels, lobby.total_occupancy), (1, 2));
     assert_eq!(lobby.channels[0].name, "lobby");
     assert_eq!(
-        lobby.channels[0].occupants[0].state,
-        Some(json!({"mood": "ok"}))
+        lobby.channels[0].occupants[0].state.clone().unwrap(),
+        json!({"mood": "ok"})
     );
     let both = ann
         .here_now()
@@ -154,7 +154,10 @@ fn every_operation_round_trips() {
         1
     );
     assert!(ann.where_now().execute().unwrap().channels.is_empty());
-    assert_eq!(ann.leave().execute().unwrap_err().kind(), "invalid_input");
+    assert_eq!(
+        ann.leave().execute().unwrap_err().kind(),
+        presence::ErrorKind::InvalidInput
+    );
 }
 
 #[test]
@@ -225,14 +228,17 @@ fn failures_are_typed_and_the_client_keeps_working() {
     assert_eq!(ok(), "ann");
 
     let err = c.here_now().channels(["html"]).execute().unwrap_err();
-    assert_eq!((err.kind(), err.status()), ("unexpected_status", Some(502)));
+    assert_eq!(
+        (err.kind(), err.status()),
+        (presence::ErrorKind::UnexpectedStatus, Some(502))
+    );
     assert_eq!(
         c.here_now()
             .channels(["notjson"])
             .execute()
             .unwrap_err()
             .kind(),
-        "malformed_response"
+        presence::ErrorKind::MalformedResponse
     );
 
     let err = c.here_now().channels(["pam"]).execute().unwrap_err();
@@ -282,7 +288,11 @@ fn blocking_heartbeat_handle_and_watcher() {
     let emu = emulator();
     let origin = emu.origin();
     let (watcher, ann) = (client(&origin, "watcher"), client(&origin, "ann"));
-    let events = watcher.watch().channels(["lobby"]).start();
+    let mut events = watcher
+        .watch()
+        .channels(["lobby"])
+        .start()
+        .expect("watch starts");
     assert!(events.connected(Duration::from_secs(10)));
 
     let handle = ann
@@ -290,19 +300,20 @@ fn blocking_heartbeat_handle_and_watcher() {
         .channels(["lobby"])
         .state(json!({"k": 1}))
         .timeout(20)
-        .connected(true);
+        .connected(true)
+        .expect("heartbeat loop starts");
     match events.next_presence(Duration::from_secs(10)) {
-        Some(PresenceEvent::Join(j)) => assert_eq!(j.user_id, "ann"),
+        Some(Ok(PresenceEvent::Join(j))) => assert_eq!(j.user_id, "ann"),
         other => panic!("expected join, got {other:?}"),
     }
     handle.stop();
     loop {
         match events.next_presence(Duration::from_secs(10)) {
-            Some(PresenceEvent::Leave(l)) => {
+            Some(Ok(PresenceEvent::Leave(l))) => {
                 assert_eq!(l.user_id, "ann");
                 break;
             }
-            Some(PresenceEvent::StateChange(_)) => {}
+            Some(Ok(PresenceEvent::StateChange(_))) => {}
             other => panic!("expected leave, got {other:?}"),
         }
     }
@@ -310,15 +321,16 @@ fn blocking_heartbeat_handle_and_watcher() {
         .presence()
         .channels(["lobby"])
         .timeout(20)
-        .connected(true);
+        .connected(true)
+        .expect("heartbeat loop starts");
     // A second join by the same user within the same second is a new event, not a duplicate.
     assert!(matches!(
         events.next_presence(Duration::from_secs(10)),
-        Some(PresenceEvent::Join(j)) if j.user_id == "ann"
+        Some(Ok(PresenceEvent::Join(j))) if j.user_id == "ann"
     ));
     quiet.stop_without_leave();
     emu.advance(Duration::from_secs(21));
     assert!(
-        matches!(events.next_presence(Duration::from_secs(10)), Some(PresenceEvent::Timeout(t)) if t.user_id == "ann")
+        matches!(events.next_presence(Duration::from_secs(10)), Some(Ok(PresenceEvent::Timeout(t))) if t.user_id == "ann")
     );
 }

@@ -3,6 +3,7 @@
 //!
 //! * [`Limits`]: the timeouts, body-size limit and pool settings both builders take,
 //!   with the same defaults, and [`limits_setters!`] for their builder methods;
+//! * [`Error`]: the one error type both transports return;
 //! * [`classify`]: what an error chain from the HTTP stack says about the failure
 //!   ([`Cause`]), looking inside `io::Error` payloads.
 //!
@@ -15,6 +16,10 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod error;
+
+pub use error::{BoxError, Error};
 
 use std::error::Error as StdError;
 use std::io;
@@ -165,29 +170,39 @@ fn visit(
     go(err, f, 0)
 }
 
-/// Checks that a request URI can be sent: an `http` or `https` scheme and a host.
-/// The error is the message for the transport's invalid-input error.
+/// Checks that a request can be sent: an `http` or `https` URI with a host, not
+/// `CONNECT`, and no body on a `HEAD`. Anything else is an
+/// [`Error::InvalidRequest`] saying what is wrong.
 ///
 /// ```
-/// let ok: http::Uri = "http://127.0.0.1:8090/v2/presence".parse().unwrap();
-/// assert!(transport_common::check_target(&ok).is_ok());
-/// let ftp: http::Uri = "ftp://example.com/".parse().unwrap();
-/// assert!(transport_common::check_target(&ftp).unwrap_err().contains("ftp"));
+/// let ok = http::Request::get("http://127.0.0.1:8090/v2/presence").body(Vec::new()).unwrap();
+/// assert!(transport_common::check_request(&ok).is_ok());
+/// let ftp = http::Request::get("ftp://example.com/").body(Vec::new()).unwrap();
+/// assert!(transport_common::check_request(&ftp).unwrap_err().to_string().contains("ftp"));
 /// ```
-pub fn check_target(uri: &http::Uri) -> Result<(), String> {
-    let scheme = uri.scheme_str().ok_or("the URI has no scheme")?;
+pub fn check_request(request: &http::Request<Vec<u8>>) -> Result<(), Error> {
+    let uri = request.uri();
+    let scheme = uri
+        .scheme_str()
+        .ok_or_else(|| Error::invalid("the URI has no scheme"))?;
     if !matches!(scheme, "http" | "https") {
-        return Err(format!(
+        return Err(Error::invalid(format!(
             "unsupported URI scheme `{scheme}` (only http and https)"
-        ));
+        )));
     }
-    match uri.host() {
-        Some(h) if !h.is_empty() => Ok(()),
-        _ => Err("the URI has no host".to_owned()),
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(Error::invalid("the URI has no host"));
     }
+    if request.method() == http::Method::CONNECT {
+        return Err(Error::invalid("the CONNECT method is not supported"));
+    }
+    if request.method() == http::Method::HEAD && !request.body().is_empty() {
+        return Err(Error::invalid("a HEAD request cannot have a body"));
+    }
+    Ok(())
 }
 
-/// `scheme://host:port` of a URI [`check_target`] accepted, for errors: never the path
+/// `scheme://host:port` of a URI [`check_request`] accepted, for errors: never the path
 /// or the query (which carry user ids and signatures). Formatted only when an error
 /// needs it.
 ///

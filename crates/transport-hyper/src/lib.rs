@@ -58,23 +58,21 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod error;
-
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::ACCEPT_ENCODING;
-use http::{Method, Version};
+use http::Version;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-pub use error::{BoxError, Error};
-use transport_common::{check_target, classify, target_of, Cause};
+use transport_common::{check_request, classify, target_of, Cause};
+pub use transport_common::{BoxError, Error};
 
 use transport_common::Limits;
 pub use transport_common::{
@@ -208,10 +206,7 @@ impl HyperTransport {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::NoRuntime);
         }
-        check_target(req.uri()).map_err(Error::invalid)?;
-        if req.method() == Method::CONNECT {
-            return Err(Error::invalid("the CONNECT method is not supported"));
-        }
+        check_request(&req)?;
         let (mut parts, body) = req.into_parts();
         // hyper cannot decode a compressed body: ask for identity only.
         parts.headers.remove(ACCEPT_ENCODING);

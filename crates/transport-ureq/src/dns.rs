@@ -30,6 +30,23 @@ use ureq::unversioned::transport::{
     ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
 };
 
+/// The system's name lookup failed (the host does not resolve, or no resolver
+/// answered): a DNS failure, as a type.
+#[derive(Debug)]
+pub(crate) struct LookupFailed(std::io::Error);
+
+impl std::fmt::Display for LookupFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "name lookup failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for LookupFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
 /// The agent's resolver: returns no address, leaving the lookup to
 /// [`ResolvingConnector`].
 #[derive(Debug, Default)]
@@ -68,7 +85,13 @@ impl Connector for ResolvingConnector {
         let started = Instant::now();
         let addrs = self
             .resolver
-            .resolve(details.uri, details.config, details.timeout)?;
+            .resolve(details.uri, details.config, details.timeout)
+            .map_err(|e| match e {
+                // The only I/O of a resolution is the system's lookup (`getaddrinfo`),
+                // whose error std leaves uncategorised: give it a type of its own.
+                ureq::Error::Io(io) => ureq::Error::Other(Box::new(LookupFailed(io))),
+                other => other,
+            })?;
         // The connect budget is measured from `details.now`; what the lookup
         // used is no longer available to the TCP connect and the handshake.
         let after = match details.timeout.after {

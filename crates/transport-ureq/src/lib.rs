@@ -54,16 +54,15 @@
 #![deny(missing_docs)]
 
 mod dns;
-mod error;
 
 use std::io;
 use std::time::Duration;
 
-use http::{Method, Version};
+use http::Version;
 use ureq::{Agent, RequestExt};
 
-pub use error::{BoxError, Error};
-use transport_common::{check_target, classify, target_of, Cause};
+use transport_common::{check_request, classify, target_of, Cause};
+pub use transport_common::{BoxError, Error};
 
 use transport_common::Limits;
 pub use transport_common::{
@@ -138,6 +137,22 @@ impl UreqTransport {
         Builder::default()
     }
 
+    /// A transport with the same settings and a connection pool of its own, so
+    /// that [`shutdown`](Self::shutdown) on it interrupts only its own requests
+    /// (the presence SDK runs each blocking watcher's long-polls on one).
+    pub fn detached(&self) -> UreqTransport {
+        self.settings.clone().build()
+    }
+
+    /// Closes every connection of this transport's pool, clones included: a
+    /// request blocked on a socket on another thread fails at once with
+    /// [`Error::Io`] instead of waiting for its timeout, and later requests
+    /// fail too. Use it on a [`detached`](Self::detached) transport to cancel
+    /// a long-poll.
+    pub fn shutdown(&self) {
+        self.agent.clone().shutdown();
+    }
+
     /// Send `req` and read the whole response, bounded by the configured
     /// request timeout.
     ///
@@ -162,13 +177,7 @@ impl UreqTransport {
         mut req: http::Request<Vec<u8>>,
         timeout: Option<Duration>,
     ) -> Result<http::Response<Vec<u8>>, Error> {
-        check_target(req.uri()).map_err(Error::invalid)?;
-        if req.method() == Method::CONNECT {
-            return Err(Error::invalid("the CONNECT method is not supported"));
-        }
-        if req.method() == Method::HEAD && !req.body().is_empty() {
-            return Err(Error::invalid("a HEAD request cannot have a body"));
-        }
+        check_request(&req)?;
         // HTTP/1.1 is the only protocol ureq speaks.
         *req.version_mut() = Version::HTTP_11;
 
@@ -217,9 +226,11 @@ fn map_error(err: ureq::Error, target: String, overall: Duration, settings: &Bui
             }
         }
         U::Tls(_) | U::Rustls(_) | U::Pem(_) | U::TlsRequired => Error::Tls {
-            target,
+            target: Some(target),
             source: Box::new(err),
         },
+        // The name lookup failed (see `dns`): told by its type, not by its message.
+        U::Other(e) if e.is::<dns::LookupFailed>() => Error::Connect { target, source: e },
         U::Http(e) => Error::invalid(format!("rejected by the HTTP layer: {e}")),
         // These carry the URI as a string: never keep them as a source.
         U::BadUri(_) => Error::invalid("the URI was rejected"),
@@ -235,7 +246,7 @@ fn map_error(err: ureq::Error, target: String, overall: Duration, settings: &Bui
 fn map_io(io: io::Error, target: String) -> Error {
     if classify(&io) == Cause::Tls {
         return Error::Tls {
-            target,
+            target: Some(target),
             source: Box::new(io),
         };
     }
@@ -246,28 +257,11 @@ fn map_io(io: io::Error, target: String) -> Error {
             | io::ErrorKind::NetworkUnreachable
             | io::ErrorKind::NetworkDown
             | io::ErrorKind::AddrNotAvailable
-    ) || is_dns_failure(&io);
+    );
     let source = Box::new(io);
     if connect {
         Error::Connect { target, source }
     } else {
         Error::Io { target, source }
     }
-}
-
-/// ureq passes the resolver's `io::Error` through unchanged, and std gives
-/// it no usable `ErrorKind` (it is `Uncategorized`), so recognise it by what
-/// std's `getaddrinfo` wrapper (Unix) or Winsock (Windows) produces.
-fn is_dns_failure(io: &io::Error) -> bool {
-    #[cfg(windows)]
-    {
-        // WSAHOST_NOT_FOUND, WSATRY_AGAIN, WSANO_RECOVERY, WSANO_DATA
-        if matches!(io.raw_os_error(), Some(11001..=11004)) {
-            return true;
-        }
-    }
-    io.raw_os_error().is_none()
-        && io
-            .to_string()
-            .starts_with("failed to lookup address information")
 }

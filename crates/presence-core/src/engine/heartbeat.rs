@@ -1,36 +1,18 @@
-//! The heartbeat engine: keeps a user present on channels and groups (PROTOCOL.md §8).
-//!
-//! States follow the official event engines (Rust, JS, Kotlin): [`Inactive`],
-//! [`Heartbeating`], [`Cooldown`], [`Failed`], [`Stopped`]. One deliberate addition: a
-//! retryable failure (transport error, 408, 429, 5xx) is retried with exponential
-//! backoff and jitter, never slower than the heartbeat interval (so presence is not lost
-//! to one bad request) and never faster than half the base delay (no busy loop). A
-//! `Retry-After` is honoured up to the interval. Any other error (403, 400, …) is not
-//! retried: the engine goes to [`Failed`] and reports it; `reconnect`, `join` or `left`
-//! resume.
-//!
-//! Go's *heartbeat without subscription* (`Presence().Connected(true)`) is
-//! [`join`](HeartbeatEngine::join) plus [`set_state`](HeartbeatEngine::set_state); its
-//! `Connected(false)` (stop, no leave) is [`left_silently`](HeartbeatEngine::left_silently)
-//! and the JS/Kotlin behaviour (stop and leave) is [`left`](HeartbeatEngine::left).
-//!
-//! [`Inactive`]: HeartbeatState::Inactive
-//! [`Heartbeating`]: HeartbeatState::Heartbeating
-//! [`Cooldown`]: HeartbeatState::Cooldown
-//! [`Failed`]: HeartbeatState::Failed
-//! [`Stopped`]: HeartbeatState::Stopped
+//! The heartbeat engine (HeartbeatEngine).
 
 use super::{Backoff, Failure, RequestId, Transmit};
-use crate::ops::heartbeat::{DEFAULT_TIMEOUT, MIN_TIMEOUT};
+use crate::ops::heartbeat::{DEFAULT_PRESENCE_TIMEOUT, MIN_PRESENCE_TIMEOUT};
 use crate::ops::subscribe::PRESENCE_SUFFIX;
-use crate::request::{HttpRequest, Operation, RequestMeta};
+use crate::request::sealed::{self, Encode as _};
+use crate::request::{CallOptions, HttpRequest, Operation, RequestMeta, RequestParts, Target};
+use crate::response::BodyError;
 use crate::{Config, Error, Heartbeat, Leave};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 /// Shortest heartbeat interval the engine uses, whatever is configured.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+pub const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Heartbeat engine settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +31,7 @@ pub struct HeartbeatConfig {
 
 impl Default for HeartbeatConfig {
     fn default() -> Self {
-        Self::new(DEFAULT_TIMEOUT)
+        Self::new(DEFAULT_PRESENCE_TIMEOUT)
     }
 }
 
@@ -57,7 +39,7 @@ impl HeartbeatConfig {
     /// Settings for a presence timeout in seconds (raised to at least 20).
     pub fn new(timeout: u32) -> Self {
         Self {
-            timeout: timeout.max(MIN_TIMEOUT),
+            timeout: timeout.max(MIN_PRESENCE_TIMEOUT),
             interval: None,
             suppress_leave: false,
             retry_base: Duration::from_secs(1),
@@ -68,7 +50,7 @@ impl HeartbeatConfig {
     /// The heartbeat interval: the explicit one, or `timeout / 2 - 1` seconds.
     ///
     /// ```
-    /// use presence_core::engine::heartbeat::HeartbeatConfig;
+    /// use presence_core::HeartbeatConfig;
     /// assert_eq!(HeartbeatConfig::new(300).interval().as_secs(), 149);
     /// assert_eq!(HeartbeatConfig::new(5).interval().as_secs(), 9); // timeout raised to 20
     /// ```
@@ -76,9 +58,9 @@ impl HeartbeatConfig {
         // Never below one second, whatever the caller set: an interval of zero would be a
         // busy loop.
         let interval = self.interval.unwrap_or_else(|| {
-            Duration::from_secs(u64::from(self.timeout.max(MIN_TIMEOUT) / 2 - 1))
+            Duration::from_secs(u64::from(self.timeout.max(MIN_PRESENCE_TIMEOUT) / 2 - 1))
         });
-        interval.max(MIN_INTERVAL)
+        interval.max(MIN_HEARTBEAT_INTERVAL)
     }
 }
 
@@ -129,39 +111,39 @@ impl Operation for HeartbeatRequest {
     type Output = ();
     const NAME: &'static str = "heartbeat_engine";
 
-    fn options(&self) -> &crate::CallOptions {
-        match self {
-            HeartbeatRequest::Heartbeat(h) => h.options(),
-            HeartbeatRequest::Leave(l) => l.options(),
-        }
-    }
-
-    fn options_mut(&mut self) -> &mut crate::CallOptions {
-        match self {
-            HeartbeatRequest::Heartbeat(h) => h.options_mut(),
-            HeartbeatRequest::Leave(l) => l.options_mut(),
-        }
-    }
-
     fn channel_count(&self) -> usize {
         match self {
             HeartbeatRequest::Heartbeat(h) => h.channel_count(),
             HeartbeatRequest::Leave(l) => l.channel_count(),
         }
     }
+}
 
-    fn encode<'a>(
-        &'a self,
-        target: &crate::request::Target<'a>,
-        out: &mut crate::request::RequestParts<'a>,
-    ) -> Result<(), Error> {
+impl sealed::Encode for HeartbeatRequest {
+    type Parsed = ();
+
+    fn options(&self) -> &CallOptions {
+        match self {
+            HeartbeatRequest::Heartbeat(h) => h.options(),
+            HeartbeatRequest::Leave(l) => l.options(),
+        }
+    }
+
+    fn options_mut(&mut self) -> &mut CallOptions {
+        match self {
+            HeartbeatRequest::Heartbeat(h) => h.options_mut(),
+            HeartbeatRequest::Leave(l) => l.options_mut(),
+        }
+    }
+
+    fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {
         match self {
             HeartbeatRequest::Heartbeat(h) => h.encode(target, out),
             HeartbeatRequest::Leave(l) => l.encode(target, out),
         }
     }
 
-    fn parse_body(&self, body: &[u8]) -> Result<(), crate::response::BodyError> {
+    fn parse_body(&self, body: &[u8]) -> Result<(), BodyError> {
         match self {
             HeartbeatRequest::Heartbeat(h) => h.parse_body(body),
             HeartbeatRequest::Leave(l) => l.parse_body(body),
@@ -184,8 +166,28 @@ impl HeartbeatRequest {
     }
 }
 
-/// The heartbeat state machine. See the [module docs](self) and the
-/// [driver contract](super).
+/// The heartbeat engine, a sans-IO state machine driven as the crate docs' *driver
+/// contract* says: keeps a user present on channels and groups (PROTOCOL.md §8).
+///
+/// States follow the official event engines (Rust, JS, Kotlin): [`Inactive`],
+/// [`Heartbeating`], [`Cooldown`], [`Failed`], [`Stopped`]. One deliberate addition: a
+/// retryable failure (transport error, 408, 429, 5xx) is retried with exponential
+/// backoff and jitter, never slower than the heartbeat interval (so presence is not lost
+/// to one bad request) and never faster than half the base delay (no busy loop). A
+/// `Retry-After` is honoured up to the interval. Any other error (403, 400, …) is not
+/// retried: the engine goes to [`Failed`] and reports it; `reconnect`, `join` or `left`
+/// resume.
+///
+/// Go's *heartbeat without subscription* (`Presence().Connected(true)`) is
+/// [`join`](HeartbeatEngine::join) plus [`set_state`](HeartbeatEngine::set_state); its
+/// `Connected(false)` (stop, no leave) is [`left_silently`](HeartbeatEngine::left_silently)
+/// and the JS/Kotlin behaviour (stop and leave) is [`left`](HeartbeatEngine::left).
+///
+/// [`Inactive`]: HeartbeatState::Inactive
+/// [`Heartbeating`]: HeartbeatState::Heartbeating
+/// [`Cooldown`]: HeartbeatState::Cooldown
+/// [`Failed`]: HeartbeatState::Failed
+/// [`Stopped`]: HeartbeatState::Stopped
 #[derive(Debug)]
 pub struct HeartbeatEngine {
     config: HeartbeatConfig,
@@ -305,7 +307,7 @@ impl HeartbeatEngine {
 
     /// Sets the state sent for `name` (a channel or group) with every heartbeat.
     /// `Value::Null` removes it. The next heartbeat carries it.
-    pub fn set_state(&mut self, name: impl Into<String>, state: Value) {
+    pub fn set_state(&mut self, _now: Instant, name: impl Into<String>, state: Value) {
         let name = name.into();
         if state.is_null() {
             self.states.remove(&name);
@@ -315,10 +317,10 @@ impl HeartbeatEngine {
     }
 
     /// Sets the same state on every current channel and group.
-    pub fn set_state_all(&mut self, state: Value) {
+    pub fn set_state_all(&mut self, now: Instant, state: Value) {
         let names: Vec<String> = self.channels.iter().chain(&self.groups).cloned().collect();
         for n in names {
-            self.set_state(n, state.clone());
+            self.set_state(now, n, state.clone());
         }
     }
 
@@ -379,7 +381,7 @@ impl HeartbeatEngine {
     }
 
     /// Leaves everything (leave sent unless suppressed) and becomes inactive.
-    pub fn left_all(&mut self) {
+    pub fn left_all(&mut self, _now: Instant) {
         let channels = std::mem::take(&mut self.channels).into_iter().collect();
         let groups = std::mem::take(&mut self.groups).into_iter().collect();
         self.states.clear();
@@ -391,7 +393,7 @@ impl HeartbeatEngine {
 
     /// Stops heartbeating and sends a leave for everything (unless suppressed); the
     /// channels are kept for [`reconnect`](Self::reconnect).
-    pub fn disconnect(&mut self) {
+    pub fn disconnect(&mut self, _now: Instant) {
         if self.state == HeartbeatState::Stopped {
             return;
         }
@@ -406,7 +408,7 @@ impl HeartbeatEngine {
 
     /// Stops heartbeating **without** a leave (Go's `Connected(false)`): the user times
     /// out later unless [`reconnect`](Self::reconnect) resumes in time.
-    pub fn pause(&mut self) {
+    pub fn pause(&mut self, _now: Instant) {
         if self.state == HeartbeatState::Stopped {
             return;
         }
@@ -513,18 +515,14 @@ impl HeartbeatEngine {
         self.complete(now, id, parsed);
     }
 
-    /// Reports that request `id` failed in transport (connect, timeout, I/O).
-    pub fn handle_transport_error(&mut self, now: Instant, id: RequestId, why: impl Into<String>) {
-        self.complete(now, id, Err(Failure::Transport(why.into())));
-    }
-
-    /// Reports that request `id` failed (for drivers that already classified the failure).
+    /// Reports that request `id` failed: it did not complete
+    /// ([`Failure::Transport`]), or the driver already classified the answer.
     pub fn handle_failure(&mut self, now: Instant, id: RequestId, failure: Failure) {
         self.complete(now, id, Err(failure));
     }
 
     /// Reports that request `id` was cancelled: no transition; a due heartbeat is sent again.
-    pub fn handle_cancelled(&mut self, id: RequestId) {
+    pub fn handle_cancelled(&mut self, _now: Instant, id: RequestId) {
         if self.heartbeat_in_flight == Some(id) {
             self.heartbeat_in_flight = None;
         }

@@ -1,49 +1,13 @@
 //! Long-lived presence behaviour as sans-IO state machines, driven from outside in the
-//! style of quinn-proto and str0m: [`HeartbeatEngine`](heartbeat::HeartbeatEngine) keeps a
-//! user present (PROTOCOL.md §8), [`WatchEngine`](watch::WatchEngine) receives presence
-//! events over subscribe (§7).
-//!
-//! # Driver contract
-//!
-//! The engines never read a clock, sleep, spawn or touch a socket. Time comes in as an
-//! [`Instant`](std::time::Instant) argument; randomness (retry jitter) comes from the
-//! seed in the engine's configuration. A driver loops:
-//!
-//! 1. After creating the engine and after **every** input (`join`, `left`, `add`,
-//!    `handle_response`, `handle_timeout`, …), drain [`poll_request`] until it returns
-//!    `None`, sending each [`Transmit`] (build it with [`Transmit::to_request`]); for the
-//!    watch engine also drain `poll_cancel` and abort those requests.
-//! 2. Drain `poll_event` and hand the events to the user.
-//! 3. Wait until the earliest of: a response arrives (→ `handle_response(now, id, &resp)`),
-//!    a transport failure (→ `handle_transport_error(now, id, why)`), the deadline from
-//!    `poll_timeout()` (→ `handle_timeout(now)`), or a user input. Then go to 1.
-//!
-//! Responses for requests the engine no longer cares about (after a disconnect or a
-//! channel change) are ignored, so a driver need not track them.
-//!
-//! ```
-//! use presence_core::engine::heartbeat::{HeartbeatConfig, HeartbeatEngine};
-//! use std::time::{Duration, Instant};
-//!
-//! // `start` comes from the driver's clock; the engine never reads one.
-//! fn first_heartbeat(start: Instant) {
-//! let mut engine = HeartbeatEngine::new(HeartbeatConfig::new(60));
-//! engine.join(start, ["lobby"], Vec::<String>::new());
-//! let tx = engine.poll_request(start).expect("an immediate heartbeat on join");
-//! // … send tx, then feed the response back:
-//! let ok = http::Response::new(&br#"{"status": 200, "message": "OK", "service": "Presence"}"#[..]);
-//! engine.handle_response(start, tx.id, &ok);
-//! assert_eq!(engine.poll_timeout(), Some(start + Duration::from_secs(29)));
-//! }
-//! ```
-//!
-//! [`poll_request`]: heartbeat::HeartbeatEngine::poll_request
+//! style of quinn-proto and str0m: the heartbeat engine keeps a user present
+//! (PROTOCOL.md §8), the watch engine receives presence events over subscribe (§7).
+//! Their driver contract is in the crate docs.
 
-pub mod heartbeat;
-pub mod watch;
+pub(crate) mod heartbeat;
+pub(crate) mod watch;
 
 use crate::request::{HttpRequest, Operation, RequestMeta};
-use crate::{Config, Error};
+use crate::{Config, Error, ErrorKind, ServiceError};
 use std::time::Duration;
 
 /// Identifies a request handed out by an engine.
@@ -72,16 +36,18 @@ impl<O: Operation> Transmit<O> {
 pub enum Failure {
     /// The service answered with an error, or the body could not be read.
     Response(Error),
-    /// The request did not complete (connect error, timeout, I/O), described.
-    Transport(String),
+    /// The request did not complete (connect error, timeout, I/O…).
+    Transport(TransportFailure),
 }
 
 impl Failure {
-    /// Whether trying again may help: transport failures, 408, 429 and 5xx.
+    /// Whether trying again may help: a retryable transport failure (see
+    /// [`TransportFailureKind::is_retryable`]), or a response that
+    /// [`Error::is_retryable`] (408, 429, 5xx).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Failure::Transport(_) => true,
-            Failure::Response(e) => matches!(e.status(), Some(408 | 429 | 500..=599)),
+            Failure::Transport(t) => t.kind.is_retryable(),
+            Failure::Response(e) => e.is_retryable(),
         }
     }
 
@@ -92,13 +58,135 @@ impl Failure {
             _ => None,
         }
     }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Failure::Response(e) => e.kind(),
+            Failure::Transport(_) => ErrorKind::Transport,
+        }
+    }
+
+    /// The service error (status, message, channels), if the service answered with one.
+    pub fn service_error(&self) -> Option<&ServiceError> {
+        match self {
+            Failure::Response(e) => e.service_error(),
+            Failure::Transport(_) => None,
+        }
+    }
 }
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Failure::Response(e) => e.fmt(f),
-            Failure::Transport(why) => write!(f, "transport: {why}"),
+            Failure::Transport(t) => t.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Failure::Response(e) => Some(e),
+            Failure::Transport(_) => None,
+        }
+    }
+}
+
+/// A request that did not complete, as a driver reports it to an engine: what kind of
+/// failure, and a description (never the request's path or query, which carry user ids
+/// and tokens).
+///
+/// ```
+/// use presence_core::{TransportFailure, TransportFailureKind};
+/// let f = TransportFailure::new(TransportFailureKind::Timeout, "no answer after 30 s");
+/// assert!(f.kind().is_retryable());
+/// assert_eq!(f.to_string(), "transport error (timeout): no answer after 30 s");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportFailure {
+    kind: TransportFailureKind,
+    message: String,
+}
+
+impl TransportFailure {
+    /// A failure of `kind`, described by `message`.
+    pub fn new(kind: TransportFailureKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// What kind of failure.
+    pub fn kind(&self) -> TransportFailureKind {
+        self.kind
+    }
+
+    /// The description.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "transport error ({}): {}",
+            self.kind.as_str(),
+            self.message
+        )
+    }
+}
+
+/// The kinds of [`TransportFailure`], as the transports classify them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportFailureKind {
+    /// The request could not be sent as built (a bad URI for the transport): the same
+    /// request fails again.
+    InvalidRequest,
+    /// No connection could be made (name lookup, refused, unreachable).
+    Connect,
+    /// The TLS handshake failed (certificate, protocol).
+    Tls,
+    /// No complete answer in time.
+    Timeout,
+    /// The answer was larger than the transport accepts.
+    BodyTooLarge,
+    /// The connection broke (reset, closed early).
+    Io,
+    /// The peer broke the HTTP protocol.
+    Protocol,
+    /// Anything else (a transport that does not classify its errors).
+    Other,
+}
+
+impl TransportFailureKind {
+    /// Whether trying again may help: everything but an invalid request, a body over
+    /// the limit and a TLS failure, which fail the same way again.
+    pub fn is_retryable(self) -> bool {
+        !matches!(
+            self,
+            TransportFailureKind::InvalidRequest
+                | TransportFailureKind::BodyTooLarge
+                | TransportFailureKind::Tls
+        )
+    }
+
+    /// The stable snake_case name (`connect`, `timeout`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TransportFailureKind::InvalidRequest => "invalid_request",
+            TransportFailureKind::Connect => "connect",
+            TransportFailureKind::Tls => "tls",
+            TransportFailureKind::Timeout => "timeout",
+            TransportFailureKind::BodyTooLarge => "body_too_large",
+            TransportFailureKind::Io => "io",
+            TransportFailureKind::Protocol => "protocol",
+            TransportFailureKind::Other => "other",
         }
     }
 }
@@ -107,7 +195,7 @@ impl std::fmt::Display for Failure {
 /// `[d/2, d]` where `d = min(base * 2^n, cap)`. The random values come from a
 /// deterministic generator seeded by the caller.
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     base: Duration,
     cap: Duration,
     rng: u64,
@@ -115,7 +203,7 @@ pub struct Backoff {
 
 impl Backoff {
     /// A backoff starting at `base`, never above `cap`, jittered from `seed`.
-    pub fn new(base: Duration, cap: Duration, seed: u64) -> Self {
+    pub(crate) fn new(base: Duration, cap: Duration, seed: u64) -> Self {
         // A zero base would retry in a busy loop: never less than 100 ms.
         let base = base.max(Duration::from_millis(100));
         Self {
@@ -126,7 +214,7 @@ impl Backoff {
     }
 
     /// The delay before retry number `attempt` (0-based).
-    pub fn delay(&mut self, attempt: u32) -> Duration {
+    pub(crate) fn delay(&mut self, attempt: u32) -> Duration {
         let factor = 1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX);
         let full = self.base.saturating_mul(factor).min(self.cap);
         // xorshift64*: cheap, deterministic, good enough for jitter.
@@ -139,7 +227,7 @@ impl Backoff {
     }
 
     /// The cap.
-    pub fn cap(&self) -> Duration {
+    pub(crate) fn cap(&self) -> Duration {
         self.cap
     }
 }

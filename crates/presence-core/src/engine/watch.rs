@@ -1,20 +1,9 @@
-//! The watch engine: receives presence events for channels and groups over subscribe
-//! (PROTOCOL.md §7): handshake (`tt=0`), then long-polls with the `tt`/`tr` cursor.
-//!
-//! - Channels and groups can be added and removed while running: the in-flight long-poll
-//!   is cancelled (see [`poll_cancel`](WatchEngine::poll_cancel)) and a new one starts
-//!   from the same cursor, so no event is missed.
-//! - Duplicate deliveries (PROTOCOL.md §10.15, a recorded timeout delivered twice) are
-//!   dropped: the last [`WatchConfig::dedup_window`] event keys are remembered.
-//! - Failures: transport errors, 408, 429 and 5xx reconnect with exponential backoff and
-//!   jitter, keeping the cursor; other errors (403, 400) stop the engine and are reported.
-//!
-//! Subscribing only to `-pnpres` channels does not make the watcher present anywhere.
+//! The watch engine (WatchEngine).
 
 use super::{Backoff, Failure, RequestId, Transmit};
 use crate::ops::subscribe::{Cursor, Subscribe};
-use crate::presence_event::PresenceEvent;
-use crate::request::Operation;
+use crate::presence_event::{PresenceEvent, UnreadableEvent};
+use crate::request::{sealed::Encode as _, Operation};
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -72,11 +61,23 @@ pub enum WatchEvent {
         /// When the next attempt happens, if any.
         retry_in: Option<Duration>,
     },
-    /// A presence message that could not be read (described); the cursor moved on.
-    Unreadable(String),
+    /// A presence message that could not be read; the cursor moved on.
+    Unreadable(UnreadableEvent),
 }
 
-/// The watch state machine. See the [module docs](self) and the [driver contract](super).
+/// The watch engine, a sans-IO state machine driven as the crate docs' *driver
+/// contract* says: receives presence events for channels and groups over subscribe
+/// (PROTOCOL.md §7): handshake (`tt=0`), then long-polls with the `tt`/`tr` cursor.
+///
+/// - Channels and groups can be added and removed while running: the in-flight long-poll
+///   is cancelled (see [`poll_cancel`](WatchEngine::poll_cancel)) and a new one starts
+///   from the same cursor, so no event is missed.
+/// - Duplicate deliveries (PROTOCOL.md §10.15, a recorded timeout delivered twice) are
+///   dropped: the last [`WatchConfig::dedup_window`] event keys are remembered.
+/// - Failures: transport errors, 408, 429 and 5xx reconnect with exponential backoff and
+///   jitter, keeping the cursor; other errors (403, 400) stop the engine and are reported.
+///
+/// Subscribing only to `-pnpres` channels does not make the watcher present anywhere.
 #[derive(Debug)]
 pub struct WatchEngine {
     config: WatchConfig,
@@ -156,7 +157,7 @@ impl WatchEngine {
     }
 
     /// Adds channels and groups to watch (user-facing names).
-    pub fn add<C, G, S, T>(&mut self, channels: C, groups: G)
+    pub fn add<C, G, S, T>(&mut self, _now: Instant, channels: C, groups: G)
     where
         C: IntoIterator<Item = S>,
         G: IntoIterator<Item = T>,
@@ -176,7 +177,7 @@ impl WatchEngine {
     }
 
     /// Stops watching channels and groups.
-    pub fn remove<C, G, S, T>(&mut self, channels: C, groups: G)
+    pub fn remove<C, G, S, T>(&mut self, _now: Instant, channels: C, groups: G)
     where
         C: IntoIterator<Item = S>,
         G: IntoIterator<Item = T>,
@@ -196,7 +197,7 @@ impl WatchEngine {
     }
 
     /// Stops: the in-flight request is to be cancelled; nothing more is sent.
-    pub fn stop(&mut self) {
+    pub fn stop(&mut self, _now: Instant) {
         if let Some(id) = self.in_flight.take() {
             self.to_cancel.push_back(id);
         }
@@ -205,7 +206,7 @@ impl WatchEngine {
     }
 
     /// Resumes after [`stop`](Self::stop) or a failure, from the last cursor.
-    pub fn reconnect(&mut self) {
+    pub fn reconnect(&mut self, _now: Instant) {
         if matches!(self.state, WatchState::Stopped | WatchState::Reconnecting) {
             self.state = WatchState::Idle;
             self.attempt = 0;
@@ -281,15 +282,8 @@ impl WatchEngine {
         }
     }
 
-    /// Reports that request `id` failed in transport.
-    pub fn handle_transport_error(&mut self, now: Instant, id: RequestId, why: impl Into<String>) {
-        if self.in_flight == Some(id) {
-            self.in_flight = None;
-            self.fail(now, Failure::Transport(why.into()));
-        }
-    }
-
-    /// Reports that request `id` failed (for drivers that already classified the failure).
+    /// Reports that request `id` failed: it did not complete
+    /// ([`Failure::Transport`]), or the driver already classified the answer.
     pub fn handle_failure(&mut self, now: Instant, id: RequestId, failure: Failure) {
         if self.in_flight == Some(id) {
             self.in_flight = None;
@@ -298,7 +292,7 @@ impl WatchEngine {
     }
 
     /// Reports that request `id` was cancelled (no transition; a due poll is sent again).
-    pub fn handle_cancelled(&mut self, id: RequestId) {
+    pub fn handle_cancelled(&mut self, _now: Instant, id: RequestId) {
         if self.in_flight == Some(id) {
             self.in_flight = None;
         }

@@ -20,8 +20,8 @@
 
 use crate::config::validate_user_id;
 use crate::request::{
-    call_options, channel_setters, names, require_some, CallOptions, Operation, RequestParts,
-    Target,
+    channel_setters, names, operation_common, require_some, sealed, CallOptions, Operation,
+    RequestParts, Target,
 };
 use crate::response::{decode, envelope, BodyError, ErrorFlag};
 use crate::Error;
@@ -29,19 +29,26 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// The get state operation.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct GetState {
+/// The get state operation. `C` is the client it is bound to (`()` for none, see
+/// [`Execute`](crate::Execute)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GetState<C = ()> {
     channels: Vec<String>,
     channel_groups: Vec<String>,
     user_id: Option<String>,
     options: CallOptions,
+    client: C,
 }
 
-impl GetState {
-    /// A get state with no channels yet.
-    pub fn new() -> Self {
-        Self::default()
+impl<C> GetState<C> {
+    fn defaults(client: C) -> Self {
+        Self {
+            channels: Vec::new(),
+            channel_groups: Vec::new(),
+            user_id: None,
+            options: CallOptions::default(),
+            client,
+        }
     }
 
     /// Reads another user's state instead of the configured user's.
@@ -51,7 +58,7 @@ impl GetState {
     }
 }
 
-call_options!(GetState);
+operation_common!(GetState);
 channel_setters!(
     GetState,
     "Channels to read the state from.",
@@ -68,9 +75,17 @@ pub struct GetStateResult {
     pub channels: BTreeMap<String, Value>,
 }
 
-impl Operation for GetState {
+impl<C: Send + Sync> Operation for GetState<C> {
     type Output = GetStateResult;
     const NAME: &'static str = "get_state";
+
+    fn channel_count(&self) -> usize {
+        self.channels.len() + self.channel_groups.len()
+    }
+}
+
+impl<C: Send + Sync> sealed::Encode for GetState<C> {
+    type Parsed = GetStateResult;
 
     fn options(&self) -> &CallOptions {
         &self.options
@@ -78,10 +93,6 @@ impl Operation for GetState {
 
     fn options_mut(&mut self) -> &mut CallOptions {
         &mut self.options
-    }
-
-    fn channel_count(&self) -> usize {
-        self.channels.len() + self.channel_groups.len()
     }
 
     fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {

@@ -19,51 +19,47 @@
 
 use crate::ops::{parse_ack, state_object};
 use crate::request::{
-    call_options, channel_setters, names, require_some, CallOptions, Operation, RequestParts,
-    Target,
+    channel_setters, names, operation_common, require_some, sealed, CallOptions, Operation,
+    RequestParts, Target,
 };
 use crate::response::BodyError;
 use crate::Error;
 use serde_json::{Map, Value};
 
-/// Default presence timeout in seconds.
-pub const DEFAULT_TIMEOUT: u32 = 300;
+/// Default presence timeout in seconds (`heartbeat=`).
+pub const DEFAULT_PRESENCE_TIMEOUT: u32 = 300;
 /// Smallest presence timeout the service honours; smaller values are raised to it.
-pub const MIN_TIMEOUT: u32 = 20;
+pub const MIN_PRESENCE_TIMEOUT: u32 = 20;
 
-/// The heartbeat operation.
+/// The heartbeat operation. `C` is the client it is bound to (`()` for none, see
+/// [`Execute`](crate::Execute)).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Heartbeat {
+pub struct Heartbeat<C = ()> {
     channels: Vec<String>,
     channel_groups: Vec<String>,
     timeout: u32,
     state_all: Option<Value>,
     state_by_name: Vec<(String, Value)>,
     options: CallOptions,
+    client: C,
 }
 
-impl Default for Heartbeat {
-    fn default() -> Self {
+impl<C> Heartbeat<C> {
+    fn defaults(client: C) -> Self {
         Self {
             channels: Vec::new(),
             channel_groups: Vec::new(),
-            timeout: DEFAULT_TIMEOUT,
+            timeout: DEFAULT_PRESENCE_TIMEOUT,
             state_all: None,
             state_by_name: Vec::new(),
             options: CallOptions::default(),
+            client,
         }
-    }
-}
-
-impl Heartbeat {
-    /// A heartbeat with no channels yet.
-    pub fn new() -> Self {
-        Self::default()
     }
 
     /// Presence timeout in seconds (`heartbeat=`); values below 20 become 20.
     pub fn timeout(mut self, seconds: u32) -> Self {
-        self.timeout = seconds.max(MIN_TIMEOUT);
+        self.timeout = seconds.max(MIN_PRESENCE_TIMEOUT);
         self
     }
 
@@ -110,16 +106,24 @@ impl Heartbeat {
     }
 }
 
-call_options!(Heartbeat);
+operation_common!(Heartbeat);
 channel_setters!(
     Heartbeat,
     "Channels to announce presence on.",
     "Channel groups to announce presence on."
 );
 
-impl Operation for Heartbeat {
+impl<C: Send + Sync> Operation for Heartbeat<C> {
     type Output = ();
     const NAME: &'static str = "heartbeat";
+
+    fn channel_count(&self) -> usize {
+        self.channels.len() + self.channel_groups.len()
+    }
+}
+
+impl<C: Send + Sync> sealed::Encode for Heartbeat<C> {
+    type Parsed = ();
 
     fn options(&self) -> &CallOptions {
         &self.options
@@ -127,10 +131,6 @@ impl Operation for Heartbeat {
 
     fn options_mut(&mut self) -> &mut CallOptions {
         &mut self.options
-    }
-
-    fn channel_count(&self) -> usize {
-        self.channels.len() + self.channel_groups.len()
     }
 
     fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {
@@ -144,7 +144,10 @@ impl Operation for Heartbeat {
         out.path_literal("/channel/");
         out.path_list(&channels);
         out.path_literal("/heartbeat");
-        out.query_num("heartbeat", u64::from(self.timeout.max(MIN_TIMEOUT)));
+        out.query_num(
+            "heartbeat",
+            u64::from(self.timeout.max(MIN_PRESENCE_TIMEOUT)),
+        );
         out.query_list("channel-group", &groups);
         if let Some(state) = state {
             out.query("state", Value::Object(state).to_string());

@@ -14,33 +14,47 @@
 
 use crate::ops::parse_ack;
 use crate::request::{
-    call_options, channel_setters, names, require_some, CallOptions, Operation, RequestParts,
-    Target,
+    channel_setters, names, operation_common, require_some, sealed, CallOptions, Operation,
+    RequestParts, Target,
 };
 use crate::response::BodyError;
 use crate::Error;
 
-/// The leave operation.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Leave {
+/// The leave operation. `C` is the client it is bound to (`()` for none, see
+/// [`Execute`](crate::Execute)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Leave<C = ()> {
     channels: Vec<String>,
     channel_groups: Vec<String>,
     options: CallOptions,
+    client: C,
 }
 
-impl Leave {
-    /// A leave with no channels yet.
-    pub fn new() -> Self {
-        Self::default()
+impl<C> Leave<C> {
+    fn defaults(client: C) -> Self {
+        Self {
+            channels: Vec::new(),
+            channel_groups: Vec::new(),
+            options: CallOptions::default(),
+            client,
+        }
     }
 }
 
-call_options!(Leave);
+operation_common!(Leave);
 channel_setters!(Leave, "Channels to leave.", "Channel groups to leave.");
 
-impl Operation for Leave {
+impl<C: Send + Sync> Operation for Leave<C> {
     type Output = ();
     const NAME: &'static str = "leave";
+
+    fn channel_count(&self) -> usize {
+        self.channels.len() + self.channel_groups.len()
+    }
+}
+
+impl<C: Send + Sync> sealed::Encode for Leave<C> {
+    type Parsed = ();
 
     fn options(&self) -> &CallOptions {
         &self.options
@@ -48,10 +62,6 @@ impl Operation for Leave {
 
     fn options_mut(&mut self) -> &mut CallOptions {
         &mut self.options
-    }
-
-    fn channel_count(&self) -> usize {
-        self.channels.len() + self.channel_groups.len()
     }
 
     fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {

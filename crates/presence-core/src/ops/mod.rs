@@ -1,13 +1,13 @@
 //! One module per presence operation: input builder, request encoding and response
 //! parsing together.
 
-pub mod get_state;
-pub mod heartbeat;
-pub mod here_now;
-pub mod leave;
-pub mod set_state;
-pub mod subscribe;
-pub mod where_now;
+pub(crate) mod get_state;
+pub(crate) mod heartbeat;
+pub(crate) mod here_now;
+pub(crate) mod leave;
+pub(crate) mod set_state;
+pub(crate) mod subscribe;
+pub(crate) mod where_now;
 
 use crate::response::{decode, envelope, BodyError, ErrorFlag};
 use crate::Error;

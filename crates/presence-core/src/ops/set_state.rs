@@ -21,28 +21,36 @@
 use crate::config::validate_user_id;
 use crate::ops::state_object;
 use crate::request::{
-    call_options, channel_setters, names, require_some, CallOptions, Operation, RequestParts,
-    Target,
+    channel_setters, names, operation_common, require_some, sealed, CallOptions, Operation,
+    RequestParts, Target,
 };
 use crate::response::{decode, envelope, BodyError, ErrorFlag};
 use crate::Error;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// The set state operation.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct SetState {
+/// The set state operation. `C` is the client it is bound to (`()` for none, see
+/// [`Execute`](crate::Execute)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetState<C = ()> {
     channels: Vec<String>,
     channel_groups: Vec<String>,
     state: Option<Value>,
     user_id: Option<String>,
     options: CallOptions,
+    client: C,
 }
 
-impl SetState {
-    /// A set state with no channels and no state yet.
-    pub fn new() -> Self {
-        Self::default()
+impl<C> SetState<C> {
+    fn defaults(client: C) -> Self {
+        Self {
+            channels: Vec::new(),
+            channel_groups: Vec::new(),
+            state: None,
+            user_id: None,
+            options: CallOptions::default(),
+            client,
+        }
     }
 
     /// The state: must be a JSON object.
@@ -58,7 +66,7 @@ impl SetState {
     }
 }
 
-call_options!(SetState);
+operation_common!(SetState);
 channel_setters!(
     SetState,
     "Channels to set the state on.",
@@ -73,9 +81,17 @@ pub struct SetStateResult {
     pub state: Value,
 }
 
-impl Operation for SetState {
+impl<C: Send + Sync> Operation for SetState<C> {
     type Output = SetStateResult;
     const NAME: &'static str = "set_state";
+
+    fn channel_count(&self) -> usize {
+        self.channels.len() + self.channel_groups.len()
+    }
+}
+
+impl<C: Send + Sync> sealed::Encode for SetState<C> {
+    type Parsed = SetStateResult;
 
     fn options(&self) -> &CallOptions {
         &self.options
@@ -83,10 +99,6 @@ impl Operation for SetState {
 
     fn options_mut(&mut self) -> &mut CallOptions {
         &mut self.options
-    }
-
-    fn channel_count(&self) -> usize {
-        self.channels.len() + self.channel_groups.len()
     }
 
     fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {

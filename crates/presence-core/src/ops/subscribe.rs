@@ -16,10 +16,10 @@
 //! assert_eq!(req.uri().path(), "/v2/subscribe/demo/lobby-pnpres/0");
 //! ```
 
-use crate::presence_event::{PresenceEvent, RawMessage};
+use crate::presence_event::{PresenceEvent, RawMessage, UnreadableEvent};
 use crate::request::{
-    call_options, channel_setters, names, require_some, CallOptions, Operation, RequestParts,
-    Target,
+    channel_setters, names, operation_common, require_some, sealed, CallOptions, Operation,
+    RequestParts, Target,
 };
 use crate::response::{decode, envelope, BodyError, ErrorFlag};
 use crate::Error;
@@ -53,19 +53,26 @@ impl Cursor {
     }
 }
 
-/// The subscribe operation for presence events.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Subscribe {
+/// The subscribe operation for presence events. `C` is the client it is bound to (`()`
+/// for none, see [`Execute`](crate::Execute)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscribe<C = ()> {
     channels: Vec<String>,
     channel_groups: Vec<String>,
     cursor: Option<Cursor>,
     options: CallOptions,
+    client: C,
 }
 
-impl Subscribe {
-    /// A subscribe with no channels yet, at the handshake cursor.
-    pub fn new() -> Self {
-        Self::default()
+impl<C> Subscribe<C> {
+    fn defaults(client: C) -> Self {
+        Self {
+            channels: Vec::new(),
+            channel_groups: Vec::new(),
+            cursor: None,
+            options: CallOptions::default(),
+            client,
+        }
     }
 
     /// Continues from `cursor` (omit for the handshake).
@@ -75,7 +82,7 @@ impl Subscribe {
     }
 }
 
-call_options!(Subscribe);
+operation_common!(Subscribe);
 channel_setters!(
     Subscribe,
     "Channels whose presence events to receive (user-facing names).",
@@ -90,9 +97,9 @@ pub struct SubscribeResult {
     pub cursor: Cursor,
     /// Presence events, in order. Non-presence messages are skipped.
     pub events: Vec<PresenceEvent>,
-    /// Presence messages that could not be read (unknown action, wrong types), each
-    /// described. They are reported rather than failing the batch, so the cursor advances.
-    pub unreadable: Vec<String>,
+    /// Presence messages that could not be read (unknown action, wrong types). They are
+    /// reported rather than failing the batch, so the cursor advances.
+    pub unreadable: Vec<UnreadableEvent>,
 }
 
 fn presence_names<'a>(names: &[&'a str]) -> Vec<Cow<'a, str>> {
@@ -108,9 +115,17 @@ fn presence_names<'a>(names: &[&'a str]) -> Vec<Cow<'a, str>> {
         .collect()
 }
 
-impl Operation for Subscribe {
+impl<C: Send + Sync> Operation for Subscribe<C> {
     type Output = SubscribeResult;
     const NAME: &'static str = "subscribe";
+
+    fn channel_count(&self) -> usize {
+        self.channels.len() + self.channel_groups.len()
+    }
+}
+
+impl<C: Send + Sync> sealed::Encode for Subscribe<C> {
+    type Parsed = SubscribeResult;
 
     fn options(&self) -> &CallOptions {
         &self.options
@@ -118,10 +133,6 @@ impl Operation for Subscribe {
 
     fn options_mut(&mut self) -> &mut CallOptions {
         &mut self.options
-    }
-
-    fn channel_count(&self) -> usize {
-        self.channels.len() + self.channel_groups.len()
     }
 
     fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {

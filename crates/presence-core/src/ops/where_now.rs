@@ -13,22 +13,27 @@
 //! ```
 
 use crate::config::validate_user_id;
-use crate::request::{call_options, CallOptions, Operation, RequestParts, Target};
+use crate::request::{operation_common, sealed, CallOptions, Operation, RequestParts, Target};
 use crate::response::{decode, envelope, BodyError, ErrorFlag};
 use crate::Error;
 use serde::Deserialize;
 
-/// The where now operation.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct WhereNow {
+/// The where now operation. `C` is the client it is bound to (`()` for none, see
+/// [`Execute`](crate::Execute)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WhereNow<C = ()> {
     user_id: Option<String>,
     options: CallOptions,
+    client: C,
 }
 
-impl WhereNow {
-    /// Where now for the configured user.
-    pub fn new() -> Self {
-        Self::default()
+impl<C> WhereNow<C> {
+    fn defaults(client: C) -> Self {
+        Self {
+            user_id: None,
+            options: CallOptions::default(),
+            client,
+        }
     }
 
     /// Asks about another user instead of the configured one.
@@ -38,7 +43,7 @@ impl WhereNow {
     }
 }
 
-call_options!(WhereNow);
+operation_common!(WhereNow);
 
 /// The where now result.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -48,9 +53,17 @@ pub struct WhereNowResult {
     pub channels: Vec<String>,
 }
 
-impl Operation for WhereNow {
+impl<C: Send + Sync> Operation for WhereNow<C> {
     type Output = WhereNowResult;
     const NAME: &'static str = "where_now";
+
+    fn channel_count(&self) -> usize {
+        0
+    }
+}
+
+impl<C: Send + Sync> sealed::Encode for WhereNow<C> {
+    type Parsed = WhereNowResult;
 
     fn options(&self) -> &CallOptions {
         &self.options

@@ -1,4 +1,4 @@
-//! The one error type of this crate.
+//! The one error type of both transports.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -20,8 +20,8 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum Error {
     /// The request cannot be sent as given: its URI lacks a scheme or a host,
-    /// its scheme is neither `http` nor `https`, its method is `CONNECT`, or
-    /// it has a body with a method that allows none (`HEAD`).
+    /// its scheme is neither `http` nor `https`, its method is `CONNECT`, or it
+    /// has a body with a method that allows none (`HEAD`).
     /// Nothing was sent; retrying the same request will fail the same way.
     InvalidRequest {
         /// What is wrong with the request.
@@ -36,18 +36,19 @@ pub enum Error {
         source: BoxError,
     },
     /// The TLS handshake or TLS record layer failed (bad certificate,
-    /// protocol mismatch, a peer that does not speak TLS…).
+    /// protocol mismatch, a peer that does not speak TLS…), or the TLS
+    /// configuration could not be built (then `target` is `None`).
     Tls {
-        /// `scheme://host:port` of the request.
-        target: String,
+        /// `scheme://host:port` of the request, when there was one.
+        target: Option<String>,
         /// The underlying error.
         source: BoxError,
     },
     /// The request did not complete in time.
     ///
-    /// Either the overall request timeout (connect, send, and reading the
-    /// full body) or the connect timeout elapsed; `after` is the bound that
-    /// fired.
+    /// Either the overall request timeout (connecting, sending and reading
+    /// the full body) or the connect timeout elapsed; `after` is the bound
+    /// that fired.
     Timeout {
         /// The bound that elapsed.
         after: Duration,
@@ -66,13 +67,17 @@ pub enum Error {
         source: BoxError,
     },
     /// The peer broke the HTTP/1.1 protocol (malformed response, oversized
-    /// response head, a gzip body that does not decode…).
+    /// response head, a gzip body that does not decode, connection closed
+    /// before a complete response…).
     Http {
         /// `scheme://host:port` of the request.
         target: String,
         /// The underlying error.
         source: BoxError,
     },
+    /// An async transport was called outside of the runtime it needs
+    /// (transport-hyper: outside a Tokio runtime).
+    NoRuntime,
 }
 
 impl Error {
@@ -87,7 +92,8 @@ impl Error {
         matches!(self, Error::Connect { .. })
     }
 
-    pub(crate) fn invalid(reason: impl Into<String>) -> Self {
+    /// An [`Error::InvalidRequest`].
+    pub fn invalid(reason: impl Into<String>) -> Self {
         Error::InvalidRequest {
             reason: reason.into(),
         }
@@ -99,13 +105,18 @@ impl fmt::Display for Error {
         match self {
             Error::InvalidRequest { reason } => write!(f, "invalid request: {reason}"),
             Error::Connect { target, .. } => write!(f, "could not connect to {target}"),
-            Error::Tls { target, .. } => write!(f, "TLS error with {target}"),
+            Error::Tls {
+                target: Some(target),
+                ..
+            } => write!(f, "TLS error with {target}"),
+            Error::Tls { target: None, .. } => f.write_str("TLS configuration error"),
             Error::Timeout { after } => write!(f, "request timed out after {after:?}"),
             Error::BodyTooLarge { limit } => {
                 write!(f, "response body exceeds the limit of {limit} bytes")
             }
             Error::Io { target, .. } => write!(f, "I/O error talking to {target}"),
             Error::Http { target, .. } => write!(f, "HTTP protocol error talking to {target}"),
+            Error::NoRuntime => f.write_str("called outside of a Tokio runtime"),
         }
     }
 }
@@ -117,9 +128,10 @@ impl StdError for Error {
             | Error::Tls { source, .. }
             | Error::Io { source, .. }
             | Error::Http { source, .. } => Some(&**source as &(dyn StdError + 'static)),
-            Error::InvalidRequest { .. } | Error::Timeout { .. } | Error::BodyTooLarge { .. } => {
-                None
-            }
+            Error::InvalidRequest { .. }
+            | Error::Timeout { .. }
+            | Error::BodyTooLarge { .. }
+            | Error::NoRuntime => None,
         }
     }
 }

@@ -1,0 +1,222 @@
+//! Presence events: watch channels and groups and receive [`PresenceEvent`]s, as a
+//! [`futures_core::Stream`] ([`PresenceStream`]) or, for the blocking client, an iterator
+//! ([`blocking::Watcher`](crate::blocking::Watcher)). Both drive
+//! [`presence_core::WatchEngine`] with the loop body of this module: a handshake, then
+//! long-polls on `<channel>-pnpres` with the cursor kept across reconnects; duplicates
+//! are dropped. A watcher is an observer: it subscribes only to presence channels and
+//! never heartbeats, so it is never counted as an occupant.
+//!
+//! Both yield `Result<PresenceEvent, Failure>`: transient failures are retried with
+//! backoff (see `next_event` for them), and a failure that retrying cannot fix (a 403,
+//! a 400) is yielded once as `Err`, after which the stream or iterator ends.
+//!
+//! ```
+//! # #[cfg(feature = "hyper")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = presence_emulator::Emulator::start(presence_emulator::EmulatorConfig::default()).await?;
+//! let watcher = presence::Client::builder().subscribe_key("demo").user_id("w").origin(emulator.origin()).build()?;
+//! let ann = presence::Client::builder().subscribe_key("demo").user_id("ann").origin(emulator.origin()).build()?;
+//! let mut events = watcher.watch().channels(["lobby"]).start()?;
+//! events.connected().await;
+//! ann.heartbeat().channels(["lobby"]).execute().await?;
+//! match events.next_presence().await {
+//!     Some(Ok(presence::PresenceEvent::Join(join))) => assert_eq!(join.user_id, "ann"),
+//!     other => panic!("{other:?}"),
+//! }
+//! # emulator.shutdown().await;
+//! # Ok(()) }
+//! # #[cfg(not(feature = "hyper"))] fn main() {}
+//! ```
+
+#[cfg(feature = "tokio")]
+mod tokio;
+
+pub(crate) mod thread;
+
+use presence_core::{
+    Failure, PresenceEvent, RequestId, Subscribe, Transmit, WatchConfig, WatchEngine, WatchState,
+};
+use std::time::{Duration, Instant};
+
+#[cfg(feature = "tokio")]
+pub use self::tokio::PresenceStream;
+pub use presence_core::WatchEvent;
+
+/// How long one long-poll may take: the service answers within 280 s (PROTOCOL.md §7.1;
+/// the official SDKs wait 310 s).
+pub const LONG_POLL_TIMEOUT: Duration = Duration::from_secs(310);
+
+/// What to watch; finish with `start()`.
+#[derive(Debug)]
+#[must_use = "nothing happens until `start()`"]
+pub struct WatchBuilder<'c, C> {
+    client: &'c C,
+    channels: Vec<String>,
+    groups: Vec<String>,
+    config: WatchConfig,
+}
+
+impl<'c, C> WatchBuilder<'c, C> {
+    pub(crate) fn new(client: &'c C) -> Self {
+        Self {
+            client,
+            channels: Vec::new(),
+            groups: Vec::new(),
+            config: WatchConfig::default(),
+        }
+    }
+
+    /// Channels whose presence events to receive.
+    pub fn channels<I: IntoIterator<Item = S>, S: Into<String>>(mut self, channels: I) -> Self {
+        self.channels.extend(channels.into_iter().map(Into::into));
+        self
+    }
+
+    /// Channel groups whose presence events to receive.
+    pub fn channel_groups<I: IntoIterator<Item = S>, S: Into<String>>(mut self, groups: I) -> Self {
+        self.groups.extend(groups.into_iter().map(Into::into));
+        self
+    }
+
+    /// Reconnect backoff: first delay and cap.
+    pub fn retry(mut self, base: Duration, cap: Duration) -> Self {
+        self.config.retry_base = base;
+        self.config.retry_cap = cap;
+        self
+    }
+
+    fn driver(&self, seed: u64, now: Instant) -> Driver {
+        let mut config = self.config.clone();
+        config.jitter_seed = seed;
+        let mut engine = WatchEngine::new(config);
+        engine.add(
+            now,
+            self.channels.iter().cloned(),
+            self.groups.iter().cloned(),
+        );
+        Driver { engine }
+    }
+}
+
+/// What a stream or watcher asks of its loop.
+pub(crate) enum Command {
+    Add(Vec<String>, Vec<String>),
+    Remove(Vec<String>, Vec<String>),
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Command::Add(..) => "Add",
+            Command::Remove(..) => "Remove",
+        })
+    }
+}
+
+/// The loop body both runtimes share. A runtime loop aborts every
+/// [`poll_cancel`](Self::poll_cancel) (then reports it with
+/// [`cancelled`](Self::cancelled)), sends every [`poll_request`](Self::poll_request)
+/// with [`LONG_POLL_TIMEOUT`], forwards every [`poll_event`](Self::poll_event), ends
+/// once [`ended`](Self::ended), and otherwise waits for a command, a response or the
+/// [`deadline`](Self::deadline).
+pub(crate) struct Driver {
+    engine: WatchEngine,
+}
+
+impl Driver {
+    pub(crate) fn poll_cancel(&mut self) -> Option<RequestId> {
+        self.engine.poll_cancel()
+    }
+
+    pub(crate) fn cancelled(&mut self, now: Instant, id: RequestId) {
+        self.engine.handle_cancelled(now, id);
+    }
+
+    pub(crate) fn poll_request(&mut self, now: Instant) -> Option<Transmit<Subscribe>> {
+        self.engine.poll_request(now)
+    }
+
+    pub(crate) fn poll_event(&mut self) -> Option<WatchEvent> {
+        self.engine.poll_event()
+    }
+
+    /// When [`timeout`](Self::timeout) is due.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.engine.poll_timeout()
+    }
+
+    /// The watch can no longer make progress: a failure that retrying cannot fix
+    /// stopped the engine (its `Failed` event is the last one).
+    pub(crate) fn ended(&self) -> bool {
+        self.engine.state() == WatchState::Stopped
+    }
+
+    pub(crate) fn command(&mut self, now: Instant, command: Command) {
+        match command {
+            Command::Add(c, g) => self.engine.add(now, c, g),
+            Command::Remove(c, g) => self.engine.remove(now, c, g),
+        }
+    }
+
+    /// The outcome of request `id`.
+    pub(crate) fn response(
+        &mut self,
+        now: Instant,
+        id: RequestId,
+        result: Result<http::Response<Vec<u8>>, Failure>,
+    ) {
+        match result {
+            Ok(resp) => self.engine.handle_response(now, id, &resp),
+            Err(failure) => self.engine.handle_failure(now, id, failure),
+        }
+    }
+
+    pub(crate) fn timeout(&mut self, now: Instant) {
+        self.engine.handle_timeout(now);
+    }
+}
+
+/// What a watch event is to the stream and the iterator: a presence event, the terminal
+/// failure, or nothing (connection notices and retried failures, logged at debug).
+pub(crate) fn item(event: WatchEvent) -> Option<Result<PresenceEvent, Failure>> {
+    match event {
+        WatchEvent::Presence(e) => Some(Ok(e)),
+        WatchEvent::Failed {
+            failure,
+            retry_in: None,
+        } => Some(Err(failure)),
+        other => {
+            tracing::debug!(event = ?other, "watch event");
+            None
+        }
+    }
+}
+
+/// The channel-changing methods both watchers share; `self.send(Command)` forwards one.
+macro_rules! watch_inputs {
+    () => {
+        /// Adds channels and groups (the long-poll restarts from the same cursor).
+        pub fn add<C, G, S, U>(&self, channels: C, groups: G)
+        where
+            C: IntoIterator<Item = S>,
+            G: IntoIterator<Item = U>,
+            S: Into<String>,
+            U: Into<String>,
+        {
+            self.send(Command::Add(collect(channels), collect(groups)));
+        }
+
+        /// Removes channels and groups.
+        pub fn remove<C, G, S, U>(&self, channels: C, groups: G)
+        where
+            C: IntoIterator<Item = S>,
+            G: IntoIterator<Item = U>,
+            S: Into<String>,
+            U: Into<String>,
+        {
+            self.send(Command::Remove(collect(channels), collect(groups)));
+        }
+    };
+}
+pub(crate) use watch_inputs;

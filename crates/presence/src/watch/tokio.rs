@@ -1,0 +1,194 @@
+//! The watch loop on a tokio task, for the async client.
+
+use super::{item, watch_inputs, Command, Driver, WatchBuilder, WatchEvent, LONG_POLL_TIMEOUT};
+use crate::shared::{classify, collect};
+use crate::transport::AsyncTransport;
+use crate::{Client, StartError};
+use presence_core::{Failure, PresenceEvent, RequestId};
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// Presence events on a tokio task. Dropping it stops watching.
+///
+/// As a [`futures_core::Stream`] (and through
+/// [`next_presence`](Self::next_presence)) it yields `Ok` presence events and, when
+/// the watch cannot go on (a 403, a 400), that failure once as `Err`, then ends.
+/// [`next_event`](Self::next_event) also yields connection notices and the failures
+/// that are being retried.
+#[derive(Debug)]
+pub struct PresenceStream {
+    commands: mpsc::UnboundedSender<Command>,
+    events: mpsc::UnboundedReceiver<WatchEvent>,
+    /// A terminal failure [`connected`](Self::connected) read, kept for the next item.
+    pending: Option<Failure>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl<T: AsyncTransport> WatchBuilder<'_, Client<T>> {
+    /// Starts watching on a tokio task. Fails outside a Tokio runtime.
+    pub fn start(self) -> Result<PresenceStream, StartError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
+        let driver = self.driver(self.client.inner.shared.random_u64(), Instant::now());
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let task = runtime.spawn(drive(self.client.clone(), driver, cmd_rx, ev_tx));
+        Ok(PresenceStream {
+            commands: cmd_tx,
+            events: ev_rx,
+            pending: None,
+            task,
+        })
+    }
+}
+
+impl<T: AsyncTransport> Client<T> {
+    /// Presence events for channels and groups: `client.watch().channels([…]).start()`.
+    pub fn watch(&self) -> WatchBuilder<'_, Self> {
+        WatchBuilder::new(self)
+    }
+}
+
+async fn drive<T: AsyncTransport>(
+    client: Client<T>,
+    mut driver: Driver,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedSender<WatchEvent>,
+) {
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let mut in_flight: HashMap<RequestId, tokio::task::JoinHandle<()>> = HashMap::new();
+    loop {
+        while let Some(id) = driver.poll_cancel() {
+            if let Some(task) = in_flight.remove(&id) {
+                task.abort();
+            }
+            driver.cancelled(Instant::now(), id);
+        }
+        while let Some(tx) = driver.poll_request(Instant::now()) {
+            let (client, done) = (client.clone(), done_tx.clone());
+            let id = tx.id;
+            let task = tokio::spawn(async move {
+                let result = classify(client.send_op(&tx.op, Some(LONG_POLL_TIMEOUT)).await);
+                let _ = done.send((id, result));
+            });
+            in_flight.insert(id, task);
+        }
+        while let Some(event) = driver.poll_event() {
+            if events.send(event).is_err() {
+                break;
+            }
+        }
+        if driver.ended() || events.is_closed() {
+            break;
+        }
+        let deadline = driver.deadline().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            cmd = commands.recv() => match cmd {
+                Some(cmd) => driver.command(Instant::now(), cmd),
+                None => break,
+            },
+            Some((id, result)) = done_rx.recv() => {
+                in_flight.remove(&id);
+                driver.response(Instant::now(), id, result);
+            }
+            () = sleep_until(deadline), if deadline.is_some() => driver.timeout(Instant::now()),
+            () = events.closed() => break,
+        }
+    }
+    for (_, task) in in_flight {
+        task.abort();
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl PresenceStream {
+    watch_inputs!();
+
+    fn send(&self, cmd: Command) {
+        let _ = self.commands.send(cmd);
+    }
+
+    /// The next event of any kind; `None` once the watch ended.
+    pub async fn next_event(&mut self) -> Option<WatchEvent> {
+        if let Some(failure) = self.pending.take() {
+            return Some(WatchEvent::Failed {
+                failure,
+                retry_in: None,
+            });
+        }
+        self.events.recv().await
+    }
+
+    /// The next presence event, or the failure that ended the watch; `None` after it.
+    pub async fn next_presence(&mut self) -> Option<Result<PresenceEvent, Failure>> {
+        if let Some(failure) = self.pending.take() {
+            return Some(Err(failure));
+        }
+        loop {
+            if let Some(item) = item(self.events.recv().await?) {
+                return Some(item);
+            }
+        }
+    }
+
+    /// Waits until the handshake succeeded (so later events are not missed); false if
+    /// the watch ended first, whose failure the next item then yields. Presence events
+    /// received meanwhile are kept.
+    pub async fn connected(&mut self) -> bool {
+        // Events before `Connected` can only be failures: the handshake carries none.
+        loop {
+            match self.events.recv().await {
+                Some(WatchEvent::Connected) => return true,
+                Some(WatchEvent::Failed {
+                    failure,
+                    retry_in: None,
+                }) => {
+                    self.pending = Some(failure);
+                    return false;
+                }
+                None => return false,
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Stops watching.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for PresenceStream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl futures_core::Stream for PresenceStream {
+    type Item = Result<PresenceEvent, Failure>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(failure) = self.pending.take() {
+            return Poll::Ready(Some(Err(failure)));
+        }
+        loop {
+            match self.events.poll_recv(cx) {
+                Poll::Ready(Some(event)) => {
+                    if let Some(item) = item(event) {
+                        return Poll::Ready(Some(item));
+                    }
+                }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
