@@ -12,7 +12,10 @@ use crate::events::{
     Action, Envelope, Event, EventKind, EventLog, IntervalAcc, Message, Payload, Timetoken,
 };
 use crate::occupants::{ChannelSet, Name, Occupant, OccupantMap, StateJson};
-use crate::wire::{decode, minify_json, path_list, value_list, DecodeError, Query, Route, Service};
+use crate::wire::{
+    decode, minify_json, path_list, value_list, DecodeError, Query, Route, RouteKind, Service,
+    Target,
+};
 use http::{Method, Request, Response, StatusCode};
 use serde_json::value::RawValue;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -395,14 +398,14 @@ impl Model {
                 "Request-URI Too Long",
             ));
         }
-        let Some(route) = Route::parse(path) else {
+        let Some(target) = Target::parse(path) else {
             return Err(body::error(
                 StatusCode::NOT_FOUND,
                 Service::of_path(path),
                 "Not Found",
             ));
         };
-        let service = route.service();
+        let service = target.service();
         if method != Method::GET {
             return Err(body::error(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -410,23 +413,22 @@ impl Model {
                 "Method Not Allowed",
             ));
         }
-        if route == Route::Time {
-            let tt = now / 100;
-            return Err(body::respond(
-                StatusCode::OK,
-                "Pubnub",
-                format!("[{tt}]").into_bytes(),
-            ));
-        }
+        let route = match target {
+            Target::Time => {
+                let tt = now / 100;
+                return Err(body::respond(
+                    StatusCode::OK,
+                    "Pubnub",
+                    format!("[{tt}]").into_bytes(),
+                ));
+            }
+            Target::Keyset(route) => route,
+        };
         let query = match Query::parse(raw_query) {
             Ok(q) => q,
             Err(e) => return Err(decode_error(service, e)),
         };
-        let sk = match route.sub_key().map(|s| decode(s, false)) {
-            Some(Ok(sk)) => sk,
-            Some(Err(e)) => return Err(decode_error(service, e)),
-            None => return Err(body::error(StatusCode::NOT_FOUND, service, "Not Found")),
-        };
+        let sk = decode(route.sub_key, false).map_err(|e| decode_error(service, e))?;
         let window = self.config.signature_window.as_secs();
         let Some(ks) = self.keysets.get_mut(sk.as_ref()) else {
             return Err(bad_request(service, "Invalid Subscribe Key"));
@@ -557,14 +559,14 @@ impl KeysetState {
     }
 
     fn route(&mut self, now: u64, route: Route<'_>, q: &Query<'_>) -> Result<Dispatch, Reply> {
-        match route {
-            Route::Subscribe { channels, .. } => self.subscribe(now, q, channels),
+        match route.kind {
+            RouteKind::Subscribe { channels } => self.subscribe(now, q, channels),
             _ => self.route_plain(now, route, q).map(Dispatch::Response),
         }
     }
 
     fn route_plain(&mut self, now: u64, route: Route<'_>, q: &Query<'_>) -> Result<Reply, Reply> {
-        let svc = route.service();
+        let svc = route.service;
         let dec = |raw: &str| {
             decode(raw, false)
                 .map(|c| c.into_owned())
@@ -572,29 +574,29 @@ impl KeysetState {
         };
         let list = |raw: &str| path_list(raw).map_err(|e| decode_error(svc, e));
         let groups = || value_list(q.get("channel-group"));
-        match route {
-            Route::HereNowGlobal { .. } => {
+        match route.kind {
+            RouteKind::HereNowGlobal => {
                 self.check_access(svc, q, &[], &[], true)?;
                 self.advance_to(now);
                 self.here_now(q, None)
             }
-            Route::HereNow { channels, .. } => {
+            RouteKind::HereNow { channels } => {
                 let (channels, groups) = (list(channels)?, groups());
                 self.check_access(svc, q, &channels, &groups, false)?;
                 self.advance_to(now);
                 self.here_now(q, Some((channels, groups)))
             }
-            Route::WhereNow { uuid, .. } => {
+            RouteKind::WhereNow { uuid } => {
                 let uuid = dec(uuid)?;
                 self.check_access(svc, q, &[], &[], true)?;
                 self.advance_to(now);
                 Ok(self.where_now(&uuid))
             }
-            Route::Heartbeat { channels, .. } => {
+            RouteKind::Heartbeat { channels } => {
                 let (channels, groups) = (not_pnpres(list(channels)?), not_pnpres(groups()));
                 self.heartbeat(now, q, channels, groups)
             }
-            Route::Leave { channels, .. } => {
+            RouteKind::Leave { channels } => {
                 let (channels, groups) = (not_pnpres(list(channels)?), not_pnpres(groups()));
                 if channels.is_empty() && groups.is_empty() {
                     return Err(bad_request(svc, "Missing channels or channel groups"));
@@ -616,7 +618,7 @@ impl KeysetState {
                     },
                 ))
             }
-            Route::SetState { channels, uuid, .. } => {
+            RouteKind::SetState { channels, uuid } => {
                 let (uuid, channels, groups) = (
                     dec(uuid)?,
                     not_pnpres(list(channels)?),
@@ -624,7 +626,7 @@ impl KeysetState {
                 );
                 self.set_state(now, q, &uuid, channels, groups)
             }
-            Route::GetState { channels, uuid, .. } => {
+            RouteKind::GetState { channels, uuid } => {
                 let (uuid, channels, groups) = (dec(uuid)?, list(channels)?, groups());
                 if channels.is_empty() && groups.is_empty() {
                     return Err(bad_request(svc, "Missing channels or channel groups"));
@@ -633,7 +635,7 @@ impl KeysetState {
                 self.advance_to(now);
                 Ok(self.get_state(&uuid, &channels, &groups))
             }
-            Route::ListGroups { .. } => {
+            RouteKind::ListGroups => {
                 self.check_access(svc, q, &[], &[], true)?;
                 let groups: Vec<&str> = self.groups.keys().map(|g| &**g).collect();
                 Ok(body::json(
@@ -647,7 +649,7 @@ impl KeysetState {
                     },
                 ))
             }
-            Route::Group { group, .. } => {
+            RouteKind::Group { group } => {
                 let group = dec(group)?;
                 if group.is_empty() {
                     return Err(bad_request(svc, "Missing channel group"));
@@ -655,7 +657,7 @@ impl KeysetState {
                 self.check_access(svc, q, &[], std::slice::from_ref(&group), false)?;
                 Ok(self.group(q, &group))
             }
-            Route::DeleteGroup { group, .. } => {
+            RouteKind::DeleteGroup { group } => {
                 let group = dec(group)?;
                 if group.is_empty() {
                     return Err(bad_request(svc, "Missing channel group"));
@@ -664,7 +666,7 @@ impl KeysetState {
                 self.groups.remove(group.as_str());
                 Ok(body::json(StatusCode::OK, svc, &body::REGISTRY_OK))
             }
-            Route::Subscribe { .. } | Route::Time => {
+            RouteKind::Subscribe { .. } => {
                 // Routed before `route_plain`.
                 Err(body::error(StatusCode::NOT_FOUND, svc, "Not Found"))
             }
