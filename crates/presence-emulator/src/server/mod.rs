@@ -42,12 +42,15 @@ pub struct EmulatorConfig {
     paused_at: Option<Duration>,
 }
 
+/// Default of [`EmulatorConfig::max_connections`].
+pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
 impl Default for EmulatorConfig {
     fn default() -> Self {
         EmulatorConfig {
             model: ModelConfig::default(),
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            max_connections: 1024,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             header_read_timeout: Duration::from_secs(10),
             paused_at: None,
         }
