@@ -1,7 +1,6 @@
 //! The command line, declared with clap's derive API.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::net::SocketAddr;
 
 /// Printed after `--help`.
 const AFTER_HELP: &str = "\
@@ -99,7 +98,9 @@ pub(crate) enum Command {
     #[command(flatten)]
     Client(ClientCommand),
     /// Run a local in-memory Presence emulator until Ctrl-C
-    Emulator(EmulatorArgs),
+    // The flags of the standalone `presence-emulator` binary, declared once in the
+    // emulator crate.
+    Emulator(presence_emulator::cli::EmulatorArgs),
 }
 
 /// The subcommands that need a client (keys, user id, origin).
@@ -207,17 +208,6 @@ pub(crate) struct GetStateArgs {
     pub(crate) for_user: Option<String>,
 }
 
-/// `emulator`.
-#[derive(Debug, Args)]
-pub(crate) struct EmulatorArgs {
-    /// Address to listen on (port 0 picks a free port)
-    #[arg(long, default_value = "127.0.0.1:8090", value_name = "ADDR")]
-    pub(crate) listen: SocketAddr,
-    /// A keyset to serve (repeat for several) [default: demo]
-    #[arg(long = "keyset", value_name = "SUB[:PUB[:SECRET]]")]
-    pub(crate) keysets: Vec<presence_emulator::Keyset>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +240,52 @@ mod tests {
         }
         let cli = Cli::try_parse_from(["presence", "where-now", "--user-id", "bob"]).unwrap();
         assert_eq!(cli.global.user_id.as_deref(), Some("bob"));
+    }
+
+    #[test]
+    fn emulator_takes_the_standalone_binarys_flags() {
+        let cli = Cli::try_parse_from([
+            "presence",
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--keyset",
+            "sub-c-1",
+            "--max-url-len",
+            "1000",
+            "--signature-window",
+            "30",
+            "--announce-max",
+            "4",
+            "--interval",
+            "2",
+            "--max-connections",
+            "8",
+        ])
+        .unwrap();
+        let Command::Emulator(e) = cli.command else {
+            panic!("{:?}", cli.command);
+        };
+        assert_eq!(e.listen.port(), 0);
+        assert_eq!(e.keysets[0].subscribe_key_str(), "sub-c-1");
+        assert_eq!(
+            (
+                e.max_url_len,
+                e.signature_window,
+                e.announce_max,
+                e.interval,
+                e.max_connections
+            ),
+            (1000, 30, 4, 2, 8)
+        );
+        let Command::Emulator(args) = Cli::try_parse_from(["presence", "emulator"])
+            .unwrap()
+            .command
+        else {
+            panic!("not the emulator");
+        };
+        assert_eq!(args.listen.to_string(), "127.0.0.1:8090");
+        assert!(args.keysets.is_empty());
     }
 
     #[test]

@@ -328,11 +328,11 @@ pub(crate) async fn watch(
 
 /// `emulator`: serves a local Presence API until Ctrl-C. Prints the origin on stdout.
 pub(crate) async fn emulator(
-    args: crate::args::EmulatorArgs,
+    args: presence_emulator::cli::EmulatorArgs,
     printer: &Printer,
     mut interrupt: Interrupt,
 ) -> Result<(), CliError> {
-    use presence_emulator::{Emulator, EmulatorConfig};
+    use presence_emulator::Emulator;
     let mut keys: Vec<String> = args
         .keysets
         .iter()
@@ -341,11 +341,7 @@ pub(crate) async fn emulator(
     if keys.is_empty() {
         keys.push("demo".to_owned());
     }
-    let mut config = EmulatorConfig::new().listen(args.listen);
-    for keyset in args.keysets {
-        config = config.keyset(keyset);
-    }
-    let handle = Emulator::start(config)
+    let handle = Emulator::start(args.to_config())
         .await
         .map_err(|e| CliError::io(format!("cannot listen on {}", args.listen), e))?;
     let origin = handle.origin();

@@ -10,7 +10,8 @@
 //!   set-state  --channels … [--groups …] --state JSON [--for USER]
 //!   get-state  --channels … [--groups …] [--for USER]
 //!   watch      --channels … [--groups …]
-//!   emulator   [--listen 127.0.0.1:8090] [--keyset SUB[:PUB[:SECRET]]]…
+//!   emulator   [--listen 127.0.0.1:8090] [--keyset SUB[:PUB[:SECRET]]]… [--max-url-len BYTES]
+//!              [--signature-window SECS] [--announce-max N] [--interval SECS] [--max-connections N]
 //! global: --origin --subscribe-key --publish-key --secret-key --auth-key --user-id
 //!         --transport hyper|ureq --json   (each but --json also PRESENCE_*)
 //! ```

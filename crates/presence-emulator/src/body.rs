@@ -1,6 +1,6 @@
 //! Response bodies (field order as recorded, PROTOCOL.md §4–§5) and headers.
 
-use crate::wire::Service;
+use crate::wire::{DecodeError, Service};
 use http::{header, HeaderValue, Response, StatusCode};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
@@ -82,6 +82,21 @@ pub(crate) fn error(status: StatusCode, service: Service, message: &str) -> Resp
             service: service.name(),
         },
     )
+}
+
+/// A `400` service error body with `message`.
+pub(crate) fn bad_request(service: Service, message: &str) -> Response<Vec<u8>> {
+    error(StatusCode::BAD_REQUEST, service, message)
+}
+
+/// The `400` for a path segment or query value that does not decode (invalid `%XX`
+/// escape or invalid UTF-8).
+pub(crate) fn decode_error(service: Service, e: DecodeError) -> Response<Vec<u8>> {
+    let message = match e {
+        DecodeError::Percent => "Invalid percent-encoding",
+        DecodeError::Utf8 => "Invalid UTF-8",
+    };
+    bad_request(service, message)
 }
 
 /// The message of the recorded invalid-state error.

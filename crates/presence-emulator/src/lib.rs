@@ -15,7 +15,13 @@
 //!   connections and a header read timeout. [`Emulator::start_blocking`] runs it on
 //!   its own runtime for blocking tests.
 //! - The `presence-emulator` binary: `presence-emulator --listen 127.0.0.1:8090
-//!   --keyset SUB[:PUB[:SECRET]]`.
+//!   --keyset SUB[:PUB[:SECRET]]`. Its flags are `cli::EmulatorArgs`, which
+//!   other binaries (`presence emulator`) flatten into their own command line.
+//!
+//! # Features
+//! - `cli` (default): the `presence-emulator` binary and the `cli` module, with
+//!   clap. Crates that use the emulator as a library (in tests) turn it off with
+//!   `default-features = false` and do not compile clap.
 //!
 //! # In-process use from a test
 //! ```
@@ -54,6 +60,8 @@
 
 mod auth;
 mod body;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod config;
 mod events;
 mod model;

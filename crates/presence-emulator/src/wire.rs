@@ -129,56 +129,6 @@ pub(crate) fn value_list(decoded: Option<&str>) -> Vec<String> {
     out
 }
 
-/// The endpoints the emulator serves. Fields hold raw (still encoded) path segments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Route<'a> {
-    HereNowGlobal {
-        sk: &'a str,
-    },
-    HereNow {
-        sk: &'a str,
-        channels: &'a str,
-    },
-    Heartbeat {
-        sk: &'a str,
-        channels: &'a str,
-    },
-    Leave {
-        sk: &'a str,
-        channels: &'a str,
-    },
-    GetState {
-        sk: &'a str,
-        channels: &'a str,
-        uuid: &'a str,
-    },
-    SetState {
-        sk: &'a str,
-        channels: &'a str,
-        uuid: &'a str,
-    },
-    WhereNow {
-        sk: &'a str,
-        uuid: &'a str,
-    },
-    ListGroups {
-        sk: &'a str,
-    },
-    Group {
-        sk: &'a str,
-        group: &'a str,
-    },
-    DeleteGroup {
-        sk: &'a str,
-        group: &'a str,
-    },
-    Subscribe {
-        sk: &'a str,
-        channels: &'a str,
-    },
-    Time,
-}
-
 /// Which service answers a route (for the `service` field of error bodies).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Service {
@@ -208,71 +158,103 @@ impl Service {
     }
 }
 
-impl<'a> Route<'a> {
-    pub(crate) fn parse(path: &'a str) -> Option<Route<'a>> {
+/// A request path the emulator serves: the time endpoint, or a route on one keyset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target<'a> {
+    /// `/time/0`: the only endpoint without a subscribe key.
+    Time,
+    /// Everything else names a keyset.
+    Keyset(Route<'a>),
+}
+
+/// A route on one keyset: the raw (still encoded) subscribe-key segment, the service
+/// that answers it and what it asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Route<'a> {
+    pub(crate) sub_key: &'a str,
+    pub(crate) service: Service,
+    pub(crate) kind: RouteKind<'a>,
+}
+
+/// The endpoints on a keyset. Fields hold raw (still encoded) path segments; each
+/// handler decodes its own. A new endpoint is one variant here, its arm in
+/// [`Target::parse`], its arm in the model's dispatch and its handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RouteKind<'a> {
+    /// `/v2/presence/sub-key/{sk}`
+    HereNowGlobal,
+    /// `/v2/presence/sub-key/{sk}/channel/{channels}`
+    HereNow { channels: &'a str },
+    /// `/v2/presence/sub-key/{sk}/channel/{channels}/heartbeat`
+    Heartbeat { channels: &'a str },
+    /// `/v2/presence/sub-key/{sk}/channel/{channels}/leave`
+    Leave { channels: &'a str },
+    /// `/v2/presence/sub-key/{sk}/channel/{channels}/uuid/{uuid}`
+    GetState { channels: &'a str, uuid: &'a str },
+    /// `/v2/presence/sub-key/{sk}/channel/{channels}/uuid/{uuid}/data`
+    SetState { channels: &'a str, uuid: &'a str },
+    /// `/v2/presence/sub-key/{sk}/uuid/{uuid}`
+    WhereNow { uuid: &'a str },
+    /// `/v1/channel-registration/sub-key/{sk}/channel-group`
+    ListGroups,
+    /// `/v1/channel-registration/sub-key/{sk}/channel-group/{group}`
+    Group { group: &'a str },
+    /// `/v1/channel-registration/sub-key/{sk}/channel-group/{group}/remove`
+    DeleteGroup { group: &'a str },
+    /// `/v2/subscribe/{sk}/{channels}/0`
+    Subscribe { channels: &'a str },
+}
+
+impl<'a> Target<'a> {
+    /// Routes a raw path; `None` when the emulator does not serve it. The service is
+    /// the one of the path family (`/v2/presence`, `/v1/channel-registration`,
+    /// `/v2/subscribe`), so a new route in a family only needs its own arm.
+    pub(crate) fn parse(path: &'a str) -> Option<Target<'a>> {
+        use RouteKind::*;
         let rest = path.strip_prefix('/')?;
         let segs: Vec<&'a str> = rest.split('/').collect();
         let is_sk = |s: &str| s == "sub-key" || s == "sub_key";
-        match segs.as_slice() {
-            ["v2", "presence", k, sk] if is_sk(k) => Some(Route::HereNowGlobal { sk }),
-            ["v2", "presence", k, sk, "channel", channels] if is_sk(k) => {
-                Some(Route::HereNow { sk, channels })
+        let (sub_key, service, kind) = match segs.as_slice() {
+            ["time", "0"] => return Some(Target::Time),
+            ["v2", "presence", k, sk, tail @ ..] if is_sk(k) => {
+                let kind = match tail {
+                    [] => HereNowGlobal,
+                    ["channel", channels] => HereNow { channels },
+                    ["channel", channels, "heartbeat"] => Heartbeat { channels },
+                    ["channel", channels, "leave"] => Leave { channels },
+                    ["channel", channels, "uuid", uuid] => GetState { channels, uuid },
+                    ["channel", channels, "uuid", uuid, "data"] => SetState { channels, uuid },
+                    ["uuid", uuid] => WhereNow { uuid },
+                    _ => return None,
+                };
+                (*sk, Service::Presence, kind)
             }
-            ["v2", "presence", k, sk, "channel", channels, "heartbeat"] if is_sk(k) => {
-                Some(Route::Heartbeat { sk, channels })
+            ["v1", "channel-registration", k, sk, "channel-group", tail @ ..] if is_sk(k) => {
+                let kind = match tail {
+                    [] => ListGroups,
+                    [group] => Group { group },
+                    [group, "remove"] => DeleteGroup { group },
+                    _ => return None,
+                };
+                (*sk, Service::ChannelRegistry, kind)
             }
-            ["v2", "presence", k, sk, "channel", channels, "leave"] if is_sk(k) => {
-                Some(Route::Leave { sk, channels })
+            ["v2", "subscribe", sk, channels, "0"] => {
+                (*sk, Service::Subscribe, Subscribe { channels })
             }
-            ["v2", "presence", k, sk, "channel", channels, "uuid", uuid] if is_sk(k) => {
-                Some(Route::GetState { sk, channels, uuid })
-            }
-            ["v2", "presence", k, sk, "channel", channels, "uuid", uuid, "data"] if is_sk(k) => {
-                Some(Route::SetState { sk, channels, uuid })
-            }
-            ["v2", "presence", k, sk, "uuid", uuid] if is_sk(k) => {
-                Some(Route::WhereNow { sk, uuid })
-            }
-            ["v1", "channel-registration", k, sk, "channel-group"] if is_sk(k) => {
-                Some(Route::ListGroups { sk })
-            }
-            ["v1", "channel-registration", k, sk, "channel-group", group] if is_sk(k) => {
-                Some(Route::Group { sk, group })
-            }
-            ["v1", "channel-registration", k, sk, "channel-group", group, "remove"] if is_sk(k) => {
-                Some(Route::DeleteGroup { sk, group })
-            }
-            ["v2", "subscribe", sk, channels, "0"] => Some(Route::Subscribe { sk, channels }),
-            ["time", "0"] => Some(Route::Time),
-            _ => None,
-        }
+            _ => return None,
+        };
+        Some(Target::Keyset(Route {
+            sub_key,
+            service,
+            kind,
+        }))
     }
 
+    /// Which service answers this target (for the `service` field of error bodies).
     pub(crate) fn service(&self) -> Service {
         match self {
-            Route::ListGroups { .. } | Route::Group { .. } | Route::DeleteGroup { .. } => {
-                Service::ChannelRegistry
-            }
-            Route::Subscribe { .. } => Service::Subscribe,
-            _ => Service::Presence,
-        }
-    }
-
-    /// The raw subscribe-key segment, if the route has one.
-    pub(crate) fn sub_key(&self) -> Option<&'a str> {
-        match *self {
-            Route::HereNowGlobal { sk }
-            | Route::HereNow { sk, .. }
-            | Route::Heartbeat { sk, .. }
-            | Route::Leave { sk, .. }
-            | Route::GetState { sk, .. }
-            | Route::SetState { sk, .. }
-            | Route::WhereNow { sk, .. }
-            | Route::ListGroups { sk }
-            | Route::Group { sk, .. }
-            | Route::DeleteGroup { sk, .. }
-            | Route::Subscribe { sk, .. } => Some(sk),
-            Route::Time => None,
+            Target::Time => Service::Presence,
+            Target::Keyset(route) => route.service,
         }
     }
 }
@@ -329,19 +311,79 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(
-            Route::parse("/v2/presence/sub_key/k/channel/a,b/heartbeat"),
-            Some(Route::Heartbeat {
-                sk: "k",
-                channels: "a,b"
-            })
-        );
-        assert_eq!(
-            Route::parse("/v2/presence/sub-key/k/uuid/"),
-            Some(Route::WhereNow { sk: "k", uuid: "" })
-        );
-        assert_eq!(Route::parse("/v2/presence/sub-key/k/nope"), None);
-        assert_eq!(Route::parse("v2/presence/sub-key/k"), None);
+        let route = |sub_key, service, kind| {
+            Some(Target::Keyset(Route {
+                sub_key,
+                service,
+                kind,
+            }))
+        };
+        let presence = |kind| route("k", Service::Presence, kind);
+        let registry = |kind| route("k", Service::ChannelRegistry, kind);
+        let cases = [
+            ("/v2/presence/sub-key/k", presence(RouteKind::HereNowGlobal)),
+            (
+                "/v2/presence/sub-key/k/channel/a,b",
+                presence(RouteKind::HereNow { channels: "a,b" }),
+            ),
+            (
+                "/v2/presence/sub_key/k/channel/a,b/heartbeat",
+                presence(RouteKind::Heartbeat { channels: "a,b" }),
+            ),
+            (
+                "/v2/presence/sub-key/k/channel/a/leave",
+                presence(RouteKind::Leave { channels: "a" }),
+            ),
+            (
+                "/v2/presence/sub-key/k/channel/a/uuid/u",
+                presence(RouteKind::GetState {
+                    channels: "a",
+                    uuid: "u",
+                }),
+            ),
+            (
+                "/v2/presence/sub-key/k/channel/a/uuid/u/data",
+                presence(RouteKind::SetState {
+                    channels: "a",
+                    uuid: "u",
+                }),
+            ),
+            (
+                "/v2/presence/sub-key/k/uuid/",
+                presence(RouteKind::WhereNow { uuid: "" }),
+            ),
+            (
+                "/v1/channel-registration/sub-key/k/channel-group",
+                registry(RouteKind::ListGroups),
+            ),
+            (
+                "/v1/channel-registration/sub_key/k/channel-group/g",
+                registry(RouteKind::Group { group: "g" }),
+            ),
+            (
+                "/v1/channel-registration/sub-key/k/channel-group/g/remove",
+                registry(RouteKind::DeleteGroup { group: "g" }),
+            ),
+            (
+                "/v2/subscribe/k/a,b/0",
+                route(
+                    "k",
+                    Service::Subscribe,
+                    RouteKind::Subscribe { channels: "a,b" },
+                ),
+            ),
+            ("/time/0", Some(Target::Time)),
+            ("/v2/presence/sub-key/k/nope", None),
+            ("/v2/presence/sub-key/k/channel/a/uuid/u/data/x", None),
+            ("/v2/presence/key/k", None),
+            ("/v1/channel-registration/sub-key/k/channel-group/g/x", None),
+            ("/v2/subscribe/k/a/1", None),
+            ("/time/1", None),
+            ("v2/presence/sub-key/k", None),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(Target::parse(path), expected, "{path}");
+        }
     }
 
     #[test]

@@ -1,0 +1,154 @@
+//! Here now: who is on some channels and groups
+//! (`/v2/presence/sub-key/{sk}/channel/{channels}`), or on the whole keyset
+//! (`/v2/presence/sub-key/{sk}`).
+
+use super::keyset::{Channel, KeysetState};
+use super::params::{channel_list, groups};
+use super::Reply;
+use crate::body::{self, bad_request, UuidEntry};
+use crate::wire::{Query, Service};
+use http::StatusCode;
+
+/// Largest accepted here-now `limit`.
+const MAX_LIMIT: i64 = 1000;
+
+/// `0`/`1` style flag: `1` or `true` is on, anything else off.
+fn flag(query: &Query<'_>, key: &str) -> bool {
+    matches!(query.get(key), Some("1" | "true"))
+}
+
+impl KeysetState {
+    /// Here now on the whole keyset.
+    pub(crate) fn here_now_global(&mut self, now: u64, q: &Query<'_>) -> Result<Reply, Reply> {
+        self.check_access(Service::Presence, q, &[], &[], true)?;
+        self.advance_to(now);
+        self.here_now(q, None)
+    }
+
+    /// Here now on the channels of the path and the `channel-group`s of the query.
+    pub(crate) fn here_now_channels(
+        &mut self,
+        now: u64,
+        q: &Query<'_>,
+        raw_channels: &str,
+    ) -> Result<Reply, Reply> {
+        let svc = Service::Presence;
+        let (channels, groups) = (channel_list(svc, raw_channels)?, groups(q));
+        self.check_access(svc, q, &channels, &groups, false)?;
+        self.advance_to(now);
+        self.here_now(q, Some((channels, groups)))
+    }
+
+    fn here_now(
+        &self,
+        q: &Query<'_>,
+        target: Option<(Vec<String>, Vec<String>)>,
+    ) -> Result<Reply, Reply> {
+        let svc = Service::Presence;
+        let limit = match q.get("limit") {
+            None => MAX_LIMIT,
+            Some(v) => match v.parse::<i64>() {
+                Ok(l) if (0..=MAX_LIMIT).contains(&l) => l,
+                _ => return Err(bad_request(svc, "Invalid limit")),
+            },
+        };
+        let offset = match q.get("offset") {
+            None => 0,
+            Some(v) => match v.parse::<i64>() {
+                Ok(o) if o >= 0 => o,
+                _ => return Err(bad_request(svc, "Invalid offset")),
+            },
+        };
+        let limit = usize::try_from(limit).unwrap_or(0);
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        let with_state = flag(q, "state");
+        let with_uuids = !(flag(q, "disable_uuids") || flag(q, "disable-uuids")) && limit > 0;
+        let uuids = |c| uuid_list(c, with_uuids, with_state, offset, limit);
+        let names: Vec<&Channel> = match &target {
+            Some((channels, groups)) if channels.len() == 1 && groups.is_empty() => {
+                let c = self.channels.get(channels[0].as_str());
+                return Ok(body::json(
+                    StatusCode::OK,
+                    svc,
+                    &body::HereNowSingle {
+                        status: 200,
+                        message: "OK",
+                        service: "Presence",
+                        uuids: match c {
+                            Some(c) => uuids(c),
+                            None => with_uuids.then(Vec::new),
+                        },
+                        occupancy: c.map_or(0, |c| c.occupants.len()),
+                    },
+                ));
+            }
+            Some((channels, groups)) => self
+                .groups
+                .resolve(channels, groups)
+                .channels
+                .iter()
+                .filter_map(|(c, _)| self.channels.get(c.as_str()))
+                .collect(),
+            None => {
+                let mut all: Vec<&Channel> = self.channels.values().collect();
+                all.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+                all
+            }
+        };
+        let total_occupancy = names.iter().map(|c| c.occupants.len()).sum();
+        let entries: Vec<(&str, body::HereNowChannel<'_>)> = names
+            .iter()
+            .map(|c| {
+                (
+                    &*c.name,
+                    body::HereNowChannel {
+                        uuids: uuids(c),
+                        occupancy: c.occupants.len(),
+                    },
+                )
+            })
+            .collect();
+        Ok(body::json(
+            StatusCode::OK,
+            svc,
+            &body::HereNowMulti {
+                status: 200,
+                message: "OK",
+                payload: body::HereNowPayload {
+                    total_channels: entries.len(),
+                    channels: body::Pairs(entries),
+                    total_occupancy,
+                },
+                service: "Presence",
+            },
+        ))
+    }
+}
+
+/// The `uuids` of one channel: `None` without uuids, else the page `offset..offset+limit`
+/// with or without each occupant's state.
+fn uuid_list(
+    c: &Channel,
+    with_uuids: bool,
+    with_state: bool,
+    offset: usize,
+    limit: usize,
+) -> Option<Vec<UuidEntry<'_>>> {
+    with_uuids.then(|| {
+        c.occupants
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(n, o)| {
+                if with_state {
+                    UuidEntry::WithState {
+                        uuid: n,
+                        state: o.state.as_deref(),
+                    }
+                } else {
+                    UuidEntry::Plain(n)
+                }
+            })
+            .collect()
+    })
+}
