@@ -318,11 +318,13 @@ fn here_now_table(r: &HereNowResult) -> String {
 }
 
 /// Left-aligned columns separated by two spaces; the last column is not padded.
+/// Widths are terminal columns (`unicode-width`), so CJK and emoji names line up.
 fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    use unicode_width::UnicodeWidthStr;
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(cell.width());
         }
     }
     let header: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
@@ -333,7 +335,7 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
             if i == last {
                 out.push_str(cell);
             } else {
-                let pad = widths[i] - cell.chars().count();
+                let pad = widths[i].saturating_sub(cell.width());
                 let _ = write!(out, "{cell}{}  ", " ".repeat(pad));
             }
         }
@@ -460,6 +462,23 @@ mod tests {
             ],
         );
         assert_eq!(t, "A    BB\nxyz  1\né    22\n");
+    }
+
+    /// CJK and emoji are two terminal columns wide: the next column still lines up.
+    #[test]
+    fn wide_characters_line_up() {
+        let t = table(
+            &["CHANNEL", "USER"],
+            vec![
+                vec!["频道".into(), "ann".into()],
+                vec!["🎮x".into(), "bob".into()],
+                vec!["lobby".into(), "cy".into()],
+            ],
+        );
+        assert_eq!(
+            t,
+            "CHANNEL  USER\n频道     ann\n🎮x      bob\nlobby    cy\n"
+        );
     }
 
     #[test]

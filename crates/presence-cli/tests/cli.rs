@@ -724,6 +724,61 @@ fn keep_alive_holds_presence_until_sigint_then_leaves() {
     assert_eq!(out.error_json()["kind"], "invalid_input");
 }
 
+/// Regression (issue 11): `presence watch` on a channel its token may not read exits 1
+/// at once (within 2 s) with the 403's message and channels, on both transports.
+#[test]
+fn watch_on_a_forbidden_channel_exits_1_with_the_403() {
+    let emu = Emulator::start_blocking(EmulatorConfig::new().keyset(Keyset::new("sub-pam").grant(
+        "tok-ok",
+        ["open"],
+        Vec::<String>::new(),
+    )))
+    .unwrap();
+    for transport in ["hyper", "ureq"] {
+        for json in [true, false] {
+            let mut cmd = bare();
+            cmd.args([
+                "--origin",
+                &emu.origin(),
+                "--subscribe-key",
+                "sub-pam",
+                "--user-id",
+                "kim",
+                "--auth-key",
+                "tok-ok",
+                "--transport",
+                transport,
+                "watch",
+                "--channels",
+                "closed",
+            ]);
+            if json {
+                cmd.arg("--json");
+            }
+            let started = std::time::Instant::now();
+            let out = run(&mut cmd);
+            let took = started.elapsed();
+            assert_eq!(out.code, 1, "{transport}: {out:?}");
+            assert!(took < Duration::from_secs(2), "{transport}: took {took:?}");
+            if json {
+                let err = out.error_json();
+                assert_eq!(err["kind"], "service", "{transport}");
+                assert_eq!(err["status"], 403, "{transport}");
+                assert_eq!(
+                    err["message"], "Access Manager error 403: Forbidden (channels: closed-pnpres)",
+                    "{transport}"
+                );
+                assert_eq!(err["channels"], json!(["closed-pnpres"]), "{transport}");
+            } else {
+                assert!(
+                    out.stderr.contains("Forbidden") && out.stderr.contains("closed-pnpres"),
+                    "{transport}: {out:?}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn keep_alive_stops_on_a_403() {
     let emu = Emulator::start_blocking(EmulatorConfig::new().keyset(Keyset::new("sub-pam").grant(

@@ -705,3 +705,67 @@ async fn watch_adds_and_removes_channels_while_running() {
     }
     emu.shutdown().await;
 }
+
+/// Regression (issue 11): a watch whose grant lacks a channel used to pend forever as a
+/// `Stream` (the 403 went to a debug log). It now yields the 403 as its last item,
+/// within a second, and ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_watch_ends_with_its_error() {
+    use futures_core::Stream;
+    use std::pin::Pin;
+    let emu = Emulator::start(EmulatorConfig::new().keyset(
+        presence_emulator::Keyset::new("sub-pam").grant("tok-a", ["a"], Vec::<String>::new()),
+    ))
+    .await
+    .unwrap();
+    let watcher = Client::builder()
+        .subscribe_key("sub-pam")
+        .user_id("w")
+        .auth_token("tok-a")
+        .origin(emu.origin())
+        .build()
+        .unwrap();
+    let mut stream = watcher.watch().channels(["b"]).start().unwrap();
+    async fn next(
+        s: &mut presence::watch::PresenceStream,
+    ) -> Option<Result<PresenceEvent, presence::Failure>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *s).poll_next(cx)).await
+    }
+    let first = tokio::time::timeout(Duration::from_secs(1), next(&mut stream))
+        .await
+        .expect("the 403 arrives within 1 s");
+    match first {
+        Some(Err(failure)) => {
+            let service = failure.service_error().expect("a service error");
+            assert_eq!(service.status, 403);
+            // Access Manager guards the presence channel itself.
+            assert_eq!(service.channels, ["b-pnpres"]);
+            assert!(!failure.is_retryable());
+        }
+        other => panic!("expected the 403, got {other:?}"),
+    }
+    let end = tokio::time::timeout(Duration::from_secs(1), next(&mut stream))
+        .await
+        .expect("the stream ends at once");
+    assert!(end.is_none(), "{end:?}");
+
+    // `next_event` yields the failure once, then ends too.
+    let mut events = watcher.watch().channels(["b"]).start().unwrap();
+    let failed = tokio::time::timeout(Duration::from_secs(1), async {
+        loop {
+            match events.next_event().await {
+                Some(presence::watch::WatchEvent::Failed { retry_in: None, .. }) => return true,
+                Some(_) => continue,
+                None => return false,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(failed);
+    let after = tokio::time::timeout(Duration::from_secs(1), events.next_event())
+        .await
+        .unwrap();
+    assert!(after.is_none(), "{after:?}");
+    emu.shutdown().await;
+}

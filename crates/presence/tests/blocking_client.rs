@@ -334,3 +334,32 @@ fn blocking_heartbeat_handle_and_watcher() {
         matches!(events.next_presence(Duration::from_secs(10)), Some(Ok(PresenceEvent::Timeout(t))) if t.user_id == "ann")
     );
 }
+
+/// Regression (issue 11): the blocking watcher on a forbidden channel yields the 403
+/// as its last item, within a second, and the iterator ends.
+#[test]
+fn a_forbidden_watch_ends_with_its_error() {
+    let emu = Emulator::start_blocking(EmulatorConfig::new().keyset(
+        presence_emulator::Keyset::new("sub-pam").grant("tok-a", ["a"], Vec::<String>::new()),
+    ))
+    .unwrap();
+    let watcher = Client::builder()
+        .subscribe_key("sub-pam")
+        .user_id("w")
+        .auth_token("tok-a")
+        .origin(emu.origin())
+        .build_blocking()
+        .unwrap();
+    let mut events = watcher.watch().channels(["b"]).start().unwrap();
+    match events.next_presence(Duration::from_secs(1)) {
+        Some(Err(failure)) => {
+            let service = failure.service_error().expect("a service error");
+            assert_eq!(service.status, 403);
+            assert_eq!(service.channels, ["b-pnpres"]);
+        }
+        other => panic!("expected the 403 within 1 s, got {other:?}"),
+    }
+    let started = Instant::now();
+    assert!(events.next().is_none(), "the iterator ends");
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
