@@ -94,7 +94,9 @@ impl CallOptions {
 /// [`to_request`]: Operation::to_request
 /// [`parse_response`]: Operation::parse_response
 #[allow(private_bounds)] // `sealed::Encode` is crate-private on purpose: the seal.
-pub trait Operation: sealed::Encode<Parsed = <Self as Operation>::Output> + Send + Sync {
+pub trait Operation:
+    sealed::Options + sealed::Encode<Parsed = <Self as Operation>::Output> + Send + Sync
+{
     /// The typed result.
     type Output: Send + 'static;
 
@@ -178,15 +180,18 @@ pub(crate) mod sealed {
     use crate::response::BodyError;
     use crate::Error;
 
-    pub(crate) trait Encode {
-        /// What [`parse_body`](Encode::parse_body) gives: `Operation::Output`.
-        type Parsed;
-
+    /// Where an operation keeps its per-call options (written by `operation_common!`).
+    pub(crate) trait Options {
         /// The keyset choice and extra query parameters.
         fn options(&self) -> &CallOptions;
 
         /// Mutable access to the options (the engines set them on what they build).
         fn options_mut(&mut self) -> &mut CallOptions;
+    }
+
+    pub(crate) trait Encode {
+        /// What [`parse_body`](Encode::parse_body) gives: `Operation::Output`.
+        type Parsed;
 
         /// Validates the input and writes the path and operation-specific query.
         fn encode<'a>(
@@ -531,6 +536,16 @@ macro_rules! operation_common {
             }
         }
 
+        impl<C> $crate::request::sealed::Options for $ty<C> {
+            fn options(&self) -> &$crate::CallOptions {
+                &self.options
+            }
+
+            fn options_mut(&mut self) -> &mut $crate::CallOptions {
+                &mut self.options
+            }
+        }
+
         impl<C: $crate::Execute<Self> + Copy> $ty<C>
         where
             Self: $crate::Operation,
@@ -545,11 +560,51 @@ macro_rules! operation_common {
 }
 pub(crate) use operation_common;
 
+/// The validated channel and group names of an operation (see [`names`]).
+pub(crate) struct Targets<'a> {
+    pub(crate) channels: Vec<&'a str>,
+    pub(crate) groups: Vec<&'a str>,
+}
+
+impl<'a> Targets<'a> {
+    /// Validates both lists (groups may not hold the `,` separator).
+    pub(crate) fn of(channels: &'a [String], groups: &'a [String]) -> Result<Self, Error> {
+        Ok(Self {
+            channels: names("channels", channels, false)?,
+            groups: names("channel_groups", groups, true)?,
+        })
+    }
+
+    /// These names, when there is at least one channel or group.
+    pub(crate) fn required(self) -> Result<Self, Error> {
+        require_some(&self.channels, &self.groups)?;
+        Ok(self)
+    }
+
+    /// These names sorted (as the Rust, JS and Python SDKs send heartbeats and leaves).
+    pub(crate) fn sorted(mut self) -> Self {
+        self.channels.sort_unstable();
+        self.groups.sort_unstable();
+        self
+    }
+}
+
 /// Implements the `channels` / `channel_groups` setters (each adds to the names already
-/// set) on an operation with those two `Vec<String>` fields.
+/// set) on an operation with those two `Vec<String>` fields, and `targets()` (the names,
+/// validated) and `target_count()` for its encoding and logs.
 macro_rules! channel_setters {
     ($ty:ident, $channels_doc:literal, $groups_doc:literal) => {
         impl<C> $ty<C> {
+            /// The names, validated.
+            fn targets(&self) -> Result<$crate::request::Targets<'_>, $crate::Error> {
+                $crate::request::Targets::of(&self.channels, &self.channel_groups)
+            }
+
+            /// How many names were given (for logs).
+            fn target_count(&self) -> usize {
+                self.channels.len() + self.channel_groups.len()
+            }
+
             #[doc = $channels_doc]
             pub fn channels<I, S>(mut self, channels: I) -> Self
             where

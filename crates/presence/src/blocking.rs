@@ -11,12 +11,11 @@
 //! ```
 
 use crate::error::Error;
-use crate::shared::{operations, RequestSpan, Shared};
+use crate::shared::{client_type, operations, RequestSpan, Shared};
 use crate::transport::BlockingTransport;
 use presence_core::{
     Config, Execute, GetState, Heartbeat, HereNow, Leave, Operation, SetState, WhereNow,
 };
-use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::heartbeat::thread::PresenceHandle;
@@ -26,37 +25,12 @@ pub use crate::watch::thread::Watcher;
 /// The default blocking transport.
 pub type DefaultTransport = transport_ureq::UreqTransport;
 
-/// The blocking presence client. Cheap to clone.
-#[cfg(feature = "ureq")]
-pub struct Client<T = DefaultTransport> {
-    pub(crate) inner: Arc<Inner<T>>,
-}
-
-/// The blocking presence client (enable the `ureq` feature for a default transport).
-#[cfg(not(feature = "ureq"))]
-pub struct Client<T> {
-    pub(crate) inner: Arc<Inner<T>>,
-}
-
-pub(crate) struct Inner<T> {
-    pub(crate) shared: Shared,
-    pub(crate) transport: T,
-}
-
-impl<T> Clone for Client<T> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
-        }
-    }
-}
-
-impl<T> std::fmt::Debug for Client<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("blocking::Client")
-            .field("config", &self.inner.shared.config)
-            .finish_non_exhaustive()
-    }
+client_type! {
+    /// The blocking presence client. Cheap to clone: clones share the configuration
+    /// and the transport's connection pool.
+    feature = "ureq",
+    default = DefaultTransport,
+    debug = "blocking::Client"
 }
 
 #[cfg(feature = "ureq")]
@@ -76,12 +50,6 @@ impl<T: BlockingTransport> Client<T> {
     /// A client on any transport (including a closure).
     pub fn with_transport(config: Config, transport: T) -> Self {
         Self::from_shared(Shared::new(config, true), transport)
-    }
-
-    pub(crate) fn from_shared(shared: Shared, transport: T) -> Self {
-        Self {
-            inner: Arc::new(Inner { shared, transport }),
-        }
     }
 
     operations!();

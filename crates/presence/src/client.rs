@@ -1,14 +1,13 @@
 //! The async client.
 
 use crate::error::Error;
-use crate::shared::{operations, RequestSpan, Shared};
+use crate::shared::{client_type, operations, RequestSpan, Shared};
 use crate::transport::AsyncTransport;
 use presence_core::{
     Config, Execute, GetState, Heartbeat, HereNow, Leave, Operation, SetState, WhereNow,
 };
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -16,46 +15,20 @@ use tracing::Instrument;
 /// The default async transport.
 pub type DefaultTransport = transport_hyper::HyperTransport;
 
-/// The async presence client. Cheap to clone: clones share the configuration and the
-/// transport's connection pool.
-///
-/// ```no_run
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let client = presence::Client::builder().subscribe_key("demo").user_id("me").build()?;
-/// let now = client.here_now().channels(["lobby"]).include_state(true).execute().await?;
-/// println!("{} present", now.total_occupancy);
-/// # Ok(()) }
-/// ```
-#[cfg(feature = "hyper")]
-pub struct Client<T = DefaultTransport> {
-    pub(crate) inner: Arc<Inner<T>>,
-}
-
-/// The async presence client (enable the `hyper` feature for a default transport).
-#[cfg(not(feature = "hyper"))]
-pub struct Client<T> {
-    pub(crate) inner: Arc<Inner<T>>,
-}
-
-pub(crate) struct Inner<T> {
-    pub(crate) shared: Shared,
-    pub(crate) transport: T,
-}
-
-impl<T> Clone for Client<T> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
-        }
-    }
-}
-
-impl<T> std::fmt::Debug for Client<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("config", &self.inner.shared.config)
-            .finish_non_exhaustive()
-    }
+client_type! {
+    /// The async presence client. Cheap to clone: clones share the configuration and
+    /// the transport's connection pool.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = presence::Client::builder().subscribe_key("demo").user_id("me").build()?;
+    /// let now = client.here_now().channels(["lobby"]).include_state(true).execute().await?;
+    /// println!("{} present", now.total_occupancy);
+    /// # Ok(()) }
+    /// ```
+    feature = "hyper",
+    default = DefaultTransport,
+    debug = "Client"
 }
 
 #[cfg(feature = "hyper")]
@@ -78,12 +51,6 @@ impl<T: AsyncTransport> Client<T> {
     /// A client on any transport (including a closure).
     pub fn with_transport(config: Config, transport: T) -> Self {
         Self::from_shared(Shared::new(config, true), transport)
-    }
-
-    pub(crate) fn from_shared(shared: Shared, transport: T) -> Self {
-        Self {
-            inner: Arc::new(Inner { shared, transport }),
-        }
     }
 
     operations!();

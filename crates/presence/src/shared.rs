@@ -112,12 +112,84 @@ impl RequestSpan {
     }
 }
 
+/// What a client holds: configuration and facade settings, and its transport.
+pub(crate) struct Inner<T> {
+    pub(crate) shared: Shared,
+    pub(crate) transport: T,
+}
+
+/// Declares a client type `Client<T>` (with `$default` as its default transport when
+/// `$feature` is on), its `Clone` (clones share everything), its `Debug` (the
+/// configuration, secrets redacted) and `from_shared`: what both clients are alike in.
+macro_rules! client_type {
+    ($(#[$doc:meta])* feature = $feature:literal, default = $default:ty, debug = $name:literal) => {
+        $(#[$doc])*
+        #[cfg(feature = $feature)]
+        pub struct Client<T = $default> {
+            pub(crate) inner: std::sync::Arc<crate::shared::Inner<T>>,
+        }
+
+        $(#[$doc])*
+        #[doc = concat!("\n\n(Enable the `", $feature, "` feature for a default transport.)")]
+        #[cfg(not(feature = $feature))]
+        pub struct Client<T> {
+            pub(crate) inner: std::sync::Arc<crate::shared::Inner<T>>,
+        }
+
+        impl<T> Clone for Client<T> {
+            fn clone(&self) -> Self {
+                Self {
+                    inner: std::sync::Arc::clone(&self.inner),
+                }
+            }
+        }
+
+        impl<T> std::fmt::Debug for Client<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct($name)
+                    .field("config", &self.inner.shared.config)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl<T> Client<T> {
+            pub(crate) fn from_shared(shared: Shared, transport: T) -> Self {
+                Self {
+                    inner: std::sync::Arc::new(crate::shared::Inner { shared, transport }),
+                }
+            }
+        }
+    };
+}
+pub(crate) use client_type;
+
 /// Turns a facade result into what the engines take: the response, or a classified failure.
 pub(crate) fn classify<E: crate::transport::TransportError>(
     result: Result<http::Response<Vec<u8>>, crate::Error<E>>,
 ) -> Result<http::Response<Vec<u8>>, presence_core::Failure> {
     result.map_err(|e| e.to_failure())
 }
+
+/// A handle method taking channels and groups and sending `$variant(channels, groups)`
+/// to its loop with `self.send`.
+macro_rules! lists_input {
+    ($(#[$doc:meta])* $name:ident => $variant:path) => {
+        $(#[$doc])*
+        pub fn $name<C, G, S, U>(&self, channels: C, groups: G)
+        where
+            C: IntoIterator<Item = S>,
+            G: IntoIterator<Item = U>,
+            S: Into<String>,
+            U: Into<String>,
+        {
+            self.send($variant(
+                crate::shared::collect(channels),
+                crate::shared::collect(groups),
+            ));
+        }
+    };
+}
+pub(crate) use lists_input;
 
 /// Collects names into owned strings.
 pub(crate) fn collect<I: IntoIterator<Item = S>, S: Into<String>>(names: I) -> Vec<String> {

@@ -63,6 +63,28 @@ impl Default for Limits {
     }
 }
 
+/// Declares a transport's `Builder`: a struct holding [`Limits`], with the five setters
+/// of [`limits_setters!`]. The transport documents what its connect timeout and body
+/// limit cover, and adds its own `build`.
+#[macro_export]
+macro_rules! builder {
+    ($transport:ident, connect = $connect_doc:literal, body = $body_doc:literal) => {
+        #[doc = concat!(
+                            "Settings for a [`", stringify!($transport), "`]; get one from [`",
+                            stringify!($transport), "::builder`]."
+                        )]
+        #[derive(Debug, Clone, Default)]
+        #[must_use]
+        pub struct Builder {
+            limits: $crate::Limits,
+        }
+
+        impl Builder {
+            $crate::limits_setters!(connect = $connect_doc, body = $body_doc);
+        }
+    };
+}
+
 /// Expands, inside `impl Builder { … }` of a struct with a `limits: Limits` field, to
 /// the five setters of [`Limits`]. The transport documents what its connect timeout
 /// and body limit cover.

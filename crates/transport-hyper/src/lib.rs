@@ -74,26 +74,18 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use transport_common::{check_request, classify, target_of, Cause};
 pub use transport_common::{BoxError, Error};
 
-use transport_common::Limits;
 pub use transport_common::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_POOL_IDLE_TIMEOUT,
     DEFAULT_POOL_MAX_IDLE_PER_HOST, DEFAULT_REQUEST_TIMEOUT,
 };
 
-/// Settings for a [`HyperTransport`]; get one from
-/// [`HyperTransport::builder`].
-#[derive(Debug, Clone, Default)]
-#[must_use]
-pub struct Builder {
-    limits: Limits,
-}
+transport_common::builder!(
+    HyperTransport,
+    connect = "Bound on establishing the TCP connection (default 10 s). The TLS handshake is covered by the overall request timeout.",
+    body = "Largest response body accepted, in bytes (default 8 MiB); a larger one fails with [`Error::BodyTooLarge`]."
+);
 
 impl Builder {
-    transport_common::limits_setters!(
-        connect = "Bound on establishing the TCP connection (default 10 s). The TLS handshake is covered by the overall request timeout.",
-        body = "Largest response body accepted, in bytes (default 8 MiB); a larger one fails with [`Error::BodyTooLarge`]."
-    );
-
     /// Build the transport.
     ///
     /// Fails with [`Error::Tls`] only if the TLS configuration cannot be made

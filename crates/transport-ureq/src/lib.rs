@@ -64,25 +64,18 @@ use ureq::{Agent, RequestExt};
 use transport_common::{check_request, classify, target_of, Cause};
 pub use transport_common::{BoxError, Error};
 
-use transport_common::Limits;
 pub use transport_common::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_POOL_IDLE_TIMEOUT,
     DEFAULT_POOL_MAX_IDLE_PER_HOST, DEFAULT_REQUEST_TIMEOUT,
 };
 
-/// Settings for a [`UreqTransport`]; get one from [`UreqTransport::builder`].
-#[derive(Debug, Clone, Default)]
-#[must_use]
-pub struct Builder {
-    limits: Limits,
-}
+transport_common::builder!(
+    UreqTransport,
+    connect = "Bound on establishing a new connection, name lookup and TLS included (default 10 s).",
+    body = "Largest (decoded) response body accepted, in bytes (default 8 MiB); a larger one fails with [`Error::BodyTooLarge`]."
+);
 
 impl Builder {
-    transport_common::limits_setters!(
-        connect = "Bound on establishing a new connection, name lookup and TLS included (default 10 s).",
-        body = "Largest (decoded) response body accepted, in bytes (default 8 MiB); a larger one fails with [`Error::BodyTooLarge`]."
-    );
-
     /// Build the transport. Infallible: TLS is set up lazily on the first
     /// `https` request.
     pub fn build(self) -> UreqTransport {

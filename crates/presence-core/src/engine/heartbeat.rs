@@ -3,7 +3,7 @@
 use super::{Backoff, Failure, RequestId, Transmit};
 use crate::ops::heartbeat::{DEFAULT_PRESENCE_TIMEOUT, MIN_PRESENCE_TIMEOUT};
 use crate::ops::subscribe::PRESENCE_SUFFIX;
-use crate::request::sealed::{self, Encode as _};
+use crate::request::sealed::{self, Options as _};
 use crate::request::{CallOptions, HttpRequest, Operation, RequestMeta, RequestParts, Target};
 use crate::response::BodyError;
 use crate::{Config, Error, Heartbeat, Leave};
@@ -119,9 +119,7 @@ impl Operation for HeartbeatRequest {
     }
 }
 
-impl sealed::Encode for HeartbeatRequest {
-    type Parsed = ();
-
+impl sealed::Options for HeartbeatRequest {
     fn options(&self) -> &CallOptions {
         match self {
             HeartbeatRequest::Heartbeat(h) => h.options(),
@@ -135,6 +133,10 @@ impl sealed::Encode for HeartbeatRequest {
             HeartbeatRequest::Leave(l) => l.options_mut(),
         }
     }
+}
+
+impl sealed::Encode for HeartbeatRequest {
+    type Parsed = ();
 
     fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {
         match self {

@@ -3,7 +3,7 @@
 use super::{Backoff, Failure, RequestId, Transmit};
 use crate::ops::subscribe::{Cursor, Subscribe};
 use crate::presence_event::{PresenceEvent, UnreadableEvent};
-use crate::request::{sealed::Encode as _, Operation};
+use crate::request::{sealed::Options as _, Operation};
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 

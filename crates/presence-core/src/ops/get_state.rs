@@ -20,8 +20,8 @@
 
 use crate::config::validate_user_id;
 use crate::request::{
-    channel_setters, names, operation_common, require_some, sealed, CallOptions, Operation,
-    RequestParts, Target,
+    channel_setters, operation_common, sealed, CallOptions, Operation, RequestParts, Target,
+    Targets,
 };
 use crate::response::{decode, envelope, BodyError, ErrorFlag};
 use crate::Error;
@@ -80,25 +80,15 @@ impl<C: Send + Sync> Operation for GetState<C> {
     const NAME: &'static str = "get_state";
 
     fn channel_count(&self) -> usize {
-        self.channels.len() + self.channel_groups.len()
+        self.target_count()
     }
 }
 
 impl<C: Send + Sync> sealed::Encode for GetState<C> {
     type Parsed = GetStateResult;
 
-    fn options(&self) -> &CallOptions {
-        &self.options
-    }
-
-    fn options_mut(&mut self) -> &mut CallOptions {
-        &mut self.options
-    }
-
     fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {
-        let channels = names("channels", &self.channels, false)?;
-        let groups = names("channel_groups", &self.channel_groups, true)?;
-        require_some(&channels, &groups)?;
+        let Targets { channels, groups } = self.targets()?.required()?;
         let user = self.user_id.as_deref().unwrap_or(target.user_id);
         validate_user_id("user_id", user)?;
         out.presence_prefix(target);

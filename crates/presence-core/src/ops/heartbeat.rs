@@ -19,8 +19,8 @@
 
 use crate::ops::{parse_ack, state_object};
 use crate::request::{
-    channel_setters, names, operation_common, require_some, sealed, CallOptions, Operation,
-    RequestParts, Target,
+    channel_setters, operation_common, sealed, CallOptions, Operation, RequestParts, Target,
+    Targets,
 };
 use crate::response::BodyError;
 use crate::Error;
@@ -118,27 +118,15 @@ impl<C: Send + Sync> Operation for Heartbeat<C> {
     const NAME: &'static str = "heartbeat";
 
     fn channel_count(&self) -> usize {
-        self.channels.len() + self.channel_groups.len()
+        self.target_count()
     }
 }
 
 impl<C: Send + Sync> sealed::Encode for Heartbeat<C> {
     type Parsed = ();
 
-    fn options(&self) -> &CallOptions {
-        &self.options
-    }
-
-    fn options_mut(&mut self) -> &mut CallOptions {
-        &mut self.options
-    }
-
     fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {
-        let mut channels = names("channels", &self.channels, false)?;
-        let mut groups = names("channel_groups", &self.channel_groups, true)?;
-        require_some(&channels, &groups)?;
-        channels.sort_unstable();
-        groups.sort_unstable();
+        let Targets { channels, groups } = self.targets()?.required()?.sorted();
         let state = self.keyed_state(&channels, &groups)?;
         out.presence_prefix(target);
         out.path_literal("/channel/");

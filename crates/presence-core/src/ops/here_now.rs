@@ -31,7 +31,8 @@
 
 use crate::json::{self, Reader};
 use crate::request::{
-    channel_setters, names, operation_common, sealed, CallOptions, Operation, RequestParts, Target,
+    channel_setters, operation_common, sealed, CallOptions, Operation, RequestParts, Target,
+    Targets,
 };
 use crate::response::BodyError;
 use crate::Error;
@@ -262,24 +263,15 @@ impl<C: Send + Sync> Operation for HereNow<C> {
     const NAME: &'static str = "here_now";
 
     fn channel_count(&self) -> usize {
-        self.channels.len() + self.channel_groups.len()
+        self.target_count()
     }
 }
 
 impl<C: Send + Sync> sealed::Encode for HereNow<C> {
     type Parsed = HereNowResult<'static>;
 
-    fn options(&self) -> &CallOptions {
-        &self.options
-    }
-
-    fn options_mut(&mut self) -> &mut CallOptions {
-        &mut self.options
-    }
-
     fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {
-        let channels = names("channels", &self.channels, false)?;
-        let groups = names("channel_groups", &self.channel_groups, true)?;
+        let Targets { channels, groups } = self.targets()?;
         if !(1..=HERE_NOW_MAX_LIMIT).contains(&self.limit) {
             return Err(Error::invalid(
                 "limit",

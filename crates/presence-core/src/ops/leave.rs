@@ -14,8 +14,8 @@
 
 use crate::ops::parse_ack;
 use crate::request::{
-    channel_setters, names, operation_common, require_some, sealed, CallOptions, Operation,
-    RequestParts, Target,
+    channel_setters, operation_common, sealed, CallOptions, Operation, RequestParts, Target,
+    Targets,
 };
 use crate::response::BodyError;
 use crate::Error;
@@ -49,27 +49,15 @@ impl<C: Send + Sync> Operation for Leave<C> {
     const NAME: &'static str = "leave";
 
     fn channel_count(&self) -> usize {
-        self.channels.len() + self.channel_groups.len()
+        self.target_count()
     }
 }
 
 impl<C: Send + Sync> sealed::Encode for Leave<C> {
     type Parsed = ();
 
-    fn options(&self) -> &CallOptions {
-        &self.options
-    }
-
-    fn options_mut(&mut self) -> &mut CallOptions {
-        &mut self.options
-    }
-
     fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {
-        let mut channels = names("channels", &self.channels, false)?;
-        let mut groups = names("channel_groups", &self.channel_groups, true)?;
-        require_some(&channels, &groups)?;
-        channels.sort_unstable();
-        groups.sort_unstable();
+        let Targets { channels, groups } = self.targets()?.required()?.sorted();
         out.presence_prefix(target);
         out.path_literal("/channel/");
         out.path_list(&channels);

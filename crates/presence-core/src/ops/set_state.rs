@@ -21,8 +21,8 @@
 use crate::config::validate_user_id;
 use crate::ops::state_object;
 use crate::request::{
-    channel_setters, names, operation_common, require_some, sealed, CallOptions, Operation,
-    RequestParts, Target,
+    channel_setters, operation_common, sealed, CallOptions, Operation, RequestParts, Target,
+    Targets,
 };
 use crate::response::{decode, envelope, BodyError, ErrorFlag};
 use crate::Error;
@@ -86,25 +86,15 @@ impl<C: Send + Sync> Operation for SetState<C> {
     const NAME: &'static str = "set_state";
 
     fn channel_count(&self) -> usize {
-        self.channels.len() + self.channel_groups.len()
+        self.target_count()
     }
 }
 
 impl<C: Send + Sync> sealed::Encode for SetState<C> {
     type Parsed = SetStateResult;
 
-    fn options(&self) -> &CallOptions {
-        &self.options
-    }
-
-    fn options_mut(&mut self) -> &mut CallOptions {
-        &mut self.options
-    }
-
     fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {
-        let channels = names("channels", &self.channels, false)?;
-        let groups = names("channel_groups", &self.channel_groups, true)?;
-        require_some(&channels, &groups)?;
+        let Targets { channels, groups } = self.targets()?.required()?;
         let state = self
             .state
             .as_ref()

@@ -18,8 +18,8 @@
 
 use crate::presence_event::{PresenceEvent, RawMessage, UnreadableEvent};
 use crate::request::{
-    channel_setters, names, operation_common, require_some, sealed, CallOptions, Operation,
-    RequestParts, Target,
+    channel_setters, operation_common, sealed, CallOptions, Operation, RequestParts, Target,
+    Targets,
 };
 use crate::response::{decode, envelope, BodyError, ErrorFlag};
 use crate::Error;
@@ -120,25 +120,15 @@ impl<C: Send + Sync> Operation for Subscribe<C> {
     const NAME: &'static str = "subscribe";
 
     fn channel_count(&self) -> usize {
-        self.channels.len() + self.channel_groups.len()
+        self.target_count()
     }
 }
 
 impl<C: Send + Sync> sealed::Encode for Subscribe<C> {
     type Parsed = SubscribeResult;
 
-    fn options(&self) -> &CallOptions {
-        &self.options
-    }
-
-    fn options_mut(&mut self) -> &mut CallOptions {
-        &mut self.options
-    }
-
     fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {
-        let channels = names("channels", &self.channels, false)?;
-        let groups = names("channel_groups", &self.channel_groups, true)?;
-        require_some(&channels, &groups)?;
+        let Targets { channels, groups } = self.targets()?.required()?;
         out.path_literal("/v2/subscribe/");
         out.path_value(target.keyset.subscribe_key());
         out.path_literal("/");

@@ -65,14 +65,6 @@ impl<C: Send + Sync> Operation for WhereNow<C> {
 impl<C: Send + Sync> sealed::Encode for WhereNow<C> {
     type Parsed = WhereNowResult;
 
-    fn options(&self) -> &CallOptions {
-        &self.options
-    }
-
-    fn options_mut(&mut self) -> &mut CallOptions {
-        &mut self.options
-    }
-
     fn encode<'a>(&'a self, target: &Target<'a>, out: &mut RequestParts<'a>) -> Result<(), Error> {
         let user = self.user_id.as_deref().unwrap_or(target.user_id);
         validate_user_id("user_id", user)?;

@@ -257,27 +257,15 @@ impl Driver {
 /// The input methods both handles share; `self.send(Command)` forwards one.
 macro_rules! handle_inputs {
     () => {
-        /// Adds channels and groups (heartbeats at once with the union).
-        pub fn join<C, G, S, U>(&self, channels: C, groups: G)
-        where
-            C: IntoIterator<Item = S>,
-            G: IntoIterator<Item = U>,
-            S: Into<String>,
-            U: Into<String>,
-        {
-            self.send(Command::Join(collect(channels), collect(groups)));
-        }
+        crate::shared::lists_input!(
+            /// Adds channels and groups (heartbeats at once with the union).
+            join => Command::Join
+        );
 
-        /// Removes channels and groups, sending a leave for them.
-        pub fn left<C, G, S, U>(&self, channels: C, groups: G)
-        where
-            C: IntoIterator<Item = S>,
-            G: IntoIterator<Item = U>,
-            S: Into<String>,
-            U: Into<String>,
-        {
-            self.send(Command::Left(collect(channels), collect(groups)));
-        }
+        crate::shared::lists_input!(
+            /// Removes channels and groups, sending a leave for them.
+            left => Command::Left
+        );
 
         /// Sets the state (a JSON object) sent for every channel and group.
         pub fn set_state(&self, state: Value) {

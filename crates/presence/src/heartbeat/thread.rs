@@ -2,7 +2,7 @@
 
 use super::{handle_inputs, Command, Driver, HeartbeatEvent, HeartbeatState, PresenceBuilder};
 use crate::blocking::Client;
-use crate::shared::{classify, collect};
+use crate::shared::classify;
 use crate::transport::BlockingTransport;
 use crate::StartError;
 use serde_json::Value;

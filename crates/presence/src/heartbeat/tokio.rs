@@ -1,7 +1,7 @@
 //! The heartbeat loop on a tokio task, for the async client.
 
 use super::{handle_inputs, Command, Driver, HeartbeatEvent, HeartbeatState, PresenceBuilder};
-use crate::shared::{classify, collect};
+use crate::shared::classify;
 use crate::transport::AsyncTransport;
 use crate::{Client, StartError};
 use presence_core::{Failure, RequestId};

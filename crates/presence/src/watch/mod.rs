@@ -196,27 +196,15 @@ pub(crate) fn item(event: WatchEvent) -> Option<Result<PresenceEvent, Failure>> 
 /// The channel-changing methods both watchers share; `self.send(Command)` forwards one.
 macro_rules! watch_inputs {
     () => {
-        /// Adds channels and groups (the long-poll restarts from the same cursor).
-        pub fn add<C, G, S, U>(&self, channels: C, groups: G)
-        where
-            C: IntoIterator<Item = S>,
-            G: IntoIterator<Item = U>,
-            S: Into<String>,
-            U: Into<String>,
-        {
-            self.send(Command::Add(collect(channels), collect(groups)));
-        }
+        crate::shared::lists_input!(
+            /// Adds channels and groups (the long-poll restarts from the same cursor).
+            add => Command::Add
+        );
 
-        /// Removes channels and groups.
-        pub fn remove<C, G, S, U>(&self, channels: C, groups: G)
-        where
-            C: IntoIterator<Item = S>,
-            G: IntoIterator<Item = U>,
-            S: Into<String>,
-            U: Into<String>,
-        {
-            self.send(Command::Remove(collect(channels), collect(groups)));
-        }
+        crate::shared::lists_input!(
+            /// Removes channels and groups.
+            remove => Command::Remove
+        );
     };
 }
 pub(crate) use watch_inputs;

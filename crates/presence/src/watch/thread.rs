@@ -6,7 +6,7 @@
 
 use super::{item, watch_inputs, Command, Driver, WatchBuilder, WatchEvent, LONG_POLL_TIMEOUT};
 use crate::blocking::Client;
-use crate::shared::{classify, collect};
+use crate::shared::classify;
 use crate::transport::{BlockingTransport, Interrupt};
 use crate::StartError;
 use presence_core::{Failure, PresenceEvent, RequestId, Subscribe, Transmit};

@@ -1,7 +1,7 @@
 //! The watch loop on a tokio task, for the async client.
 
 use super::{item, watch_inputs, Command, Driver, WatchBuilder, WatchEvent, LONG_POLL_TIMEOUT};
-use crate::shared::{classify, collect};
+use crate::shared::classify;
 use crate::transport::AsyncTransport;
 use crate::{Client, StartError};
 use presence_core::{Failure, PresenceEvent, RequestId};
