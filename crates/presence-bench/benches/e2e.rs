@@ -3,6 +3,10 @@
 //! - transport-hyper against a raw hyper-util client sending the same pre-built
 //!   request (tokio tasks on a 2-worker runtime),
 //! - transport-ureq against raw ureq (OS threads),
+//! - the facade, `presence::Client` (and `presence::blocking::Client`) here now with
+//!   `include_state` (request building, signing-free send, owned parse), against the raw
+//!   client sending the same pre-built request and scanning the body with serde's
+//!   `IgnoredAny` (section `facade`),
 //!
 //! and (bench 4 over HTTP) the emulator's heartbeats/s and here-now/s with 100 000
 //! occupants, driven by the raw hyper-util client.
@@ -14,7 +18,7 @@
 //!
 //! `cargo bench -p presence-bench --bench e2e`
 //! (`PRESENCE_BENCH_SECS` = seconds per round, default 2; `PRESENCE_BENCH_ROUNDS`,
-//! default 3; `PRESENCE_BENCH_ONLY=hyper,ureq,emulator` picks sections.)
+//! default 3; `PRESENCE_BENCH_ONLY=hyper,ureq,facade,emulator` picks sections.)
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -281,6 +285,120 @@ fn emulator_http_section(secs: Duration, rounds: usize) {
     emu.shutdown();
 }
 
+/// Whether `body` is JSON (scanned with serde's `IgnoredAny`, the least a client can do
+/// with a here-now body).
+fn scanned(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+}
+
+/// The facade against the raw clients: here now on the 10-occupant lobby with state,
+/// the raw side sending the same request, pre-built, and scanning the body.
+fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
+    let rt = Arc::new(runtime());
+    let config = Config::new(Keyset::new("demo"), UserId::new("bench-reader").unwrap())
+        .with_origin(Origin::parse(&emu.origin()).unwrap());
+    let op = HereNow::new().channels(["lobby"]).include_state(true);
+    let req = Arc::new(op.to_request(&config, &RequestMeta::new(0)).expect("request"));
+    let client = presence::Client::with_transport(config.clone(), HyperTransport::new().unwrap());
+    let blocking = presence::blocking::Client::with_transport(config, UreqTransport::new());
+    // Both clients see the same answer before anything is timed.
+    let seen = rt.block_on(client.here_now().channels(["lobby"]).include_state(true).execute());
+    assert_eq!(seen.expect("here now").total_occupancy, 10);
+    let raw = raw_hyper();
+    let r1 = Arc::clone(&req);
+    let mut variants = vec![
+        {
+            let rt = Arc::clone(&rt);
+            Variant::new("raw hyper-util + IgnoredAny scan", move |c, d| {
+                let (raw, r1) = (raw.clone(), Arc::clone(&r1));
+                run_tasks(
+                    &rt,
+                    c,
+                    d,
+                    Arc::new(move || {
+                        let (client, req) = (raw.clone(), copy(&r1));
+                        Box::pin(async move {
+                            match client.request(req.map(|b| Full::new(Bytes::from(b)))).await {
+                                Ok(resp) if resp.status() == 200 => {
+                                    match resp.into_body().collect().await {
+                                        Ok(body) => scanned(&body.to_bytes()),
+                                        Err(_) => false,
+                                    }
+                                }
+                                _ => false,
+                            }
+                        }) as BoxFut
+                    }),
+                )
+            })
+        },
+        {
+            let rt = Arc::clone(&rt);
+            Variant::new("presence::Client here_now (include_state)", move |c, d| {
+                let client = client.clone();
+                run_tasks(
+                    &rt,
+                    c,
+                    d,
+                    Arc::new(move || {
+                        let client = client.clone();
+                        Box::pin(async move {
+                            let now = client.here_now().channels(["lobby"]).include_state(true);
+                            matches!(now.execute().await, Ok(r) if r.total_occupancy == 10)
+                        }) as BoxFut
+                    }),
+                )
+            })
+        },
+    ];
+    for c in [1, 64] {
+        compare(
+            &format!("here now with state, facade vs raw, hyper stack, concurrency {c}"),
+            &mut variants,
+            c,
+            Duration::from_millis(300),
+            secs,
+            rounds,
+        );
+    }
+    let (agent, r2) = (ureq_agent(Some(64)), Arc::clone(&req));
+    let thread_variant = |name: &str, call: Arc<dyn Fn() -> bool + Send + Sync>| {
+        Variant::new(name, move |c, d| {
+            let call = Arc::clone(&call);
+            run_threads(c, d, Arc::new(move || call()))
+        })
+    };
+    let mut variants = vec![
+        thread_variant(
+            "raw ureq (pool 64 idle) + IgnoredAny scan",
+            Arc::new(move || match agent.run(copy(&r2)) {
+                Ok(mut resp) if resp.status() == 200 => resp
+                    .body_mut()
+                    .read_to_vec()
+                    .is_ok_and(|body| scanned(&body)),
+                _ => false,
+            }),
+        ),
+        thread_variant(
+            "presence::blocking::Client here_now (include_state)",
+            Arc::new(move || {
+                let now = blocking.here_now().channels(["lobby"]).include_state(true);
+                matches!(now.execute(), Ok(r) if r.total_occupancy == 10)
+            }),
+        ),
+    ];
+    for c in [1, 64] {
+        compare(
+            &format!("here now with state, facade vs raw, ureq stack, concurrency {c}"),
+            &mut variants,
+            c,
+            Duration::from_millis(300),
+            secs,
+            rounds,
+        );
+    }
+}
+
 /// Whether the section `name` runs: all unless `PRESENCE_BENCH_ONLY` lists others
 /// (comma-separated: `hyper`, `ureq`, `emulator`).
 fn selected(name: &str) -> bool {
@@ -304,6 +422,9 @@ fn main() {
     }
     if selected("ureq") {
         ureq_section(&emu, secs, rounds);
+    }
+    if selected("facade") {
+        facade_section(&emu, secs, rounds);
     }
     emu.shutdown();
     if selected("emulator") {

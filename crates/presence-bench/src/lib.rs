@@ -16,7 +16,7 @@ pub fn seed_lobby(emu: &BlockingEmulatorHandle, users: usize) {
     emu.with_model(|m| {
         for i in 0..users {
             let req = http::Request::get(format!(
-                "/v2/presence/sub-key/demo/channel/lobby/heartbeat?heartbeat=3600&uuid=user-{i:03}"
+                "/v2/presence/sub-key/demo/channel/lobby/heartbeat?heartbeat=3600&uuid=user-{i:03}&state=%7B%22mood%22%3A%22ok%22%2C%22n%22%3A{i}%7D"
             ))
             .body(())
             .expect("a valid request");
