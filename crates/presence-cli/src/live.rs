@@ -202,7 +202,7 @@ pub(crate) async fn keep_alive(
             Tick::Interrupted => {
                 hold.stop(true).await;
                 return printer.line(
-                    &spec.json("left", &user),
+                    &spec.json("left", &user).to_string(),
                     &format!("{user} left {}", spec.names.describe()),
                 );
             }
@@ -210,7 +210,7 @@ pub(crate) async fn keep_alive(
             Tick::Event(HeartbeatEvent::Succeeded) if !present => {
                 present = true;
                 printer.line(
-                    &spec.json("present", &user),
+                    &spec.json("present", &user).to_string(),
                     &format!(
                         "{user} is present on {} (Ctrl-C to leave)",
                         spec.names.describe()
@@ -288,7 +288,7 @@ pub(crate) async fn watch(
             Tick::Interrupted => return Ok(()),
             Tick::Ended => return Err(CliError::io("watch", "the event stream ended")),
             Tick::Event(WatchEvent::Presence(event)) => {
-                printer.line(&event_json(&event), &event_line(&event))?;
+                printer.line(&event_json(&event)?, &event_line(&event))?;
             }
             Tick::Event(WatchEvent::Connected) => {
                 let text = if connected_before {
@@ -346,7 +346,7 @@ pub(crate) async fn emulator(
         .map_err(|e| CliError::io(format!("cannot listen on {}", args.listen), e))?;
     let origin = handle.origin();
     printer.line(
-        &json!({"event": "listening", "origin": origin, "subscribe_keys": keys}),
+        &json!({"event": "listening", "origin": origin, "subscribe_keys": keys}).to_string(),
         &format!("presence emulator listening on {origin}"),
     )?;
     if !printer.json {

@@ -1,9 +1,11 @@
 //! Everything the CLI prints, formatted once for both transports: results
 //! ([`Outcome`]), presence events ([`event_json`], [`event_line`]) and the
-//! human-readable table.
+//! human-readable tables.
 //!
-//! The core's result types are not `Serialize`; the JSON shapes are written out here
-//! with `serde_json::json!` and are part of the CLI's interface (see the README).
+//! With `--json` a result or an event is exactly its `Serialize` form from the core
+//! (the shapes documented on each type); only the acknowledgements of `heartbeat` and
+//! `leave`, which have no result, are written here. This module keeps the human
+//! formatting: tables, column widths, wording.
 
 use crate::error::{CliError, Redactor};
 use presence::{GetStateResult, HereNowResult, PresenceEvent, SetStateResult, WhereNowResult};
@@ -25,14 +27,15 @@ impl Printer {
     /// Prints a one-shot command's result.
     pub(crate) fn outcome(&self, outcome: &Outcome) -> Result<(), CliError> {
         if self.json {
-            self.stdout(&format!("{}\n", outcome.to_json()))
+            self.stdout(&format!("{}\n", outcome.to_json()?))
         } else {
             self.stdout(&outcome.to_human())
         }
     }
 
-    /// Prints one line of a long-running command's output (flushed at once).
-    pub(crate) fn line(&self, json: &Value, text: &str) -> Result<(), CliError> {
+    /// Prints one line of a long-running command's output (flushed at once): `json`
+    /// (JSON text) with `--json`, else `text`.
+    pub(crate) fn line(&self, json: &str, text: &str) -> Result<(), CliError> {
         if self.json {
             self.stdout(&format!("{json}\n"))
         } else {
@@ -150,57 +153,35 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
-    /// The JSON object printed with `--json`.
-    pub(crate) fn to_json(&self) -> Value {
-        match self {
-            Outcome::HereNow(r) => json!({
-                "total_channels": r.total_channels,
-                "total_occupancy": r.total_occupancy,
-                "channels": r.channels.iter().map(|c| json!({
-                    "channel": c.name,
-                    "occupancy": c.occupancy,
-                    "occupants": c.occupants.iter().map(|o| json!({
-                        "user_id": o.user_id,
-                        "state": o.state.as_ref().map(state_json),
-                    })).collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
-            }),
-            Outcome::WhereNow { user_id, result } => json!({
-                "user_id": user_id,
-                "channels": result.channels,
-            }),
+    /// The JSON text printed with `--json`: the result's serialization, or for
+    /// `heartbeat` and `leave` (no result) what was announced.
+    pub(crate) fn to_json(&self) -> Result<String, CliError> {
+        let text = match self {
+            Outcome::HereNow(r) => serde_json::to_string(r),
+            Outcome::WhereNow { result, .. } => serde_json::to_string(result),
+            Outcome::SetState { result, .. } => serde_json::to_string(result),
+            Outcome::GetState { result, .. } => serde_json::to_string(result),
             Outcome::Heartbeat {
                 user_id,
                 names,
                 timeout,
                 state,
-            } => json!({
+            } => Ok(json!({
                 "user_id": user_id,
                 "channels": names.channels,
                 "groups": names.groups,
                 "timeout": timeout,
                 "state": state,
-            }),
-            Outcome::Leave { user_id, names } => json!({
+            })
+            .to_string()),
+            Outcome::Leave { user_id, names } => Ok(json!({
                 "user_id": user_id,
                 "channels": names.channels,
                 "groups": names.groups,
-            }),
-            Outcome::SetState {
-                user_id,
-                names,
-                result,
-            } => json!({
-                "user_id": user_id,
-                "channels": names.channels,
-                "groups": names.groups,
-                "state": result.state,
-            }),
-            Outcome::GetState { user_id, result } => json!({
-                "user_id": result.user_id.as_deref().unwrap_or(user_id),
-                "channels": result.channels,
-            }),
-        }
+            })
+            .to_string()),
+        };
+        text.map_err(|e| CliError::io("cannot write the result as JSON", e))
     }
 
     /// The human-readable text (ends with a newline).
@@ -258,7 +239,7 @@ impl Outcome {
                     .channels
                     .iter()
                     .map(|(channel, state)| vec![channel.clone(), state.to_string()])
-                    .collect();
+                    .collect::<Vec<_>>();
                 let mut out = table(&["CHANNEL", "STATE"], rows);
                 let _ = writeln!(
                     out,
@@ -269,14 +250,6 @@ impl Outcome {
             }
         }
     }
-}
-
-/// A state as JSON: the value, or (for a number beyond `f64` or a lone surrogate,
-/// which `Value` cannot hold) its text as a string.
-fn state_json(state: &presence::RawJson<'_>) -> Value {
-    state
-        .to_value()
-        .unwrap_or_else(|_| Value::String(state.get().to_owned()))
 }
 
 /// The here now table: one row per listed occupant (or per channel when no user ids
@@ -299,7 +272,7 @@ fn here_now_table(r: &HereNowResult) -> String {
                 o.user_id.to_string(),
                 o.state
                     .as_ref()
-                    .map_or_else(|| "-".into(), |s| state_json(s).to_string()),
+                    .map_or_else(|| "-".into(), ToString::to_string),
             ]);
         }
     }
@@ -358,83 +331,19 @@ fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// One presence event as a JSON object (one line of `watch --json`).
-pub(crate) fn event_json(event: &PresenceEvent) -> Value {
-    match event {
-        PresenceEvent::Interval(i) => json!({
-            "action": "interval",
-            "channel": i.channel,
-            "subscription": i.subscription,
-            "occupancy": i.occupancy,
-            "timestamp": i.timestamp,
-            "timetoken": i.timetoken,
-            "join": i.join,
-            "leave": i.leave,
-            "timeout": i.timeout,
-            "here_now_refresh": i.here_now_refresh,
-        }),
-        other => match other.change() {
-            Some(c) => json!({
-                "action": other.action(),
-                "channel": c.channel,
-                "subscription": c.subscription,
-                "user_id": c.user_id,
-                "occupancy": c.occupancy,
-                "timestamp": c.timestamp,
-                "timetoken": c.timetoken,
-                "state": c.state,
-            }),
-            None => json!({
-                "action": other.action(),
-                "channel": other.channel(),
-                "timetoken": other.timetoken(),
-            }),
-        },
-    }
+/// One presence event as JSON (one line of `watch --json`): its serialization.
+pub(crate) fn event_json(event: &PresenceEvent) -> Result<String, CliError> {
+    serde_json::to_string(event).map_err(|e| CliError::io("cannot write the event as JSON", e))
 }
 
-/// One presence event as a line of text: `12:00:05Z join lobby ann (occupancy 1) …`.
+/// One presence event as a line of text: the event's time of day, then its `Display`
+/// (`12:00:05Z join lobby ann (occupancy 1) state {"mood":"ok"}`).
 pub(crate) fn event_line(event: &PresenceEvent) -> String {
-    match event {
-        PresenceEvent::Interval(i) => {
-            let mut out = format!(
-                "{} interval {} (occupancy {})",
-                clock(i.timestamp),
-                i.channel,
-                i.occupancy
-            );
-            for (label, users) in [
-                ("join", &i.join),
-                ("leave", &i.leave),
-                ("timeout", &i.timeout),
-            ] {
-                if !users.is_empty() {
-                    let _ = write!(out, " {label}: {}", users.join(", "));
-                }
-            }
-            if i.here_now_refresh {
-                out.push_str(" (too many changes: run here-now)");
-            }
-            out
-        }
-        other => match other.change() {
-            Some(c) => {
-                let mut out = format!(
-                    "{} {} {} {} (occupancy {})",
-                    clock(c.timestamp),
-                    other.action(),
-                    c.channel,
-                    c.user_id,
-                    c.occupancy
-                );
-                if let Some(state) = &c.state {
-                    let _ = write!(out, " state {state}");
-                }
-                out
-            }
-            None => format!("{} {}", other.action(), other.channel()),
-        },
-    }
+    let timestamp = match event {
+        PresenceEvent::Interval(i) => i.timestamp,
+        other => other.change().map_or(0, |c| c.timestamp),
+    };
+    format!("{} {event}", clock(timestamp))
 }
 
 /// Unix seconds as `HH:MM:SSZ` (UTC time of day).

@@ -321,7 +321,8 @@ fn where_now_for_self_and_for_another_user() {
         "--json",
     ]))
     .json();
-    assert_eq!(json, json!({"user_id": "ann", "channels": ["a", "b"]}));
+    // Exactly the result's serialization (`WhereNowResult`).
+    assert_eq!(json, json!({"channels": ["a", "b"]}));
     let nowhere = run(presence(&origin, "zed", &["where-now"]));
     assert_eq!(nowhere.ok(), "zed is not present on any channel\n");
 }
@@ -360,10 +361,8 @@ fn set_state_get_state_round_trip_and_leave() {
         ],
     ))
     .json();
-    assert_eq!(
-        set,
-        json!({"user_id": "bob", "channels": ["lobby"], "groups": [], "state": {"role": "guest"}})
-    );
+    // Exactly the result's serialization (`SetStateResult`).
+    assert_eq!(set, json!({"state": {"role": "guest"}}));
 
     let get = run(presence(
         &origin,
@@ -587,10 +586,10 @@ fn environment_variables_configure_everything() {
     };
     with_env(&["heartbeat", "--channels", "envy"]).ok();
     let json = with_env(&["where-now", "--json"]).json();
-    assert_eq!(json, json!({"user_id": "eve", "channels": ["envy"]}));
-    // The command line wins over the environment.
+    assert_eq!(json, json!({"channels": ["envy"]}));
+    // The command line wins over the environment: fay is nowhere.
     let json = with_env(&["--user-id", "fay", "where-now", "--json"]).json();
-    assert_eq!(json["user_id"], "fay");
+    assert_eq!(json, json!({"channels": []}));
     let out = with_env(&["--transport", "bogus", "here-now"]);
     assert_eq!(out.code, 2);
 }
@@ -779,6 +778,97 @@ fn watch_on_a_forbidden_channel_exits_1_with_the_403() {
     }
 }
 
+/// With `--json` a result is exactly its serialization in the library: the same answer
+/// read by `presence::blocking::Client` serializes to the very text the command prints
+/// (issue 18: one JSON shape for library and CLI).
+#[test]
+fn json_output_is_the_library_serialization() {
+    let emu = emulator();
+    let origin = emu.origin();
+    let library = presence::blocking::Client::builder()
+        .subscribe_key("demo")
+        .user_id("reader")
+        .origin(&origin)
+        .build_blocking()
+        .unwrap();
+    let cli = |user: &str, args: &[&str]| {
+        let mut all = args.to_vec();
+        all.push("--json");
+        run(presence(&origin, user, &all))
+            .ok()
+            .trim_end()
+            .to_owned()
+    };
+    cli(
+        "ann",
+        &[
+            "heartbeat",
+            "--channels",
+            "lobby,game",
+            "--state",
+            r#"{"mood":"ok","n":1}"#,
+        ],
+    );
+    cli("bob", &["heartbeat", "--channels", "lobby"]);
+
+    let printed = cli("reader", &["here-now", "--channels", "lobby", "--state"]);
+    let read = library
+        .here_now()
+        .channels(["lobby"])
+        .include_state(true)
+        .execute()
+        .unwrap();
+    assert_eq!(printed, serde_json::to_string(&read).unwrap());
+    assert_eq!(read.total_occupancy, 2);
+
+    let printed = cli(
+        "reader",
+        &["here-now", "--channels", "lobby,game", "--state"],
+    );
+    let read = library
+        .here_now()
+        .channels(["lobby", "game"])
+        .include_state(true)
+        .execute()
+        .unwrap();
+    assert_eq!(printed, serde_json::to_string(&read).unwrap());
+
+    let printed = cli("reader", &["where-now", "--for", "ann"]);
+    let read = library.where_now().user_id("ann").execute().unwrap();
+    assert_eq!(printed, serde_json::to_string(&read).unwrap());
+
+    let printed = cli(
+        "reader",
+        &["get-state", "--channels", "lobby,game", "--for", "ann"],
+    );
+    let read = library
+        .get_state()
+        .channels(["lobby", "game"])
+        .user_id("ann")
+        .execute()
+        .unwrap();
+    assert_eq!(printed, serde_json::to_string(&read).unwrap());
+
+    let printed = cli(
+        "ann",
+        &[
+            "set-state",
+            "--channels",
+            "lobby",
+            "--state",
+            r#"{"mood":"busy"}"#,
+        ],
+    );
+    let read = library
+        .set_state()
+        .channels(["lobby"])
+        .state(json!({"mood": "busy"}))
+        .user_id("ann")
+        .execute()
+        .unwrap();
+    assert_eq!(printed, serde_json::to_string(&read).unwrap());
+}
+
 #[test]
 fn keep_alive_stops_on_a_403() {
     let emu = Emulator::start_blocking(EmulatorConfig::new().keyset(Keyset::new("sub-pam").grant(
@@ -848,6 +938,10 @@ fn watch_prints_events_until_sigint() {
         run(presence(&origin, "ann", &["leave", "--channels", channel])).ok();
         let leave = running.stdout_line();
         if json {
+            // The line is exactly the event's serialization: it reads back as a
+            // `PresenceEvent` and writes out as the same text.
+            let event: presence::PresenceEvent = serde_json::from_str(&join).unwrap();
+            assert_eq!(serde_json::to_string(&event).unwrap(), join);
             let join: Value = serde_json::from_str(&join).unwrap();
             assert_eq!(join["action"], "join");
             assert_eq!(join["channel"], channel);

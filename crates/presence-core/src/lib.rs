@@ -86,6 +86,7 @@ mod error;
 mod json;
 mod ops;
 mod presence_event;
+mod raw_json;
 mod request;
 mod response;
 mod signature;
@@ -103,9 +104,7 @@ pub use engine::{Failure, RequestId, Transmit, TransportFailure, TransportFailur
 pub use error::{is_retryable_status, Error, ErrorKind, RawBody, ServiceError};
 pub use ops::get_state::{GetState, GetStateResult};
 pub use ops::heartbeat::{Heartbeat, DEFAULT_PRESENCE_TIMEOUT, MIN_PRESENCE_TIMEOUT};
-pub use ops::here_now::{
-    ChannelOccupancy, HereNow, HereNowResult, Occupant, RawJson, HERE_NOW_MAX_LIMIT,
-};
+pub use ops::here_now::{ChannelOccupancy, HereNow, HereNowResult, Occupant, HERE_NOW_MAX_LIMIT};
 pub use ops::leave::Leave;
 pub use ops::set_state::{SetState, SetStateResult};
 pub use ops::subscribe::{Cursor, Subscribe, SubscribeResult, PRESENCE_SUFFIX};
@@ -113,6 +112,7 @@ pub use ops::where_now::{WhereNow, WhereNowResult};
 pub use presence_event::{
     EventError, IntervalEvent, PresenceChange, PresenceEvent, UnreadableEvent,
 };
+pub use raw_json::RawJson;
 pub use request::{CallOptions, Execute, HttpRequest, KeysetChoice, Operation, RequestMeta};
 pub use signature::{canonical_query, sign_v2, verify_v2};
 
@@ -131,11 +131,11 @@ pub mod fuzzing {
     /// Deepest JSON nesting a response body may have.
     pub const MAX_DEPTH: usize = crate::response::MAX_DEPTH;
 
-    /// Parses one presence payload (`d`) for `channel`.
+    /// Parses one presence payload (`d`, checked JSON text) for `channel`.
     pub fn parse_payload(
         channel: String,
         timetoken: String,
-        d: serde_json::Value,
+        d: &str,
     ) -> Result<crate::PresenceEvent, crate::EventError> {
         crate::presence_event::parse_payload(channel, None, timetoken, d)
     }

@@ -5,13 +5,34 @@
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::ops::subscribe::PRESENCE_SUFFIX;
+use crate::RawJson;
 
 /// A presence event.
+///
+/// `Display`: one line, `join lobby ann (occupancy 1) state {"mood":"ok"}` or
+/// `interval lobby (occupancy 25) join: a, b; leave: c`.
+///
+/// JSON (feature `serde`), stable, tagged by the wire `action`:
+///
+/// ```json
+/// {"action": "join", "channel": "lobby", "subscription": null, "user_id": "ann",
+///  "occupancy": 1, "timestamp": 1700000000, "state": {"mood": "ok"},
+///  "timetoken": "17000000000000000"}
+/// {"action": "interval", "channel": "lobby", "subscription": null, "occupancy": 25,
+///  "timestamp": 1700000000, "join": ["a"], "leave": [], "timeout": [],
+///  "here_now_refresh": false, "timetoken": "17000000000000000"}
+/// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(tag = "action", rename_all = "kebab-case")
+)]
 #[non_exhaustive]
 pub enum PresenceEvent {
     /// A user joined the channel.
@@ -24,6 +45,88 @@ pub enum PresenceEvent {
     StateChange(PresenceChange),
     /// Interval mode: a summary instead of per-user events.
     Interval(IntervalEvent),
+}
+
+/// The JSON shape of either kind of event, read in one pass (serde's internally tagged
+/// enums buffer their content, which a raw state cannot be read from).
+#[cfg(feature = "serde")]
+#[derive(Deserialize)]
+struct EventJson {
+    action: String,
+    channel: String,
+    #[serde(default)]
+    subscription: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+    occupancy: u64,
+    timestamp: u64,
+    #[serde(default)]
+    state: Option<RawJson<'static>>,
+    timetoken: String,
+    #[serde(default)]
+    join: Vec<String>,
+    #[serde(default)]
+    leave: Vec<String>,
+    #[serde(default)]
+    timeout: Vec<String>,
+    #[serde(default)]
+    here_now_refresh: bool,
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for PresenceEvent {
+    /// The shape `Serialize` writes (see the type's docs).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let e = EventJson::deserialize(deserializer)?;
+        if e.action == "interval" {
+            return Ok(PresenceEvent::Interval(IntervalEvent {
+                channel: e.channel,
+                subscription: e.subscription,
+                occupancy: e.occupancy,
+                timestamp: e.timestamp,
+                join: e.join,
+                leave: e.leave,
+                timeout: e.timeout,
+                here_now_refresh: e.here_now_refresh,
+                timetoken: e.timetoken,
+            }));
+        }
+        let change = PresenceChange {
+            channel: e.channel,
+            subscription: e.subscription,
+            user_id: e
+                .user_id
+                .ok_or_else(|| de::Error::missing_field("user_id"))?,
+            occupancy: e.occupancy,
+            timestamp: e.timestamp,
+            state: e.state,
+            timetoken: e.timetoken,
+        };
+        Ok(match e.action.as_str() {
+            "join" => PresenceEvent::Join(change),
+            "leave" => PresenceEvent::Leave(change),
+            "timeout" => PresenceEvent::Timeout(change),
+            "state-change" => PresenceEvent::StateChange(change),
+            other => {
+                return Err(de::Error::unknown_variant(
+                    other,
+                    &["join", "leave", "timeout", "state-change", "interval"],
+                ))
+            }
+        })
+    }
+}
+
+impl fmt::Display for PresenceEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PresenceEvent::Interval(i) => i.fmt(f),
+            other => match other.change() {
+                Some(c) => write!(f, "{} {c}", other.action()),
+                None => write!(f, "{} {}", other.action(), other.channel()),
+            },
+        }
+    }
 }
 
 impl PresenceEvent {
@@ -100,8 +203,9 @@ impl PresenceEvent {
     }
 }
 
-/// A per-user presence change.
+/// A per-user presence change. `Display`: `lobby ann (occupancy 1) state {"mood":"ok"}`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct PresenceChange {
     /// The channel (without `-pnpres`).
@@ -115,14 +219,17 @@ pub struct PresenceChange {
     pub occupancy: u64,
     /// Unix seconds.
     pub timestamp: u64,
-    /// The user's state (`data` on the wire), when sent.
-    pub state: Option<Value>,
+    /// The user's state (`data` on the wire), when sent, as the service sent it (see
+    /// [`RawJson`]).
+    pub state: Option<RawJson<'static>>,
     /// The publish timetoken.
     pub timetoken: String,
 }
 
-/// An interval-mode summary.
+/// An interval-mode summary. `Display`: `interval lobby (occupancy 25) join: a, b;
+/// leave: c` (`here now refresh` when the service asks for one).
 #[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct IntervalEvent {
     /// The channel (without `-pnpres`).
@@ -145,6 +252,49 @@ pub struct IntervalEvent {
     pub timetoken: String,
 }
 
+impl fmt::Display for PresenceChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} (occupancy {})",
+            self.channel, self.user_id, self.occupancy
+        )?;
+        if let Some(state) = &self.state {
+            write!(f, " state {state}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for IntervalEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "interval {} (occupancy {})",
+            self.channel, self.occupancy
+        )?;
+        let lists = [
+            ("join", &self.join),
+            ("leave", &self.leave),
+            ("timeout", &self.timeout),
+        ];
+        let mut first = true;
+        for (label, users) in lists.iter().filter(|(_, u)| !u.is_empty()) {
+            write!(
+                f,
+                "{} {label}: {}",
+                if first { "" } else { ";" },
+                users.join(", ")
+            )?;
+            first = false;
+        }
+        if self.here_now_refresh {
+            f.write_str(" (here now refresh)")?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Deserialize)]
 pub(crate) struct RawMessage {
     #[serde(default)]
@@ -152,7 +302,7 @@ pub(crate) struct RawMessage {
     #[serde(default)]
     b: Option<String>,
     #[serde(default)]
-    d: Value,
+    d: Option<Box<RawValue>>,
     #[serde(default)]
     p: Option<RawTimetoken>,
 }
@@ -181,7 +331,8 @@ impl RawMessage {
             .filter(|b| *b != channel)
             .map(str::to_owned);
         let timetoken = self.p.map(|p| p.t).unwrap_or_default();
-        parse_payload(channel.clone(), subscription, timetoken, self.d)
+        let d = self.d.as_ref().map_or("null", |d| d.get());
+        parse_payload(channel.clone(), subscription, timetoken, d)
             .map(Some)
             .map_err(|reason| UnreadableEvent { channel, reason })
     }
@@ -245,70 +396,78 @@ impl fmt::Display for EventError {
 
 impl std::error::Error for EventError {}
 
-/// A count or time field: a non-negative integer, as a number or a numeric string
-/// (PROTOCOL.md §10.8); absent is `None`, and so is `null` when `null_ok`.
-fn unsigned(
-    d: &serde_json::Map<String, Value>,
-    field: &'static str,
-    null_ok: bool,
-) -> Result<Option<u64>, EventError> {
-    let invalid = EventError::InvalidField {
-        field,
-        expected: "a non-negative integer",
-    };
-    match d.get(field) {
-        None => Ok(None),
-        Some(Value::Null) if null_ok => Ok(None),
-        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or(invalid),
-        Some(Value::String(s)) => s.trim().parse::<u64>().map(Some).map_err(|_| invalid),
-        Some(_) => Err(invalid),
+/// The fields of a presence payload `d`, each kept as its JSON text.
+struct Fields(BTreeMap<String, Box<RawValue>>);
+
+impl Fields {
+    fn raw(&self, field: &str) -> Option<&str> {
+        self.0.get(field).map(|v| v.get())
+    }
+
+    /// A count or time field: a non-negative integer, as a number or a numeric string
+    /// (PROTOCOL.md §10.8); absent is `None`, and so is `null` when `null_ok`.
+    fn unsigned(&self, field: &'static str, null_ok: bool) -> Result<Option<u64>, EventError> {
+        let invalid = EventError::InvalidField {
+            field,
+            expected: "a non-negative integer",
+        };
+        match self.raw(field) {
+            None => Ok(None),
+            Some("null") if null_ok => Ok(None),
+            Some(text) if text.starts_with('"') => serde_json::from_str::<String>(text)
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .map(Some)
+                .ok_or(invalid),
+            Some(text) => serde_json::from_str::<u64>(text)
+                .map(Some)
+                .map_err(|_| invalid),
+        }
+    }
+
+    /// A list of user ids of an interval event (`join`, `leave`, `timeout`); absent or
+    /// `null` is empty.
+    fn user_list(&self, field: &'static str) -> Result<Vec<String>, EventError> {
+        match self.raw(field) {
+            None | Some("null") => Ok(Vec::new()),
+            Some(text) => serde_json::from_str(text).map_err(|_| EventError::InvalidField {
+                field,
+                expected: "an array of user id strings",
+            }),
+        }
+    }
+
+    /// A string field (`action`, `uuid`).
+    fn string(&self, field: &str) -> Option<Result<String, ()>> {
+        self.raw(field)
+            .map(|text| serde_json::from_str::<String>(text).map_err(|_| ()))
     }
 }
 
-/// A list of user ids of an interval event (`join`, `leave`, `timeout`).
-fn user_list(
-    d: &mut serde_json::Map<String, Value>,
-    field: &'static str,
-) -> Result<Vec<String>, EventError> {
-    let invalid = EventError::InvalidField {
-        field,
-        expected: "an array of user id strings",
-    };
-    match d.remove(field) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .map(|v| match v {
-                Value::String(s) => Ok(s),
-                _ => Err(invalid.clone()),
-            })
-            .collect(),
-        Some(_) => Err(invalid),
-    }
-}
-
-/// Parses a presence payload (`d`) for `channel`.
+/// Parses a presence payload (`d`, JSON text already checked by the envelope's reader)
+/// for `channel`. States stay raw JSON, so an odd state never makes the event
+/// unreadable.
 pub(crate) fn parse_payload(
     channel: String,
     subscription: Option<String>,
     timetoken: String,
-    d: Value,
+    d: &str,
 ) -> Result<PresenceEvent, EventError> {
-    let Value::Object(mut d) = d else {
+    if !d.starts_with('{') {
         return Err(EventError::NotAnObject);
+    }
+    let fields = Fields(serde_json::from_str(d).map_err(|_| EventError::NotAnObject)?);
+    let Some(Ok(action)) = fields.string("action") else {
+        return Err(EventError::NoAction);
     };
-    let action = match d.get("action") {
-        Some(Value::String(a)) => a.clone(),
-        _ => return Err(EventError::NoAction),
-    };
-    let timestamp = unsigned(&d, "timestamp", false)?.unwrap_or(0);
-    let occupancy = unsigned(&d, "occupancy", true)?.unwrap_or(0);
+    let timestamp = fields.unsigned("timestamp", false)?.unwrap_or(0);
+    let occupancy = fields.unsigned("occupancy", true)?.unwrap_or(0);
     if action == "interval" {
         return Ok(PresenceEvent::Interval(IntervalEvent {
-            join: user_list(&mut d, "join")?,
-            leave: user_list(&mut d, "leave")?,
-            timeout: user_list(&mut d, "timeout")?,
-            here_now_refresh: matches!(d.get("here_now_refresh"), Some(Value::Bool(true))),
+            join: fields.user_list("join")?,
+            leave: fields.user_list("leave")?,
+            timeout: fields.user_list("timeout")?,
+            here_now_refresh: fields.raw("here_now_refresh") == Some("true"),
             channel,
             subscription,
             occupancy,
@@ -316,19 +475,19 @@ pub(crate) fn parse_payload(
             timetoken,
         }));
     }
-    let user_id = match d.remove("uuid") {
-        Some(Value::String(u)) => u,
-        None | Some(Value::Null) => return Err(EventError::MissingField("uuid")),
-        Some(_) => {
+    let user_id = match (fields.raw("uuid"), fields.string("uuid")) {
+        (None | Some("null"), _) => return Err(EventError::MissingField("uuid")),
+        (_, Some(Ok(u))) => u,
+        _ => {
             return Err(EventError::InvalidField {
                 field: "uuid",
                 expected: "a string",
             })
         }
     };
-    let state = match d.remove("data").or_else(|| d.remove("state")) {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v),
+    let state = match fields.raw("data").or_else(|| fields.raw("state")) {
+        None | Some("null") => None,
+        Some(text) => Some(RawJson::checked_owned(text.to_owned())),
     };
     let change = PresenceChange {
         channel,

@@ -1070,7 +1070,9 @@ fn set_state_table() {
     let mut cases = vec![
         case("payload missing", 200, ACK, Malformed),
         case("payload null", 200, payload("null"), Malformed),
-        case("payload 1e400", 200, payload("1e400"), Malformed),
+        // A state the grammar allows but `Value` cannot hold is echoed as its text
+        // (tolerant reading, issue 16), not a malformed body.
+        case("payload 1e400", 200, payload("1e400"), Expect::Ok),
         case("payload {}", 200, payload("{}"), Expect::Ok),
         case(
             "payload per channel (JS mock)",
@@ -1141,11 +1143,12 @@ fn get_state_single_channel_table() {
             patch(v, r#""payload": {"k": "v"}"#, r#""payload": null"#),
             Expect::Ok,
         ),
+        // Tolerant reading (issue 16): the state is kept as its text.
         case(
             "payload 1e400",
             200,
             patch(v, r#""payload": {"k": "v"}"#, r#""payload": 1e400"#),
-            Malformed,
+            Expect::Ok,
         ),
         case(
             "duplicated uuid key",
@@ -1282,11 +1285,13 @@ fn subscribe_table() {
             msg(r#""d":{"action":5}"#),
             Expect::Ok,
         ),
+        // The message is unreadable (its occupancy is no integer); the batch reads
+        // (tolerant reading, issue 16: it was a malformed envelope).
         case(
             "d 1e400",
             200,
             msg(r#""d":{"action":"join","occupancy":1e400}"#),
-            Malformed,
+            Expect::Ok,
         ),
         case(
             "d 100 000 levels deep",
@@ -1976,7 +1981,70 @@ fn presence_event_values_are_exact() {
         json!({"action": "join", "uuid": "u", "state": {"k": 1}}),
     )
     .unwrap();
-    assert_eq!(event.change().unwrap().state, Some(json!({"k": 1})));
+    assert_eq!(
+        event.change().unwrap().state.clone().unwrap(),
+        json!({"k": 1})
+    );
+}
+
+/// States the service accepts and stores but `Value` cannot hold (a lone surrogate, a
+/// number beyond `f64`) are delivered as their text, in here now, get state and
+/// presence events alike; every other field and occupant reads normally (issue 16).
+#[test]
+fn odd_states_are_delivered_not_fatal() {
+    let r = |body: String| response(200, body.as_bytes());
+    let odd = r#"{"name": "x\ud800y", "n": 1e999999}"#;
+    let here_now = format!(
+        r#"{{"status": 200, "occupancy": 2, "uuids": [{{"uuid": "odd", "state": {odd}}}, {{"uuid": "ok", "state": {{"k": 1}}}}]}}"#
+    );
+    let out = HereNow::new()
+        .channels(["ch1"])
+        .include_state(true)
+        .parse_response(&r(here_now))
+        .unwrap();
+    let occupants = &out.channels[0].occupants;
+    assert_eq!(occupants[0].state.as_ref().unwrap().get(), odd);
+    assert!(occupants[0].state.as_ref().unwrap().to_value().is_err());
+    assert_eq!(occupants[1].state.as_ref().unwrap(), &json!({"k": 1}));
+
+    let get_state = format!(
+        r#"{{"status": 200, "message": "OK", "payload": {{"channels": {{"a": {odd}, "b": {{"k": 1}}}}}}, "uuid": "odd", "service": "Presence"}}"#
+    );
+    let out = GetState::new()
+        .channels(["a", "b"])
+        .parse_response(&r(get_state))
+        .unwrap();
+    assert_eq!(out.channels["a"].get(), odd);
+    assert_eq!(out.channels["b"], json!({"k": 1}));
+    let single = format!(
+        r#"{{"status": 200, "payload": {odd}, "uuid": "odd", "channel": "a", "service": "Presence"}}"#
+    );
+    let out = GetState::new()
+        .channels(["a"])
+        .parse_response(&r(single))
+        .unwrap();
+    assert_eq!(out.channels["a"].get(), odd);
+
+    let envelope = format!(
+        r#"{{"t": {{"t": "2", "r": 1}}, "m": [{{"c": "a-pnpres", "p": {{"t": "1"}}, "d": {{"action": "state-change", "uuid": "odd", "occupancy": 1, "timestamp": 1, "data": {odd}}}}}, {{"c": "a-pnpres", "p": {{"t": "2"}}, "d": {{"action": "join", "uuid": "ok", "occupancy": 2, "timestamp": 1}}}}]}}"#
+    );
+    let out = presence_core::Subscribe::new()
+        .channels(["a"])
+        .parse_response(&r(envelope))
+        .unwrap();
+    assert!(out.unreadable.is_empty(), "{:?}", out.unreadable);
+    assert_eq!(out.events.len(), 2);
+    assert_eq!(
+        out.events[0]
+            .change()
+            .unwrap()
+            .state
+            .as_ref()
+            .unwrap()
+            .get(),
+        odd
+    );
+    assert_eq!(out.events[1].change().unwrap().user_id, "ok");
 }
 
 // ---------------------------------------------------------------------------------------

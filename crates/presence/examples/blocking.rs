@@ -22,8 +22,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .channels(["lobby"])
         .include_state(true)
         .execute()?;
-    println!("lobby: {:?}", now.channels[0].occupants);
-    println!("ann is on {:?}", client.where_now().execute()?.channels);
+    println!("{now}");
+    println!("ann is {}", client.where_now().execute()?);
     client.leave().channels(["lobby"]).execute()?;
     Ok(())
 }

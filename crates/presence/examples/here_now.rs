@@ -23,18 +23,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .include_user_ids(true)
         .execute()
         .await?;
-    println!(
-        "{} channels, {} occupants",
-        result.total_channels, result.total_occupancy
-    );
-    for channel in &result.channels {
-        for occupant in &channel.occupants {
-            println!(
-                "  {}: {} state={:?}",
-                channel.name, occupant.user_id, occupant.state
-            );
-        }
-    }
+    // One line per channel: `lobby (occupancy 2): ann {"mood":"ok"}, bob`.
+    println!("{result}");
     target.finish().await;
     Ok(())
 }

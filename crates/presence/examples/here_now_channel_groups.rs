@@ -21,13 +21,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let result = ann.here_now().channel_groups(["rooms"]).execute().await?;
     for channel in &result.channels {
         println!(
-            "{}: {:?}",
+            "{}: {}",
             channel.name,
             channel
                 .occupants
                 .iter()
-                .map(|o| &o.user_id)
+                .map(|o| o.user_id.as_ref())
                 .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     println!(

@@ -38,14 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .offset(1)
         .execute()
         .await?;
-    println!(
-        "page (limit 2, offset 1): {:?}",
-        page.channels[0]
-            .occupants
-            .iter()
-            .map(|o| &o.user_id)
-            .collect::<Vec<_>>()
-    );
+    println!("page (limit 2, offset 1): {}", page.channels[0]);
     target.finish().await;
     Ok(())
 }

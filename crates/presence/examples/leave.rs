@@ -15,8 +15,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     ann.leave().channels(["lobby"]).execute().await?;
     println!(
-        "after leaving lobby ann is on {:?}",
-        ann.where_now().execute().await?.channels
+        "after leaving lobby ann is {}",
+        ann.where_now().execute().await?
     );
     target.finish().await;
     Ok(())

@@ -22,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .timeout(60)
         .connected(true)?;
     while let Some(event) = handle.next_event().await {
-        println!("heartbeat loop: {event:?}");
+        println!("heartbeat loop: {event}");
         if matches!(event, HeartbeatEvent::Succeeded) {
             break;
         }
@@ -33,10 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .include_state(true)
         .execute()
         .await?;
-    println!(
-        "lobby while the handle lives: {:?}",
-        now.channels[0].occupants
-    );
+    println!("lobby while the handle lives: {}", now.channels[0]);
 
     handle.stop().await; // leave sent
     let now = observer.here_now().channels(["lobby"]).execute().await?;

@@ -3,7 +3,6 @@
 //! watches the presence events.
 //!
 //! `cargo run -p presence --example quickstart`
-use presence::PresenceEvent;
 use presence_emulator::{Emulator, EmulatorConfig};
 use serde_json::json;
 use std::time::Duration;
@@ -26,28 +25,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     events.connected().await;
     tokio::spawn(async move {
         while let Some(event) = events.next_presence().await {
-            let event = match event {
-                Ok(event) => event,
+            match event {
+                // `join lobby ann (occupancy 1) state {"mood":"happy"}`
+                Ok(event) => println!("  [event] {event}"),
                 Err(failure) => {
                     println!("  [watch ended] {failure}");
                     break;
-                }
-            };
-            match &event {
-                PresenceEvent::Interval(i) => println!(
-                    "  [event] interval on {}: occupancy {}",
-                    i.channel, i.occupancy
-                ),
-                other => {
-                    let c = other.change().expect("per-user event");
-                    println!(
-                        "  [event] {} {} on {} (occupancy {}, state {:?})",
-                        c.user_id,
-                        other.action(),
-                        c.channel,
-                        c.occupancy,
-                        c.state
-                    );
                 }
             }
         }
@@ -81,8 +64,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!(
-        "where now for ann: {:?}",
-        ben.where_now().user_id("ann").execute().await?.channels
+        "where now for ann: {}",
+        ben.where_now().user_id("ann").execute().await?
     );
 
     ann.set_state()
@@ -100,23 +83,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     ann.leave().channels(["lobby"]).execute().await?;
     let here = ben.here_now().channels(["lobby"]).execute().await?;
-    println!(
-        "after ann leaves lobby: {:?}",
-        here.channels[0]
-            .occupants
-            .iter()
-            .map(|o| &o.user_id)
-            .collect::<Vec<_>>()
-    );
+    println!("after ann leaves lobby: {}", here.channels[0]);
 
     println!("ben stops heartbeating; 60 s later (emulator time) he times out");
     emulator.advance(Duration::from_secs(60));
     tokio::time::sleep(Duration::from_millis(300)).await; // let the watcher print
     let global = watcher.here_now().execute().await?;
-    println!(
-        "global here now: {} channels, {} occupants",
-        global.total_channels, global.total_occupancy
-    );
+    println!("global here now: {global}");
     emulator.shutdown().await;
     Ok(())
 }

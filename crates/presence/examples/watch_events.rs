@@ -30,7 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     for _ in 0..3 {
         match tokio::time::timeout(Duration::from_secs(10), events.next_presence()).await {
-            Ok(Some(Ok(event))) => println!("{} on {}: {event:?}", event.action(), event.channel()),
+            Ok(Some(Ok(event))) => println!("{event}"),
             Ok(Some(Err(failure))) => {
                 println!("the watch ended: {failure}");
                 break;

@@ -14,11 +14,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .execute()
         .await?;
 
-    println!("ann is on {:?}", ann.where_now().execute().await?.channels);
+    println!("ann is {}", ann.where_now().execute().await?);
     let ben = target.client("ben");
     println!(
-        "ben asks about ann: {:?}",
-        ben.where_now().user_id("ann").execute().await?.channels
+        "ben asks about ann: {}",
+        ben.where_now().user_id("ann").execute().await?
     );
     target.finish().await;
     Ok(())

@@ -50,7 +50,8 @@
 //!
 //! client.set_state().channels(["lobby"]).state(serde_json::json!({"role": "host"})).execute()?;
 //! let state = client.get_state().channels(["lobby"]).execute()?;
-//! assert_eq!(state.channels["lobby"]["role"], "host");
+//! assert_eq!(state.channels["lobby"], serde_json::json!({"role": "host"}));
+//! println!("{state}"); // state of ben: lobby {"role":"host"}
 //! # Ok(()) }
 //! # #[cfg(not(feature = "ureq"))] fn main() {}
 //! ```

@@ -98,6 +98,38 @@ pub enum HeartbeatEvent {
     StateChanged(HeartbeatState),
 }
 
+impl std::fmt::Display for HeartbeatEvent {
+    /// One line: `heartbeat succeeded`, `heartbeat failed: … (retry in 1.2 s)`,
+    /// `leave failed: …`, `state: cooldown`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HeartbeatEvent::Succeeded => f.write_str("heartbeat succeeded"),
+            HeartbeatEvent::Failed { failure, retry_in } => {
+                write!(f, "heartbeat failed: {failure}")?;
+                match retry_in {
+                    Some(d) => write!(f, " (retry in {:.1} s)", d.as_secs_f64()),
+                    None => f.write_str(" (not retried)"),
+                }
+            }
+            HeartbeatEvent::LeaveFailed(failure) => write!(f, "leave failed: {failure}"),
+            HeartbeatEvent::StateChanged(state) => write!(f, "state: {state}"),
+        }
+    }
+}
+
+impl std::fmt::Display for HeartbeatState {
+    /// `inactive`, `heartbeating`, `cooldown`, `failed`, `stopped`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HeartbeatState::Inactive => "inactive",
+            HeartbeatState::Heartbeating => "heartbeating",
+            HeartbeatState::Cooldown => "cooldown",
+            HeartbeatState::Failed => "failed",
+            HeartbeatState::Stopped => "stopped",
+        })
+    }
+}
+
 /// A request from the heartbeat engine.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HeartbeatRequest {

@@ -65,6 +65,25 @@ pub enum WatchEvent {
     Unreadable(UnreadableEvent),
 }
 
+impl std::fmt::Display for WatchEvent {
+    /// One line: the presence event, `connected`, `failed: … (retry in 1.0 s)` or
+    /// the unreadable message.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WatchEvent::Presence(event) => event.fmt(f),
+            WatchEvent::Connected => f.write_str("connected"),
+            WatchEvent::Failed { failure, retry_in } => {
+                write!(f, "failed: {failure}")?;
+                match retry_in {
+                    Some(d) => write!(f, " (retry in {:.1} s)", d.as_secs_f64()),
+                    None => f.write_str(" (the watch stopped)"),
+                }
+            }
+            WatchEvent::Unreadable(what) => what.fmt(f),
+        }
+    }
+}
+
 /// The watch engine, a sans-IO state machine driven as the crate docs' *driver
 /// contract* says: receives presence events for channels and groups over subscribe
 /// (PROTOCOL.md §7): handshake (`tt=0`), then long-polls with the `tt`/`tr` cursor.

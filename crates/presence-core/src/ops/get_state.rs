@@ -16,6 +16,7 @@
 //! let body = br#"{"status": 200, "message": "OK", "payload": {"channels": {"a": {"n": 1}}}, "uuid": "me", "service": "Presence"}"#;
 //! let result = GetState::new().channels(["a", "b"]).parse_response(&http::Response::new(&body[..])).unwrap();
 //! assert_eq!(result.channels["a"], serde_json::json!({"n": 1}));
+//! assert_eq!(result.channels["a"].get(), r#"{"n": 1}"#);
 //! ```
 
 use crate::config::validate_user_id;
@@ -25,8 +26,9 @@ use crate::request::{
 };
 use crate::response::{decode, envelope, BodyError, ErrorFlag};
 use crate::Error;
+use crate::RawJson;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
 /// The get state operation. `C` is the client it is bound to (`()` for none, see
@@ -65,14 +67,19 @@ channel_setters!(
     "Channel groups to read the state from."
 );
 
-/// The get state result.
+/// The get state result. `Display`: `state of ann: lobby {"mood":"ok"}, game {}` (or
+/// `no state`).
+///
+/// JSON (feature `serde`): `{"user_id": "ann", "channels": {"lobby": {"mood": "ok"}}}`
+/// (`user_id` is `null` when the body names no user).
 #[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct GetStateResult {
     /// The user the state belongs to (`uuid` from the body when present).
     pub user_id: Option<String>,
-    /// Channel → state.
-    pub channels: BTreeMap<String, Value>,
+    /// Channel → state, as the service sent it (see [`RawJson`]).
+    pub channels: BTreeMap<String, RawJson<'static>>,
 }
 
 impl<C: Send + Sync> Operation for GetState<C> {
@@ -102,36 +109,45 @@ impl<C: Send + Sync> sealed::Encode for GetState<C> {
 
     fn parse_body(&self, body: &[u8]) -> Result<GetStateResult, BodyError> {
         let raw: Raw = decode("get state body", body)?;
+        let malformed =
+            |detail: String| BodyError::from(Error::malformed("get state body", detail, body));
         let one = crate::ops::single_channel(&self.channels, &self.channel_groups);
+        // The payload's own keys, when it is an object (its values stay raw).
+        let keys: Option<BTreeMap<String, Box<RawValue>>> = match &raw.payload {
+            Some(p) if p.get().starts_with('{') => Some(
+                serde_json::from_str(p.get()).map_err(|e| malformed(format!("`payload`: {e}")))?,
+            ),
+            _ => None,
+        };
+        let wrapper = keys.as_ref().is_some_and(is_channels_wrapper);
         let single = match (&raw.channel, one) {
             (Some(name), _) => Some(name.clone()),
-            (None, Some(one)) if !is_channels_wrapper(raw.payload.as_ref()) => Some(one.to_owned()),
+            (None, Some(one)) if !wrapper => Some(one.to_owned()),
             _ => None,
         };
         let mut channels = BTreeMap::new();
         match (single, raw.payload) {
+            (_, None) => {}
+            (_, Some(p)) if p.get() == "null" => {}
             (Some(name), Some(state)) => {
-                channels.insert(name, state);
+                channels.insert(name, RawJson::checked_owned(state.get().to_owned()));
             }
-            (None, Some(Value::Object(mut map))) => {
-                let map = if is_channels_wrapper_map(&map) {
-                    match map.remove("channels") {
-                        Some(Value::Object(inner)) => inner,
-                        _ => Map::new(),
-                    }
-                } else {
-                    map
-                };
-                channels.extend(map);
-            }
-            (_, None) | (_, Some(Value::Null)) => {}
             (None, Some(other)) => {
-                return Err(Error::malformed(
-                    "get state body",
-                    format!("`payload` must be an object, got {}", json_kind(&other)),
-                    body,
-                )
-                .into())
+                let Some(mut map) = keys else {
+                    return Err(malformed(format!(
+                        "`payload` must be an object, got {}",
+                        raw_kind(other.get())
+                    )));
+                };
+                if wrapper {
+                    let inner = map.remove("channels").map(|v| v.get().to_owned());
+                    map = serde_json::from_str(inner.as_deref().unwrap_or("{}"))
+                        .map_err(|e| malformed(format!("`payload.channels`: {e}")))?;
+                }
+                channels.extend(
+                    map.into_iter()
+                        .map(|(k, v)| (k, RawJson::checked_owned(v.get().to_owned()))),
+                );
             }
         }
         Ok(GetStateResult {
@@ -141,22 +157,40 @@ impl<C: Send + Sync> sealed::Encode for GetState<C> {
     }
 }
 
-fn is_channels_wrapper(payload: Option<&Value>) -> bool {
-    matches!(payload, Some(Value::Object(map)) if is_channels_wrapper_map(map))
+impl std::fmt::Display for GetStateResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("state")?;
+        if let Some(user) = &self.user_id {
+            write!(f, " of {user}")?;
+        }
+        if self.channels.is_empty() {
+            return f.write_str(": none");
+        }
+        for (i, (channel, state)) in self.channels.iter().enumerate() {
+            write!(f, "{}{channel} {state}", if i == 0 { ": " } else { ", " })?;
+        }
+        Ok(())
+    }
 }
 
-fn is_channels_wrapper_map(map: &Map<String, Value>) -> bool {
-    map.len() == 1 && map.get("channels").is_some_and(Value::is_object)
+/// A `payload` of the recorded several-channel shape: its only key is `channels`,
+/// holding an object (PROTOCOL.md §10.1).
+fn is_channels_wrapper(map: &BTreeMap<String, Box<RawValue>>) -> bool {
+    map.len() == 1
+        && map
+            .get("channels")
+            .is_some_and(|v| v.get().starts_with('{'))
 }
 
-pub(crate) fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+/// What kind of JSON value `text` (checked JSON) is.
+fn raw_kind(text: &str) -> &'static str {
+    match text.as_bytes().first() {
+        Some(b'n') => "null",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'"') => "a string",
+        Some(b'[') => "an array",
+        Some(b'{') => "an object",
+        _ => "a number",
     }
 }
 
@@ -167,7 +201,7 @@ struct Raw {
     #[serde(default)]
     error: ErrorFlag,
     #[serde(default)]
-    payload: Option<Value>,
+    payload: Option<Box<RawValue>>,
     #[serde(default)]
     uuid: Option<String>,
     #[serde(default)]

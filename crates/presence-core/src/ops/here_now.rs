@@ -35,8 +35,7 @@ use crate::request::{
     Targets,
 };
 use crate::response::BodyError;
-use crate::Error;
-use serde_json::Value;
+use crate::{Error, RawJson};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -117,7 +116,18 @@ channel_setters!(
 /// The here now result. Read with [`HereNow::parse_view`] it borrows from the response
 /// body (`'a`); [`into_owned`](Self::into_owned) gives the `'static` form, which is what
 /// [`parse_response`](Operation::parse_response) and the clients return.
+///
+/// `Display` writes one line per channel (`lobby (occupancy 2): ann {"mood":"ok"},
+/// bob`). JSON (feature `serde`), stable:
+///
+/// ```json
+/// {"total_channels": 1, "total_occupancy": 2,
+///  "channels": [{"channel": "lobby", "occupancy": 2,
+///                "occupants": [{"user_id": "ann", "state": {"mood": "ok"}},
+///                              {"user_id": "bob", "state": null}]}]}
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct HereNowResult<'a> {
     /// Number of channels with occupants.
@@ -148,11 +158,14 @@ impl<'a> HereNowResult<'a> {
     }
 }
 
-/// One channel's occupancy.
+/// One channel's occupancy. `Display`: `lobby (occupancy 2): ann {"mood":"ok"}, bob`.
+/// JSON: `{"channel": "lobby", "occupancy": 2, "occupants": [...]}`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct ChannelOccupancy<'a> {
     /// The channel name (borrowed from the body unless escaped there).
+    #[cfg_attr(feature = "serde", serde(rename = "channel"))]
     pub name: Cow<'a, str>,
     /// How many users are present (the full count, even when the list is paged).
     pub occupancy: u64,
@@ -175,8 +188,11 @@ impl ChannelOccupancy<'_> {
     }
 }
 
-/// A present user.
+/// A present user. `Display`: the user id, then the state as compact JSON when there
+/// is one (`ann {"mood":"ok"}`). JSON: `{"user_id": "ann", "state": {"mood": "ok"}}`
+/// (`state` is `null` when none was sent).
 #[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Occupant<'a> {
     /// The user id (borrowed from the body unless escaped there).
@@ -196,65 +212,44 @@ impl Occupant<'_> {
     }
 }
 
-/// A JSON value as the response body carries it: checked JSON text (any JSON the
-/// grammar allows, including numbers beyond `f64` and lone surrogate escapes), read
-/// into a type only when asked, so one odd state never hides the rest of the answer.
-///
-/// ```
-/// use presence_core::{HereNow, Operation};
-/// let op = HereNow::new().channels(["lobby"]).include_state(true);
-/// let body = br#"{"status": 200, "occupancy": 1, "uuids": [{"uuid": "ann", "state": {"hp": 7}}]}"#;
-/// let response = http::Response::new(&body[..]);
-/// let view = op.parse_view(&response).unwrap();
-/// let state = view.channels[0].occupants[0].state.as_ref().unwrap();
-/// assert_eq!(state.get(), r#"{"hp": 7}"#);
-/// assert_eq!(state.to_value().unwrap()["hp"], 7);
-/// #[derive(serde::Deserialize)]
-/// struct Hp { hp: u32 }
-/// assert_eq!(state.parse::<Hp>().unwrap().hp, 7);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RawJson<'a>(Cow<'a, str>);
-
-impl<'a> RawJson<'a> {
-    /// Wraps text already checked to be one JSON value.
-    pub(crate) fn checked(text: &'a str) -> Self {
-        RawJson(Cow::Borrowed(text))
-    }
-
-    /// The JSON text, exactly as in the body.
-    pub fn get(&self) -> &str {
-        &self.0
-    }
-
-    /// Reads the value into `T` (fails where `T` cannot hold it, or for a number beyond
-    /// `f64` or a lone surrogate, which the body's JSON allows).
-    pub fn parse<'de, T: serde::Deserialize<'de>>(&'de self) -> serde_json::Result<T> {
-        serde_json::from_str(&self.0)
-    }
-
-    /// Reads the value into a [`serde_json::Value`] (fails only for a number beyond
-    /// `f64` or a lone surrogate escape).
-    pub fn to_value(&self) -> serde_json::Result<Value> {
-        self.parse()
-    }
-
-    /// The same value owning its text.
-    pub fn into_owned(self) -> RawJson<'static> {
-        RawJson(Cow::Owned(self.0.into_owned()))
-    }
-}
-
-impl fmt::Display for RawJson<'_> {
+impl fmt::Display for HereNowResult<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        write!(
+            f,
+            "{} present on {} {}",
+            self.total_occupancy,
+            self.total_channels,
+            if self.total_channels == 1 {
+                "channel"
+            } else {
+                "channels"
+            }
+        )?;
+        for channel in &self.channels {
+            write!(f, "\n{channel}")?;
+        }
+        Ok(())
     }
 }
 
-impl PartialEq<Value> for RawJson<'_> {
-    /// Equal when the text reads as that value.
-    fn eq(&self, other: &Value) -> bool {
-        self.to_value().is_ok_and(|v| v == *other)
+impl fmt::Display for ChannelOccupancy<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (occupancy {})", self.name, self.occupancy)?;
+        for (i, occupant) in self.occupants.iter().enumerate() {
+            f.write_str(if i == 0 { ": " } else { ", " })?;
+            write!(f, "{occupant}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Occupant<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.user_id)?;
+        if let Some(state) = &self.state {
+            write!(f, " {state}")?;
+        }
+        Ok(())
     }
 }
 

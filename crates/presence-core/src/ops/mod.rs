@@ -19,7 +19,7 @@ pub(crate) fn state_object(state: &Value) -> Result<&Map<String, Value>, Error> 
     state.as_object().ok_or_else(|| {
         Error::invalid(
             "state",
-            format!("must be a JSON object, got {}", get_state::json_kind(state)),
+            format!("must be a JSON object, got {}", json_kind(state)),
         )
     })
 }
@@ -44,4 +44,16 @@ envelope!(Ack);
 pub(crate) fn single_channel<'a>(channels: &'a [String], groups: &[String]) -> Option<&'a str> {
     let first = channels.first()?;
     (groups.is_empty() && channels.iter().all(|c| c == first)).then_some(first.as_str())
+}
+
+/// What kind of JSON value `v` is, for messages.
+pub(crate) fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }

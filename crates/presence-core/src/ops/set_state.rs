@@ -26,7 +26,9 @@ use crate::request::{
 };
 use crate::response::{decode, envelope, BodyError, ErrorFlag};
 use crate::Error;
+use crate::RawJson;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// The set state operation. `C` is the client it is bound to (`()` for none, see
@@ -73,12 +75,20 @@ channel_setters!(
     "Channel groups to set the state on (every channel of each group)."
 );
 
-/// The set state result.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// The set state result. `Display`: `state set: {"mood":"ok"}`. JSON (feature `serde`):
+/// `{"state": {"mood": "ok"}}`.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct SetStateResult {
-    /// The state as the service echoed it (`payload`).
-    pub state: Value,
+    /// The state as the service echoed it (`payload`, see [`RawJson`]).
+    pub state: RawJson<'static>,
+}
+
+impl std::fmt::Display for SetStateResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "state set: {}", self.state)
+    }
 }
 
 impl<C: Send + Sync> Operation for SetState<C> {
@@ -121,7 +131,9 @@ impl<C: Send + Sync> sealed::Encode for SetState<C> {
         let state = raw
             .payload
             .ok_or_else(|| Error::malformed("set state body", "missing `payload`", body))?;
-        Ok(SetStateResult { state })
+        Ok(SetStateResult {
+            state: RawJson::checked_owned(state.get().to_owned()),
+        })
     }
 }
 
@@ -132,6 +144,6 @@ struct Raw {
     #[serde(default)]
     error: ErrorFlag,
     #[serde(default)]
-    payload: Option<Value>,
+    payload: Option<Box<RawValue>>,
 }
 envelope!(Raw);

@@ -45,12 +45,24 @@ impl<C> WhereNow<C> {
 
 operation_common!(WhereNow);
 
-/// The where now result.
+/// The where now result. `Display`: `present on 2 channels: a, b` (or `present on no
+/// channel`). JSON (feature `serde`): `{"channels": ["a", "b"]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct WhereNowResult {
     /// The channels the user is present on.
     pub channels: Vec<String>,
+}
+
+impl std::fmt::Display for WhereNowResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.channels.as_slice() {
+            [] => f.write_str("present on no channel"),
+            [one] => write!(f, "present on 1 channel: {one}"),
+            many => write!(f, "present on {} channels: {}", many.len(), many.join(", ")),
+        }
+    }
 }
 
 impl<C: Send + Sync> Operation for WhereNow<C> {

@@ -19,6 +19,10 @@ use std::sync::Arc;
 pub(crate) const MAX_STATE_DEPTH: usize = 32;
 
 /// Nesting depth of a JSON text (objects and arrays), ignoring brackets inside strings.
+///
+/// The emulator's own scan, apart from the client's reader on purpose: the emulator
+/// shares nothing with `presence-core` but the signing functions, so that a bug in the
+/// client's JSON handling cannot hide the same bug in the server it is tested against.
 fn json_depth(text: &str) -> usize {
     let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
     for b in text.bytes() {
