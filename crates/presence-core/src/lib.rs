@@ -9,7 +9,8 @@
 //!   §3), signing (§6) and parsing of every known body shape (§4, §5).
 //! - Long-lived behaviour as state machines driven from outside: [`HeartbeatEngine`]
 //!   keeps a user present (§8), [`WatchEngine`] receives [`PresenceEvent`]s over
-//!   subscribe (§7).
+//!   subscribe (§7), [`RosterEngine`] keeps channels' members right (a paged here-now
+//!   snapshot, [`HereNowPager`], plus the events after it).
 //! - Configuration as plain data: [`Config`], [`Keyset`], [`KeysetStore`], [`UserId`],
 //!   [`Origin`].
 //!
@@ -99,12 +100,17 @@ pub use engine::heartbeat::{
     HeartbeatConfig, HeartbeatEngine, HeartbeatEvent, HeartbeatRequest, HeartbeatState,
     MIN_HEARTBEAT_INTERVAL,
 };
+pub use engine::roster::{
+    ChangeKind, Member, ResyncReason, RosterChange, RosterConfig, RosterEngine, RosterEvent,
+    RosterRequest,
+};
 pub use engine::watch::{WatchConfig, WatchEngine, WatchEvent, WatchState};
 pub use engine::{Failure, RequestId, Transmit, TransportFailure, TransportFailureKind};
 pub use error::{is_retryable_status, Error, ErrorKind, RawBody, ServiceError};
 pub use ops::get_state::{GetState, GetStateResult};
 pub use ops::heartbeat::{Heartbeat, DEFAULT_PRESENCE_TIMEOUT, MIN_PRESENCE_TIMEOUT};
 pub use ops::here_now::{ChannelOccupancy, HereNow, HereNowResult, Occupant, HERE_NOW_MAX_LIMIT};
+pub use ops::here_now_pages::{ExecutePages, HereNowPager, HERE_NOW_MAX_PAGES};
 pub use ops::leave::Leave;
 pub use ops::set_state::{SetState, SetStateResult};
 pub use ops::subscribe::{Cursor, Subscribe, SubscribeResult, PRESENCE_SUFFIX};

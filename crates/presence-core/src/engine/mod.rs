@@ -4,6 +4,7 @@
 //! Their driver contract is in the crate docs.
 
 pub(crate) mod heartbeat;
+pub(crate) mod roster;
 pub(crate) mod watch;
 
 use crate::request::{HttpRequest, Operation, RequestMeta};

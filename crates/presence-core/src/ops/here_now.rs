@@ -94,6 +94,36 @@ impl<C> HereNow<C> {
         self
     }
 
+    /// The `limit` that will be sent.
+    pub(crate) fn limit_value(&self) -> u32 {
+        self.limit
+    }
+
+    /// The `offset` that will be sent.
+    pub(crate) fn offset_value(&self) -> u32 {
+        self.offset
+    }
+
+    /// Whether user ids are asked for (not `disable_uuids`).
+    pub(crate) fn lists_user_ids(&self) -> bool {
+        self.include_user_ids
+    }
+
+    /// The operation without its client, and the client.
+    pub(crate) fn unbind(self) -> (HereNow, C) {
+        let op = HereNow {
+            channels: self.channels,
+            channel_groups: self.channel_groups,
+            include_state: self.include_state,
+            include_user_ids: self.include_user_ids,
+            limit: self.limit,
+            offset: self.offset,
+            options: self.options,
+            client: (),
+        };
+        (op, self.client)
+    }
+
     /// Whether this is a global here now (no channels and no groups).
     pub fn is_global(&self) -> bool {
         self.channels.is_empty() && self.channel_groups.is_empty()

@@ -4,6 +4,7 @@
 pub(crate) mod get_state;
 pub(crate) mod heartbeat;
 pub(crate) mod here_now;
+pub(crate) mod here_now_pages;
 pub(crate) mod leave;
 pub(crate) mod set_state;
 pub(crate) mod subscribe;
