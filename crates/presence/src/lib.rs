@@ -77,6 +77,9 @@ mod builder;
 mod client;
 mod error;
 pub mod heartbeat;
+mod lane;
+pub mod pages;
+pub mod roster;
 mod shared;
 pub mod transport;
 pub mod watch;
@@ -87,10 +90,10 @@ pub use client::DefaultTransport;
 pub use client::{Client, Pending};
 pub use error::{Error, StartError};
 pub use presence_core::{
-    self as core, ChannelOccupancy, Config, ErrorKind, Failure, GetState, GetStateResult,
-    Heartbeat, HereNow, HereNowResult, HttpRequest, IntervalEvent, Keyset, Leave, Occupant, Origin,
-    PresenceChange, PresenceEvent, RawJson, SetState, SetStateResult, UserId, WhereNow,
-    WhereNowResult,
+    self as core, ChangeKind, ChannelOccupancy, Config, ErrorKind, Failure, GetState,
+    GetStateResult, Heartbeat, HereNow, HereNowResult, HttpRequest, IntervalEvent, Keyset, Leave,
+    Member, Occupant, Origin, PresenceChange, PresenceEvent, RawJson, SetState, SetStateResult,
+    UserId, WhereNow, WhereNowResult,
 };
 #[cfg(feature = "hyper")]
 pub use transport_hyper;

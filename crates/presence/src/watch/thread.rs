@@ -1,24 +1,22 @@
 //! The watch loop on background threads, for the blocking client: one thread runs the
-//! loop, one worker thread runs the long-polls, one at a time. A superseded long-poll
-//! is interrupted through the transport's [`detach`](BlockingTransport::detach)ed lane,
-//! so a watcher never has more than one request in flight and never leaves a thread
-//! behind.
+//! loop, the long-poll lane ([`crate::lane`]) runs the long-polls, one at a time, and
+//! interrupts a superseded one, so a watcher never has more than one request in flight
+//! and never leaves a thread behind.
 
-use super::{item, watch_inputs, Command, Driver, WatchBuilder, WatchEvent, LONG_POLL_TIMEOUT};
+use super::{item, watch_inputs, Command, Driver, WatchBuilder, WatchEvent};
 use crate::blocking::Client;
-use crate::shared::classify;
-use crate::transport::{BlockingTransport, Interrupt};
+use crate::lane::{LongPolls, Outcome};
+use crate::transport::BlockingTransport;
 use crate::StartError;
-use presence_core::{Failure, PresenceEvent, RequestId, Subscribe, Transmit};
+use presence_core::{Failure, PresenceEvent, RequestId, Subscribe};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What the loop thread receives.
 enum Msg {
     Command(Command),
-    /// The worker finished request `id` (`None`: it skipped it, already cancelled).
-    Done(RequestId, Option<Result<http::Response<Vec<u8>>, Failure>>),
+    /// The long-poll worker finished request `id`.
+    Done(RequestId, Outcome),
     Stop,
 }
 
@@ -42,43 +40,23 @@ impl std::fmt::Debug for MsgBox {
     }
 }
 
-/// The worker's long-poll lane, shared with the loop thread so it can interrupt it.
-#[derive(Default)]
-struct Lane {
-    /// Interrupts the detached transport in use (none: the transport cannot).
-    interrupt: Option<Interrupt>,
-    /// The request the worker is running.
-    running: Option<RequestId>,
-    /// A request cancelled before the worker started it.
-    skip: Option<RequestId>,
-    /// The detached transport was shut down: detach a new one before the next request.
-    dead: bool,
-}
-
 impl<T: BlockingTransport> WatchBuilder<'_, Client<T>> {
     /// Starts watching on background threads. Fails when a thread cannot be spawned.
     pub fn start(self) -> Result<Watcher, StartError> {
         let driver = self.driver(self.client.inner.shared.random_u64(), Instant::now());
         let (in_tx, in_rx) = mpsc::channel();
         let (ev_tx, ev_rx) = mpsc::channel();
-        let (job_tx, job_rx) = mpsc::channel::<Transmit<Subscribe>>();
-        let lane = Arc::new(Mutex::new(Lane::default()));
-        let worker = {
-            let (client, inbox, lane) = (self.client.clone(), in_tx.clone(), Arc::clone(&lane));
-            std::thread::Builder::new()
-                .name("presence-long-poll".into())
-                .spawn(move || long_polls(&client, &job_rx, &inbox, &lane))
-                .map_err(StartError::Thread)?
-        };
+        let inbox = in_tx.clone();
+        let lane = LongPolls::<Subscribe>::start(self.client.clone(), move |id, outcome| {
+            inbox.send(MsgBox(Msg::Done(id, outcome))).is_ok()
+        })?;
         std::thread::Builder::new()
             .name("presence-watch".into())
             .spawn(move || {
-                drive(driver, &in_rx, &ev_tx, &job_tx, &lane);
-                // Whatever ended the loop, the long-poll in flight is no longer wanted;
-                // closing the job channel then ends the worker.
-                interrupt_running(&lane);
-                drop(job_tx);
-                let _ = worker.join();
+                let mut lane = lane;
+                drive(driver, &in_rx, &ev_tx, &mut lane);
+                // Whatever ended the loop, the long-poll in flight is no longer wanted.
+                lane.finish();
             })
             .map_err(StartError::Thread)?;
         Ok(Watcher {
@@ -96,98 +74,20 @@ impl<T: BlockingTransport> Client<T> {
     }
 }
 
-/// The worker: runs each long-poll it is given on the lane, one at a time.
-fn long_polls<T: BlockingTransport>(
-    client: &Client<T>,
-    jobs: &mpsc::Receiver<Transmit<Subscribe>>,
-    inbox: &mpsc::Sender<MsgBox>,
-    lane: &Mutex<Lane>,
-) {
-    let mut detached: Option<T> = None;
-    while let Ok(tx) = jobs.recv() {
-        let Ok(mut shared) = lane.lock() else { return };
-        if shared.skip.take() == Some(tx.id) {
-            drop(shared);
-            if inbox.send(MsgBox(Msg::Done(tx.id, None))).is_err() {
-                return;
-            }
-            continue;
-        }
-        if shared.dead || shared.interrupt.is_none() {
-            shared.dead = false;
-            match client.transport().detach() {
-                Some((transport, interrupt)) => {
-                    detached = Some(transport);
-                    shared.interrupt = Some(interrupt);
-                }
-                None => detached = None,
-            }
-        }
-        shared.running = Some(tx.id);
-        drop(shared);
-        let transport = detached.as_ref().unwrap_or(client.transport());
-        let result = classify(client.send_on(transport, &tx.op, Some(LONG_POLL_TIMEOUT)));
-        if let Ok(mut shared) = lane.lock() {
-            shared.running = None;
-        }
-        if inbox.send(MsgBox(Msg::Done(tx.id, Some(result)))).is_err() {
-            return;
-        }
-    }
-}
-
-/// Interrupts request `id` if the worker is running it, or marks it to be skipped.
-fn cancel(lane: &Mutex<Lane>, id: RequestId) {
-    let Ok(mut shared) = lane.lock() else { return };
-    if shared.running == Some(id) {
-        if let Some(interrupt) = &shared.interrupt {
-            interrupt.interrupt();
-            shared.dead = true;
-        }
-    } else {
-        shared.skip = Some(id);
-    }
-}
-
-/// Interrupts the long-poll the worker is running, if it can.
-fn interrupt_running(lane: &Mutex<Lane>) {
-    if let Ok(mut shared) = lane.lock() {
-        if let (Some(_), Some(interrupt)) = (shared.running, &shared.interrupt) {
-            interrupt.interrupt();
-            shared.dead = true;
-        }
-    }
-}
-
 fn drive(
     mut driver: Driver,
     messages: &mpsc::Receiver<MsgBox>,
     events: &mpsc::Sender<WatchEvent>,
-    jobs: &mpsc::Sender<Transmit<Subscribe>>,
-    lane: &Mutex<Lane>,
+    lane: &mut LongPolls<Subscribe>,
 ) {
-    // The request the worker holds, and the next one when it is still busy with a
-    // superseded one: one in flight per watcher, at most.
-    let mut worker_busy = false;
-    let mut queued: Option<Transmit<Subscribe>> = None;
     loop {
         while let Some(id) = driver.poll_cancel() {
-            if queued.as_ref().is_some_and(|q| q.id == id) {
-                queued = None;
-            } else {
-                cancel(lane, id);
-            }
+            lane.cancel(id);
             driver.cancelled(Instant::now(), id);
         }
-        if queued.is_none() {
-            queued = driver.poll_request(Instant::now());
-        }
-        if !worker_busy {
-            if let Some(tx) = queued.take() {
-                if jobs.send(tx).is_err() {
-                    return;
-                }
-                worker_busy = true;
+        if !lane.is_queued() {
+            if let Some(tx) = driver.poll_request(Instant::now()) {
+                lane.send(tx);
             }
         }
         while let Some(event) = driver.poll_event() {
@@ -207,9 +107,9 @@ fn drive(
         };
         match received {
             Ok(MsgBox(Msg::Command(cmd))) => driver.command(Instant::now(), cmd),
-            Ok(MsgBox(Msg::Done(id, result))) => {
-                worker_busy = false;
-                if let Some(result) = result {
+            Ok(MsgBox(Msg::Done(id, outcome))) => {
+                lane.done();
+                if let Some(result) = outcome {
                     driver.response(Instant::now(), id, result);
                 }
             }

@@ -42,6 +42,8 @@ pub enum ResyncReason {
     HereNowRefresh,
     /// An interval event whose occupancy the deltas do not explain.
     IntervalMismatch,
+    /// An interval event with joins: they carry no state, which only a snapshot has.
+    IntervalJoins,
     /// An event's occupancy differs from the members counted.
     OccupancyMismatch,
     /// A subscribe request failed: events may have been missed.
@@ -60,6 +62,7 @@ impl ResyncReason {
             ResyncReason::ChannelsChanged => "channels_changed",
             ResyncReason::HereNowRefresh => "here_now_refresh",
             ResyncReason::IntervalMismatch => "interval_mismatch",
+            ResyncReason::IntervalJoins => "interval_joins",
             ResyncReason::OccupancyMismatch => "occupancy_mismatch",
             ResyncReason::EventsMissed => "events_missed",
             ResyncReason::Periodic => "periodic",

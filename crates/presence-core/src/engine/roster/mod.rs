@@ -141,7 +141,8 @@ const UNSTABLE_RETRIES: u32 = 3;
 ///   remembered ([`RosterConfig::departures_kept`]).
 /// - It resyncs (a fresh snapshot, reported as [`ChangeKind::Resynced`] with the
 ///   difference) on `here_now_refresh`, on an interval event whose deltas do not explain
-///   its occupancy, on an event whose occupancy differs from the members counted, after
+///   its occupancy or that has joins (interval events carry no state: the joined users'
+///   states come from the snapshot), on an event whose occupancy differs from the members counted, after
 ///   a subscribe failure (events may have been missed), when channels change, when a
 ///   snapshot's pages disagree, and every [`RosterConfig::resync_every`] if set. Never
 ///   more often than [`RosterConfig::resync_gap`].
@@ -710,6 +711,9 @@ impl RosterEngine {
                     mismatch = Some(ResyncReason::HereNowRefresh);
                 } else if roster.members.len() as u64 != i.occupancy {
                     mismatch = Some(ResyncReason::IntervalMismatch);
+                } else if !i.join.is_empty() {
+                    // Their states are in a snapshot only (at most one per resync gap).
+                    mismatch = Some(ResyncReason::IntervalJoins);
                 }
             }
             other => {

@@ -1,0 +1,210 @@
+//! The roster loop on a tokio task, for the async client.
+
+use super::{item, roster_inputs, Command, Driver, RosterBuilder};
+use crate::shared::classify;
+use crate::transport::AsyncTransport;
+use crate::watch::LONG_POLL_TIMEOUT;
+use crate::{Client, StartError};
+use presence_core::{Failure, RequestId, RosterChange, RosterEvent, RosterRequest};
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// A live roster on a tokio task. Dropping it stops it.
+///
+/// As a [`futures_core::Stream`] (and through [`next_change`](Self::next_change)) it
+/// yields `Ok` changes and, when the roster cannot go on (a 403, a 400), that failure
+/// once as `Err`, then ends. [`next_event`](Self::next_event) also yields the sync
+/// notices and the failures that are being retried.
+pub struct RosterStream {
+    commands: mpsc::UnboundedSender<Command>,
+    events: mpsc::UnboundedReceiver<RosterEvent>,
+    /// Events read ahead by [`synced`](Self::synced), yielded first.
+    ahead: VecDeque<RosterEvent>,
+    driver: Driver,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for RosterStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RosterStream").finish_non_exhaustive()
+    }
+}
+
+impl<T: AsyncTransport> RosterBuilder<'_, Client<T>> {
+    /// Starts the roster on a tokio task. Fails outside a Tokio runtime.
+    pub fn start(self) -> Result<RosterStream, StartError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
+        let driver = self.driver(self.client.inner.shared.random_u64(), Instant::now());
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let task = runtime.spawn(drive(self.client.clone(), driver.clone(), cmd_rx, ev_tx));
+        Ok(RosterStream {
+            commands: cmd_tx,
+            events: ev_rx,
+            ahead: VecDeque::new(),
+            driver,
+            task,
+        })
+    }
+}
+
+impl<T: AsyncTransport> Client<T> {
+    /// A live roster of channels and groups: `client.roster().channels([…]).start()`.
+    pub fn roster(&self) -> RosterBuilder<'_, Self> {
+        RosterBuilder::new(self)
+    }
+}
+
+type Done = (RequestId, Result<http::Response<Vec<u8>>, Failure>);
+
+async fn drive<T: AsyncTransport>(
+    client: Client<T>,
+    driver: Driver,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedSender<RosterEvent>,
+) {
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let mut in_flight: HashMap<RequestId, tokio::task::JoinHandle<()>> = HashMap::new();
+    loop {
+        while let Some(id) = driver.poll_cancel() {
+            if let Some(task) = in_flight.remove(&id) {
+                task.abort();
+            }
+            driver.cancelled(Instant::now(), id);
+        }
+        while let Some(tx) = driver.poll_request(Instant::now()) {
+            let (client, done) = (client.clone(), done_tx.clone());
+            let id = tx.id;
+            let timeout = matches!(tx.op, RosterRequest::Subscribe(_)).then_some(LONG_POLL_TIMEOUT);
+            let task = tokio::spawn(async move {
+                let result = classify(client.send_op(&tx.op, timeout).await);
+                let _ = done.send((id, result));
+            });
+            in_flight.insert(id, task);
+        }
+        while let Some(event) = driver.poll_event() {
+            if events.send(event).is_err() {
+                break;
+            }
+        }
+        if driver.ended() || events.is_closed() {
+            break;
+        }
+        let deadline = driver.deadline().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            cmd = commands.recv() => match cmd {
+                Some(cmd) => driver.command(Instant::now(), cmd),
+                None => break,
+            },
+            Some((id, result)) = done_rx.recv() => {
+                in_flight.remove(&id);
+                driver.response(Instant::now(), id, result);
+            }
+            () = sleep_until(deadline), if deadline.is_some() => driver.timeout(Instant::now()),
+            () = events.closed() => break,
+        }
+    }
+    driver.stop(Instant::now());
+    for (_, task) in in_flight {
+        task.abort();
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl RosterStream {
+    roster_inputs!();
+
+    fn send(&self, cmd: Command) {
+        let _ = self.commands.send(cmd);
+    }
+
+    async fn recv(&mut self) -> Option<RosterEvent> {
+        match self.ahead.pop_front() {
+            Some(event) => Some(event),
+            None => self.events.recv().await,
+        }
+    }
+
+    /// The next event of any kind; `None` once the roster ended.
+    pub async fn next_event(&mut self) -> Option<RosterEvent> {
+        self.recv().await
+    }
+
+    /// The next change, or the failure that ended the roster; `None` after it.
+    pub async fn next_change(&mut self) -> Option<Result<RosterChange, Failure>> {
+        loop {
+            if let Some(item) = item(self.recv().await?) {
+                return Some(item);
+            }
+        }
+    }
+
+    /// Waits until the roster is in sync (its first snapshot and the events since are
+    /// applied); the failure if it ended first. Changes read meanwhile are kept for the
+    /// stream.
+    pub async fn synced(&mut self) -> Result<(), Failure> {
+        if self.is_synced() {
+            return Ok(());
+        }
+        loop {
+            let Some(event) = self.events.recv().await else {
+                return Err(super::ended());
+            };
+            match &event {
+                RosterEvent::Synced => return Ok(()),
+                RosterEvent::Failed {
+                    failure,
+                    retry_in: None,
+                } => {
+                    let failure = failure.clone();
+                    self.ahead.push_back(event);
+                    return Err(failure);
+                }
+                _ => self.ahead.push_back(event),
+            }
+        }
+    }
+
+    /// Stops the roster.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for RosterStream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl futures_core::Stream for RosterStream {
+    type Item = Result<RosterChange, Failure>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        while let Some(event) = self.ahead.pop_front() {
+            if let Some(item) = item(event) {
+                return Poll::Ready(Some(item));
+            }
+        }
+        loop {
+            match self.events.poll_recv(cx) {
+                Poll::Ready(Some(event)) => {
+                    if let Some(item) = item(event) {
+                        return Poll::Ready(Some(item));
+                    }
+                }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
