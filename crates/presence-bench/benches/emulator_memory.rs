@@ -9,42 +9,10 @@
 //!
 //! `cargo bench -p presence-bench --bench emulator_memory`
 
+use presence_bench::alloc::{live_bytes, Counting};
 use presence_bench::{bench_mode, load_avg};
 use presence_emulator::{Model, ModelConfig};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every method forwards to `System` with the caller's layout and pointer
-// unchanged; the counter is a side effect only.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size, Ordering::Relaxed);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -83,7 +51,7 @@ fn measure(s: &Scenario) {
         })
         .collect();
     let mut model = Model::new(ModelConfig::new());
-    let live0 = LIVE.load(Ordering::Relaxed);
+    let live0 = live_bytes();
     let rss0 = rss_bytes();
     let start = Instant::now();
     for r in &reqs {
@@ -91,7 +59,7 @@ fn measure(s: &Scenario) {
         assert_eq!(resp.status(), 200);
     }
     let join = start.elapsed();
-    let live1 = LIVE.load(Ordering::Relaxed);
+    let live1 = live_bytes();
     let rss1 = rss_bytes();
     let start = Instant::now();
     for (k, r) in reqs.iter().enumerate() {

@@ -120,6 +120,8 @@ pub(crate) enum ClientCommand {
     GetState(GetStateArgs),
     /// Print presence events (join, leave, timeout, state-change, interval) until Ctrl-C
     Watch(Targets),
+    /// Keep the members of channels and groups on screen, kept right, until Ctrl-C
+    Roster(RosterArgs),
 }
 
 /// Channels and channel groups.
@@ -156,6 +158,23 @@ pub(crate) struct HereNowArgs {
     /// Occupants to skip per channel
     #[arg(long, value_name = "N")]
     pub(crate) offset: Option<u32>,
+    /// Every occupant, however many: read page after page (of --limit, default 1000)
+    #[arg(long, conflicts_with = "offset")]
+    pub(crate) all: bool,
+}
+
+/// `roster`.
+#[derive(Debug, Args)]
+pub(crate) struct RosterArgs {
+    /// Channels and groups whose members to keep.
+    #[command(flatten)]
+    pub(crate) targets: Targets,
+    /// Occupants per here-now page of a snapshot, 1..=1000 [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub(crate) page_size: Option<u32>,
+    /// Also resync every S seconds
+    #[arg(long, value_name = "S")]
+    pub(crate) resync_every: Option<u64>,
 }
 
 /// `where-now`.

@@ -87,6 +87,22 @@ impl Backend {
             .map_err(|e| CliError::from_core(&e))
     }
 
+    /// Reads every page of a here now on whichever client this is.
+    pub(crate) async fn all_pages(
+        &self,
+        op: presence::HereNow,
+    ) -> Result<presence::HereNowResult<'static>, CliError> {
+        use presence::core::ExecutePages as _;
+        let pager = presence::core::HereNowPager::new(op);
+        match self {
+            Backend::Async(c) => c
+                .all_pages(pager)
+                .await
+                .map_err(|e| CliError::from_facade(&e)),
+            Backend::Blocking(c) => c.all_pages(pager).map_err(|e| CliError::from_facade(&e)),
+        }
+    }
+
     /// Runs one core operation on whichever client this is. (The blocking client
     /// blocks the calling thread, which is the runtime's `block_on` thread, not a
     /// worker: the signal task keeps running.)

@@ -3,8 +3,10 @@
 
 use crate::client::Backend;
 use crate::error::CliError;
-use crate::output::{event_json, event_line, Names, Printer};
+use crate::output::{event_json, event_line, roster_screen, Names, Printer};
 use presence::heartbeat::{HeartbeatEvent, PresenceBuilder};
+use presence::roster::Member;
+use presence::roster::RosterEvent;
 use presence::watch::WatchEvent;
 use presence::Failure;
 use serde_json::{json, Value};
@@ -321,6 +323,152 @@ pub(crate) async fn watch(
                 &json!({"event": "unreadable", "channel": what.channel, "message": what.reason.to_string()}),
                 &format!("skipped an unreadable presence message: {what}"),
             ),
+            Tick::Event(_) => {}
+        }
+    }
+}
+
+/// A roster on either client.
+enum Members {
+    Async(presence::roster::RosterStream),
+    Blocking(presence::blocking::Roster),
+}
+
+impl Members {
+    async fn next(&mut self, interrupt: &mut Interrupt) -> Tick<RosterEvent> {
+        match self {
+            Members::Async(s) => next_async(s.next_event(), interrupt).await,
+            Members::Blocking(r) => next_blocking(|d| r.next_event(d), interrupt),
+        }
+    }
+
+    fn members(&self, channel: &str) -> Vec<Member> {
+        match self {
+            Members::Async(s) => s.members(channel),
+            Members::Blocking(r) => r.members(channel),
+        }
+    }
+
+    fn occupancy(&self, channel: &str) -> Option<u64> {
+        match self {
+            Members::Async(s) => s.occupancy(channel),
+            Members::Blocking(r) => r.occupancy(channel),
+        }
+    }
+
+    fn channels(&self) -> Vec<String> {
+        match self {
+            Members::Async(s) => s.channels(),
+            Members::Blocking(r) => r.channels(),
+        }
+    }
+
+    fn is_synced(&self) -> bool {
+        match self {
+            Members::Async(s) => s.is_synced(),
+            Members::Blocking(r) => r.is_synced(),
+        }
+    }
+
+    /// Every channel with its occupancy and members, for a redraw.
+    fn screen(&self) -> Vec<(String, Option<u64>, Vec<Member>)> {
+        self.channels()
+            .into_iter()
+            .map(|c| {
+                let occupancy = self.occupancy(&c);
+                let members = self.members(&c);
+                (c, occupancy, members)
+            })
+            .collect()
+    }
+}
+
+/// `roster`: keeps the members of channels and groups with `client.roster()` until
+/// Ctrl-C. With `--json`, one line per change: the change's serialization with the
+/// channel's members after it (`members`) and whether the roster is in sync
+/// (`synced`). Without it, a terminal is redrawn with every channel's members after
+/// each change, and anything else (a pipe, a file) gets one line per change. Sync,
+/// resync and retry notices go to stderr; a failure that stops the roster (a 403)
+/// ends the command with that error.
+pub(crate) async fn roster(
+    backend: &Backend,
+    args: &crate::args::RosterArgs,
+    names: Names,
+    printer: &Printer,
+    mut interrupt: Interrupt,
+) -> Result<(), CliError> {
+    use std::io::IsTerminal as _;
+    macro_rules! configure {
+        ($client:expr) => {{
+            let mut b = $client
+                .roster()
+                .channels(names.channels.iter().cloned())
+                .channel_groups(names.groups.iter().cloned());
+            if let Some(size) = args.page_size {
+                b = b.page_size(size);
+            }
+            if let Some(secs) = args.resync_every {
+                b = b.resync_every(Duration::from_secs(secs));
+            }
+            b.start().map_err(started)?
+        }};
+    }
+    let mut roster = match backend {
+        Backend::Async(c) => Members::Async(configure!(c)),
+        Backend::Blocking(c) => Members::Blocking(configure!(c)),
+    };
+    let redraw = !printer.json && std::io::stdout().is_terminal();
+    let mut synced_before = false;
+    loop {
+        match roster.next(&mut interrupt).await {
+            Tick::Interrupted => return Ok(()),
+            Tick::Ended => return Err(CliError::io("roster", "the roster ended")),
+            Tick::Event(RosterEvent::Change(change)) => {
+                if redraw {
+                    printer.screen(&roster_screen(&roster.screen(), roster.is_synced()))?;
+                } else {
+                    let mut line = serde_json::to_value(&change)
+                        .map_err(|e| CliError::io("cannot serialise a roster change", e))?;
+                    line["members"] = serde_json::to_value(roster.members(&change.channel))
+                        .map_err(|e| CliError::io("cannot serialise the members", e))?;
+                    line["synced"] = Value::Bool(roster.is_synced());
+                    printer.line(&line.to_string(), &change.to_string())?;
+                }
+            }
+            Tick::Event(RosterEvent::Synced) => {
+                let text = if synced_before {
+                    "in sync again".to_owned()
+                } else {
+                    format!("{} in sync (Ctrl-C to stop)", names.describe())
+                };
+                synced_before = true;
+                if redraw {
+                    printer.screen(&roster_screen(&roster.screen(), true))?;
+                }
+                printer.status(
+                    &json!({
+                        "event": "synced",
+                        "channels": roster.channels(),
+                        "groups": names.groups,
+                    }),
+                    &text,
+                );
+            }
+            Tick::Event(RosterEvent::OutOfSync(reason)) => printer.status(
+                &json!({"event": "out_of_sync", "reason": reason}),
+                &format!("out of sync ({reason}); resyncing"),
+            ),
+            Tick::Event(RosterEvent::Failed {
+                failure,
+                retry_in: None,
+            }) => return Err(CliError::from_failure(&failure)),
+            Tick::Event(RosterEvent::Failed {
+                failure,
+                retry_in: Some(delay),
+            }) => {
+                let (json, text) = retrying(&failure, delay);
+                printer.status(&json, &text);
+            }
             Tick::Event(_) => {}
         }
     }

@@ -3,13 +3,14 @@
 //!
 //! ```text
 //! presence [GLOBAL OPTIONS] <COMMAND>
-//!   here-now   [--channels a,b] [--groups g] [--state] [--no-user-ids] [--limit N] [--offset N]
+//!   here-now   [--channels a,b] [--groups g] [--state] [--no-user-ids] [--limit N] [--offset N] [--all]
 //!   where-now  [--for USER]
 //!   heartbeat  --channels … [--groups …] [--timeout S] [--state JSON] [--keep-alive]
 //!   leave      --channels … [--groups …]
 //!   set-state  --channels … [--groups …] --state JSON [--for USER]
 //!   get-state  --channels … [--groups …] [--for USER]
 //!   watch      --channels … [--groups …]
+//!   roster     --channels … [--groups …] [--page-size N] [--resync-every S]
 //!   emulator   [--listen 127.0.0.1:8090] [--keyset SUB[:PUB[:SECRET]]]… [--max-url-len BYTES]
 //!              [--signature-window SECS] [--announce-max N] [--interval SECS] [--max-connections N]
 //! global: --origin --subscribe-key --publish-key --secret-key --auth-key --user-id
@@ -144,7 +145,11 @@ async fn run_client(
             if let Some(offset) = a.offset {
                 op = op.offset(offset);
             }
-            Outcome::HereNow(backend.execute(op).await?)
+            if a.all {
+                Outcome::HereNow(backend.all_pages(op).await?)
+            } else {
+                Outcome::HereNow(backend.execute(op).await?)
+            }
         }
         ClientCommand::WhereNow(a) => {
             let user_id = a.for_user.unwrap_or(me);
@@ -216,6 +221,18 @@ async fn run_client(
                 .user_id(user_id.clone());
             let result = backend.execute(op).await?;
             Outcome::GetState { user_id, result }
+        }
+        ClientCommand::Roster(a) => {
+            backend.validate(
+                &Leave::new()
+                    .channels(a.targets.channels.iter().cloned())
+                    .channel_groups(a.targets.groups.iter().cloned()),
+            )?;
+            if let Some(size) = a.page_size {
+                backend.validate(&HereNow::new().channels(["x"]).limit(size))?;
+            }
+            let interrupt = Interrupt::install().await?;
+            return live::roster(&backend, &a, names(&a.targets), printer, interrupt).await;
         }
         ClientCommand::Watch(t) => {
             // The same name rules as every other call (at least one name, none empty):

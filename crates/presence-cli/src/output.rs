@@ -8,6 +8,7 @@
 //! formatting: tables, column widths, wording.
 
 use crate::error::{CliError, Redactor};
+use presence::roster::Member;
 use presence::{GetStateResult, HereNowResult, PresenceEvent, SetStateResult, WhereNowResult};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -41,6 +42,11 @@ impl Printer {
         } else {
             self.stdout(&format!("{text}\n"))
         }
+    }
+
+    /// Redraws the whole terminal screen with `text` (`roster` on a terminal).
+    pub(crate) fn screen(&self, text: &str) -> Result<(), CliError> {
+        self.stdout(&format!("\x1b[H\x1b[2J{text}"))
     }
 
     fn stdout(&self, text: &str) -> Result<(), CliError> {
@@ -287,6 +293,42 @@ fn here_now_table(r: &HereNowResult) -> String {
         count(r.total_channels, "channel", "channels"),
         count(r.total_occupancy, "occupant", "occupants")
     );
+    out
+}
+
+/// The members of each channel of a roster, as `roster` draws them on a terminal: a
+/// heading per channel (`lobby: 3 members (occupancy 3)`) over a USER / STATE table.
+pub(crate) fn roster_screen(
+    channels: &[(String, Option<u64>, Vec<Member>)],
+    synced: bool,
+) -> String {
+    let mut out = String::new();
+    if !synced {
+        out.push_str("(syncing...)\n");
+    }
+    for (channel, occupancy, members) in channels {
+        let n = members.len();
+        let _ = write!(out, "{channel}: {n} {}", plural(n, "member", "members"));
+        if let Some(occupancy) = occupancy {
+            let _ = write!(out, " (occupancy {occupancy})");
+        }
+        out.push('\n');
+        if n > 0 {
+            let rows = members
+                .iter()
+                .map(|m| {
+                    let state = m
+                        .state
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                    vec![m.user_id.clone(), state]
+                })
+                .collect();
+            out.push_str(&table(&["USER", "STATE"], rows));
+        }
+        out.push('\n');
+    }
     out
 }
 

@@ -173,6 +173,34 @@ fn here_now_json(origin: &str, channel: &str) -> Value {
     .json()
 }
 
+/// An emulator whose keyset `sub-pam` has Access Manager on, with token `tok-ok`
+/// granted channel `open` only.
+fn pam_emulator() -> BlockingEmulatorHandle {
+    Emulator::start_blocking(EmulatorConfig::new().keyset(Keyset::new("sub-pam").grant(
+        "tok-ok",
+        ["open"],
+        Vec::<String>::new(),
+    )))
+    .unwrap()
+}
+
+/// `presence` as `user` on [`pam_emulator`]'s keyset with token `tok-ok`, then `args`.
+fn pam_command(origin: &str, user: &str, args: &[&str]) -> Command {
+    let mut cmd = bare();
+    cmd.args([
+        "--origin",
+        origin,
+        "--subscribe-key",
+        "sub-pam",
+        "--user-id",
+        user,
+        "--auth-key",
+        "tok-ok",
+    ]);
+    cmd.args(args);
+    cmd
+}
+
 #[test]
 fn heartbeat_then_here_now_in_a_table_and_in_json() {
     let emu = emulator();
@@ -514,28 +542,9 @@ fn missing_keys_are_usage_errors_that_name_the_flag() {
 
 #[test]
 fn service_and_transport_errors_exit_1() {
-    let emu = Emulator::start_blocking(EmulatorConfig::new().keyset(Keyset::new("sub-pam").grant(
-        "tok-ok",
-        ["open"],
-        Vec::<String>::new(),
-    )))
-    .unwrap();
+    let emu = pam_emulator();
     let origin = emu.origin();
-    let pam = |args: &[&str]| {
-        let mut cmd = bare();
-        cmd.args([
-            "--origin",
-            &origin,
-            "--subscribe-key",
-            "sub-pam",
-            "--user-id",
-            "ann",
-            "--auth-key",
-            "tok-ok",
-        ]);
-        cmd.args(args);
-        run(&mut cmd)
-    };
+    let pam = |args: &[&str]| run(pam_command(&origin, "ann", args));
     pam(&["heartbeat", "--channels", "open"]).ok();
     for transport in ["hyper", "ureq"] {
         let out = pam(&[
@@ -727,30 +736,14 @@ fn keep_alive_holds_presence_until_sigint_then_leaves() {
 /// at once (within 2 s) with the 403's message and channels, on both transports.
 #[test]
 fn watch_on_a_forbidden_channel_exits_1_with_the_403() {
-    let emu = Emulator::start_blocking(EmulatorConfig::new().keyset(Keyset::new("sub-pam").grant(
-        "tok-ok",
-        ["open"],
-        Vec::<String>::new(),
-    )))
-    .unwrap();
+    let emu = pam_emulator();
     for transport in ["hyper", "ureq"] {
         for json in [true, false] {
-            let mut cmd = bare();
-            cmd.args([
-                "--origin",
+            let mut cmd = pam_command(
                 &emu.origin(),
-                "--subscribe-key",
-                "sub-pam",
-                "--user-id",
                 "kim",
-                "--auth-key",
-                "tok-ok",
-                "--transport",
-                transport,
-                "watch",
-                "--channels",
-                "closed",
-            ]);
+                &["--transport", transport, "watch", "--channels", "closed"],
+            );
             if json {
                 cmd.arg("--json");
             }
@@ -871,29 +864,18 @@ fn json_output_is_the_library_serialization() {
 
 #[test]
 fn keep_alive_stops_on_a_403() {
-    let emu = Emulator::start_blocking(EmulatorConfig::new().keyset(Keyset::new("sub-pam").grant(
-        "tok-ok",
-        ["open"],
-        Vec::<String>::new(),
-    )))
-    .unwrap();
-    let mut cmd = bare();
-    cmd.args([
-        "--origin",
+    let emu = pam_emulator();
+    let out = run(pam_command(
         &emu.origin(),
-        "--subscribe-key",
-        "sub-pam",
-        "--user-id",
         "kim",
-        "--auth-key",
-        "tok-ok",
-        "heartbeat",
-        "--channels",
-        "closed",
-        "--keep-alive",
-        "--json",
-    ]);
-    let out = run(&mut cmd);
+        &[
+            "heartbeat",
+            "--channels",
+            "closed",
+            "--keep-alive",
+            "--json",
+        ],
+    ));
     assert_eq!(out.code, 1, "{out:?}");
     let err = out.error_json();
     assert_eq!(
@@ -998,4 +980,155 @@ fn emulator_subcommand_serves_until_sigint() {
     assert_eq!(out.json()["total_occupancy"], 0);
     let (status, _, stderr) = running.interrupt();
     assert_eq!(status.code(), Some(0), "{stderr:?}");
+}
+
+/// A blocking client for `user` on the emulator, to make occupants without spawning a
+/// process per user.
+fn user(origin: &str, user: &str) -> presence::blocking::Client {
+    presence::blocking::Client::builder()
+        .subscribe_key("demo")
+        .user_id(user)
+        .origin(origin)
+        .build_blocking()
+        .unwrap()
+}
+
+#[test]
+fn here_now_all_reads_every_page() {
+    let emu = emulator();
+    let origin = emu.origin();
+    for i in 0..30 {
+        let c = user(&origin, &format!("u{i:02}"));
+        c.execute(presence::Heartbeat::new().channels(["big"]))
+            .unwrap();
+    }
+    let paged = run(presence(
+        &origin,
+        "probe",
+        &[
+            "here-now",
+            "--channels",
+            "big",
+            "--limit",
+            "7",
+            "--all",
+            "--json",
+        ],
+    ))
+    .json();
+    let big = &paged["channels"][0];
+    assert_eq!(big["channel"], "big");
+    let ids: Vec<&str> = big["occupants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["user_id"].as_str().unwrap())
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 30, "{paged}");
+    assert_eq!(big["occupancy"], 30);
+    // One page of 7 without --all.
+    let one = run(presence(
+        &origin,
+        "probe",
+        &["here-now", "--channels", "big", "--limit", "7", "--json"],
+    ))
+    .json();
+    assert_eq!(one["channels"][0]["occupants"].as_array().unwrap().len(), 7);
+}
+
+#[test]
+fn roster_keeps_the_members_while_users_come_and_go() {
+    // Past 20 occupants the service stops announcing joins and leaves one by one and
+    // sends interval events instead (every second here, not the default ten): the
+    // roster follows through both.
+    let emu = Emulator::start_blocking(EmulatorConfig::default().interval(Duration::from_secs(1)))
+        .unwrap();
+    let origin = emu.origin();
+    for (transport, channel) in [("hyper", "hall-h"), ("ureq", "hall-u")] {
+        let json = transport == "hyper";
+        let mut cmd = presence(
+            &origin,
+            "observer",
+            &[
+                "roster",
+                "--channels",
+                channel,
+                "--transport",
+                transport,
+                "--page-size",
+                "9",
+            ],
+        );
+        if json {
+            cmd.arg("--json");
+        }
+        let running = spawn(&mut cmd);
+        let synced = running.stderr_line();
+        if json {
+            let synced: Value = serde_json::from_str(&synced).unwrap();
+            assert_eq!(synced["event"], "synced", "{synced}");
+        } else {
+            assert_eq!(
+                synced,
+                format!("presence: channel {channel} in sync (Ctrl-C to stop)")
+            );
+        }
+        let clients: Vec<_> = (0..30)
+            .map(|i| user(&origin, &format!("u{i:02}")))
+            .collect();
+        for c in &clients {
+            c.execute(presence::Heartbeat::new().channels([channel]))
+                .unwrap();
+        }
+        for c in &clients[..5] {
+            c.execute(presence::Leave::new().channels([channel]))
+                .unwrap();
+        }
+        let expected: Vec<String> = (5..30).map(|i| format!("u{i:02}")).collect();
+        // Changes arrive one line each until the members are the 25 who stayed.
+        let deadline = Instant::now() + PATIENCE;
+        let mut seen = 0;
+        loop {
+            assert!(Instant::now() < deadline, "the roster never showed the 25");
+            let line = running.stdout_line();
+            seen += 1;
+            if json {
+                let line: Value = serde_json::from_str(&line).unwrap();
+                assert_eq!(line["channel"], channel, "{line}");
+                let members: Vec<String> = line["members"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m["user_id"].as_str().unwrap().to_owned())
+                    .collect();
+                if members == expected {
+                    assert_eq!(line["occupancy"], 25, "{line}");
+                    break;
+                }
+            } else {
+                assert!(line.starts_with(&format!("{channel}: ")), "{line}");
+                if line.ends_with("(occupancy 25)") && line.contains("u04 ") {
+                    break;
+                }
+            }
+        }
+        assert!(seen >= 2, "{seen}");
+        let (status, stdout, stderr) = running.interrupt();
+        assert_eq!(status.code(), Some(0), "{stdout:?} {stderr:?}");
+    }
+}
+
+#[test]
+fn roster_on_a_forbidden_channel_exits_1_with_the_403() {
+    let emu = pam_emulator();
+    let ran = run(pam_command(
+        &emu.origin(),
+        "kim",
+        &["roster", "--channels", "closed", "--json"],
+    ));
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert_eq!(ran.error_json()["status"], 403, "{ran:?}");
 }

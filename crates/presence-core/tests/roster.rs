@@ -8,11 +8,13 @@
 //! moment they are answered, so channels change between pages), switches channels into
 //! and out of interval mode (exact deltas, `here_now_refresh`, deltas that do not add
 //! up), and moves the clock. Checked: after every completed resync with nothing left
-//! undelivered, and at quiescence, the roster equals the model exactly.
+//! undelivered, and at quiescence, the roster equals the model exactly; after every
+//! step, the changes it reported, replayed from nothing, give exactly its members.
 
 use presence_core::{
-    Config, Keyset, Operation, RequestId, RequestMeta, RosterConfig, RosterEngine, RosterEvent,
-    RosterRequest, TransportFailure, TransportFailureKind, UserId,
+    ChangeKind, Config, Keyset, Member, Operation, RequestId, RequestMeta, RosterChange,
+    RosterConfig, RosterEngine, RosterEvent, RosterRequest, TransportFailure, TransportFailureKind,
+    UserId,
 };
 use proptest::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -108,6 +110,8 @@ struct World {
     pending: HashMap<RequestId, Pending>,
     /// A duplicate delivery held back for a later answer.
     redeliver: Vec<Logged>,
+    /// The members rebuilt from the changes the roster reported, and nothing else.
+    mirror: Vec<BTreeMap<String, Option<String>>>,
 }
 
 fn state_text(s: u8) -> String {
@@ -135,6 +139,7 @@ impl World {
             window_start: vec![BTreeMap::new(); CHANNELS.len()],
             pending: HashMap::new(),
             redeliver: Vec::new(),
+            mirror: vec![BTreeMap::new(); CHANNELS.len()],
         };
         w.pump();
         w
@@ -191,6 +196,57 @@ impl World {
             {
                 panic!("the roster stopped: {failure}");
             }
+            if let RosterEvent::Change(change) = event {
+                self.mirror(change);
+            }
+        }
+        // Every membership change is reported: replaying the changes gives the members.
+        for (i, channel) in CHANNELS.iter().enumerate() {
+            assert_eq!(
+                self.mirror[i],
+                self.members(channel),
+                "the reported changes do not add up to the members of {channel}"
+            );
+        }
+    }
+
+    fn members(&self, channel: &str) -> BTreeMap<String, Option<String>> {
+        self.engine
+            .members(channel)
+            .into_iter()
+            .map(|m| (m.user_id, m.state.map(|s| s.to_string())))
+            .collect()
+    }
+
+    /// Applies one reported change to the mirror.
+    fn mirror(&mut self, change: RosterChange) {
+        let i = CHANNELS
+            .iter()
+            .position(|c| *c == change.channel)
+            .expect("a change on a listed channel");
+        let mirror = &mut self.mirror[i];
+        let state = |m: &Member| m.state.as_ref().map(ToString::to_string);
+        match change.change {
+            ChangeKind::Joined(m) | ChangeKind::StateChanged(m) => {
+                mirror.insert(m.user_id.clone(), state(&m));
+            }
+            ChangeKind::Left { user_id } | ChangeKind::TimedOut { user_id } => {
+                mirror.remove(&user_id);
+            }
+            ChangeKind::Resynced {
+                joined,
+                left,
+                changed,
+                ..
+            } => {
+                for m in joined.iter().chain(&changed) {
+                    mirror.insert(m.user_id.clone(), state(m));
+                }
+                for user in left {
+                    mirror.remove(&user);
+                }
+            }
+            other => panic!("an unknown change {other:?}"),
         }
     }
 
@@ -200,13 +256,11 @@ impl World {
 
     fn check(&self, when: &str) {
         for (i, channel) in CHANNELS.iter().enumerate() {
-            let got: BTreeMap<String, Option<String>> = self
-                .engine
-                .members(channel)
-                .into_iter()
-                .map(|m| (m.user_id, m.state.map(|s| s.to_string())))
-                .collect();
-            assert_eq!(got, self.truth[i], "{when}: channel {channel}");
+            assert_eq!(
+                self.members(channel),
+                self.truth[i],
+                "{when}: channel {channel}"
+            );
         }
     }
 
@@ -590,6 +644,43 @@ fn late_and_repeated_events_are_not_applied_again() {
         reorder: false,
     });
     w.check("after a repeated delivery");
+    w.quiesce();
+    w.check("at quiescence");
+}
+
+/// An interval event's joins, leaves and timeouts are changes like any other: each is
+/// reported (the mirror of reported changes, checked after every step, would differ
+/// from the members otherwise), not only applied.
+#[test]
+fn interval_deltas_are_reported_one_change_each() {
+    let mut w = World::new(epoch());
+    w.step(&Action::AnswerSubscribe {
+        dup: false,
+        reorder: false,
+    });
+    w.step(&Action::AnswerPage);
+    w.step(&Action::Join(0, 0, None));
+    w.step(&Action::AnswerSubscribe {
+        dup: false,
+        reorder: false,
+    });
+    w.step(&Action::IntervalMode(0));
+    w.step(&Action::Join(0, 1, None));
+    w.step(&Action::Join(0, 2, None));
+    w.step(&Action::Leave(0, 0));
+    w.step(&Action::Interval(0, 0));
+    w.step(&Action::AnswerSubscribe {
+        dup: false,
+        reorder: false,
+    });
+    let names: Vec<String> = w
+        .engine
+        .members("a")
+        .into_iter()
+        .map(|m| m.user_id)
+        .collect();
+    assert_eq!(names, ["u1", "u2"]);
+    assert_eq!(w.mirror[0].keys().collect::<Vec<_>>(), ["u1", "u2"]);
     w.quiesce();
     w.check("at quiescence");
 }

@@ -90,10 +90,10 @@ pub use client::DefaultTransport;
 pub use client::{Client, Pending};
 pub use error::{Error, StartError};
 pub use presence_core::{
-    self as core, ChangeKind, ChannelOccupancy, Config, ErrorKind, Failure, GetState,
-    GetStateResult, Heartbeat, HereNow, HereNowResult, HttpRequest, IntervalEvent, Keyset, Leave,
-    Member, Occupant, Origin, PresenceChange, PresenceEvent, RawJson, SetState, SetStateResult,
-    UserId, WhereNow, WhereNowResult,
+    self as core, ChannelOccupancy, Config, ErrorKind, Failure, GetState, GetStateResult,
+    Heartbeat, HereNow, HereNowResult, HttpRequest, IntervalEvent, Keyset, Leave, Occupant, Origin,
+    PresenceChange, PresenceEvent, RawJson, SetState, SetStateResult, UserId, WhereNow,
+    WhereNowResult,
 };
 #[cfg(feature = "hyper")]
 pub use transport_hyper;

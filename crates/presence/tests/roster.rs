@@ -4,7 +4,8 @@
 //! 200 seeded random scenarios that must end with the roster equal to here now.
 #![cfg(feature = "hyper")]
 
-use presence::{Client, Member};
+use presence::roster::Member;
+use presence::Client;
 use presence_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -161,7 +162,7 @@ async fn interval_mode_refresh_and_timeouts() {
     while let Ok(Some(change)) =
         tokio::time::timeout(Duration::from_millis(200), r.next_change()).await
     {
-        if let presence::ChangeKind::Resynced { reason, .. } = change.unwrap().change {
+        if let presence::roster::ChangeKind::Resynced { reason, .. } = change.unwrap().change {
             saw_refresh |= reason == presence::core::ResyncReason::HereNowRefresh;
         }
     }

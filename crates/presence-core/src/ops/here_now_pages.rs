@@ -1,41 +1,6 @@
 //! Paged here now: reading a channel set completely, however many occupants, over
 //! `limit`/`offset` (PROTOCOL.md §4.1: the service lists at most `limit` user ids per
-//! channel, from `offset`, and always reports the full occupancy).
-//!
-//! [`HereNowPager`] is sans-IO: it hands out the request of the next page and takes
-//! each answer, merging them into one [`HereNowResult`]. Every page asks for the same
-//! channels and groups with the next offset (a group is never replaced by the channels
-//! it held, which a token may not be allowed to read directly); paging ends when no
-//! channel can have more occupants than were listed.
-//!
-//! **While a channel is stable** each occupant is listed exactly once. **When it
-//! changes between pages** the service's offsets shift: an occupant listed before the
-//! change can come again (the pager drops repeated user ids) and one can be missed (a
-//! user before the offset left, moving the rest down a place). The pager then reports
-//! [`is_stable`](HereNowPager::is_stable) `false` — a channel's occupancy moved between
-//! pages, a user id came twice, or the count collected differs from the occupancy — and
-//! whoever needs the exact list reads again (the roster does).
-//!
-//! Count-only here now (`include_user_ids(false)`, never lists user ids) is one page.
-//!
-//! ```
-//! use presence_core::{HereNow, HereNowPager, Operation};
-//! let mut pager = HereNowPager::new(HereNow::new().channels(["arena"]).limit(2));
-//! let mut bodies = [
-//!     r#"{"status": 200, "occupancy": 3, "uuids": ["a", "b"]}"#,
-//!     r#"{"status": 200, "occupancy": 3, "uuids": ["c"]}"#,
-//! ]
-//! .into_iter();
-//! while let Some(page) = pager.next_page() {
-//!     // … send `page` with any client; here, canned answers:
-//!     let body = bodies.next().unwrap();
-//!     let result = page.parse_response(&http::Response::new(body.as_bytes())).unwrap();
-//!     pager.handle_page(result);
-//! }
-//! let all = pager.into_result();
-//! assert_eq!(all.channels[0].occupants.len(), 3);
-//! assert_eq!(all.channels[0].occupants[2].user_id, "c");
-//! ```
+//! channel, from `offset`, and always reports the full occupancy). See [`HereNowPager`].
 
 use super::here_now::{ChannelOccupancy, HereNow, HereNowResult, HERE_NOW_MAX_LIMIT};
 use std::collections::{HashMap, HashSet};
@@ -45,7 +10,41 @@ use std::collections::{HashMap, HashSet};
 /// pager going forever.
 pub const HERE_NOW_MAX_PAGES: u32 = 1_000;
 
-/// Reads a here now page by page (see the [module docs](self)).
+/// Reads a here now page by page. It is sans-IO: it hands out the request of the next
+/// page and takes each answer, merging them into one [`HereNowResult`]. Every page asks
+/// for the same
+/// channels and groups with the next offset (a group is never replaced by the channels
+/// it held, which a token may not be allowed to read directly); paging ends when no
+/// channel can have more occupants than were listed.
+///
+/// **While a channel is stable** each occupant is listed exactly once. **When it
+/// changes between pages** the service's offsets shift: an occupant listed before the
+/// change can come again (the pager drops repeated user ids) and one can be missed (a
+/// user before the offset left, moving the rest down a place). The pager then reports
+/// [`is_stable`](HereNowPager::is_stable) `false` — a channel's occupancy moved between
+/// pages, a user id came twice, or the count collected differs from the occupancy — and
+/// whoever needs the exact list reads again (the roster does).
+///
+/// Count-only here now (`include_user_ids(false)`, never lists user ids) is one page.
+///
+/// ```
+/// use presence_core::{HereNow, HereNowPager, Operation};
+/// let mut pager = HereNowPager::new(HereNow::new().channels(["arena"]).limit(2));
+/// let mut bodies = [
+///     r#"{"status": 200, "occupancy": 3, "uuids": ["a", "b"]}"#,
+///     r#"{"status": 200, "occupancy": 3, "uuids": ["c"]}"#,
+/// ]
+/// .into_iter();
+/// while let Some(page) = pager.next_page() {
+///     // … send `page` with any client; here, canned answers:
+///     let body = bodies.next().unwrap();
+///     let result = page.parse_response(&http::Response::new(body.as_bytes())).unwrap();
+///     pager.handle_page(result);
+/// }
+/// let all = pager.into_result();
+/// assert_eq!(all.channels[0].occupants.len(), 3);
+/// assert_eq!(all.channels[0].occupants[2].user_id, "c");
+/// ```
 #[derive(Debug, Clone)]
 pub struct HereNowPager {
     /// The request of every page but its offset.

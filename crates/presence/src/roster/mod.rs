@@ -41,15 +41,13 @@ mod tokio;
 
 pub(crate) mod thread;
 
-use presence_core::{
-    Failure, RequestId, RosterChange, RosterConfig, RosterEngine, RosterEvent, RosterRequest,
-    Transmit,
-};
+use presence_core::{Failure, RequestId, RosterConfig, RosterEngine, RosterRequest, Transmit};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 #[cfg(feature = "tokio")]
 pub use self::tokio::RosterStream;
+pub use presence_core::{ChangeKind, Member, ResyncReason, RosterChange, RosterEvent};
 
 /// What to keep; finish with `start()`.
 #[derive(Debug)]

@@ -146,6 +146,10 @@ const UNSTABLE_RETRIES: u32 = 3;
 ///   a subscribe failure (events may have been missed), when channels change, when a
 ///   snapshot's pages disagree, and every [`RosterConfig::resync_every`] if set. Never
 ///   more often than [`RosterConfig::resync_gap`].
+/// - Every change to the members is reported, once: a join, leave, timeout or state
+///   change as its [`ChangeKind`], the users an interval event lists one change each,
+///   and a resync's difference as [`ChangeKind::Resynced`]. Replaying the changes from
+///   an empty roster gives exactly [`members`](RosterEngine::members).
 /// - A failure that retrying cannot fix (a 403 on the subscribe or a page) stops it:
 ///   [`RosterEvent::Failed`] with `retry_in: None` is its last event.
 ///
@@ -687,7 +691,7 @@ impl RosterEngine {
         let keep = self.config.departures_kept;
         let channel = event.channel().to_owned();
         let roster = self.rosters.entry(channel.clone()).or_default();
-        let mut change = None;
+        let mut changes = Vec::new();
         let mut mismatch = None;
         match &event {
             PresenceEvent::Interval(i) => {
@@ -697,14 +701,35 @@ impl RosterEngine {
                     }
                     let state = roster.members.get(user).and_then(|e| e.state.clone());
                     roster.departed.remove(user);
-                    roster.members.insert(user.clone(), Entry { state, tt });
+                    let previous = roster.members.insert(
+                        user.clone(),
+                        Entry {
+                            state: state.clone(),
+                            tt,
+                        },
+                    );
+                    if previous.is_none() {
+                        changes.push(ChangeKind::Joined(Member {
+                            user_id: user.clone(),
+                            state,
+                        }));
+                    }
                 }
-                for user in i.leave.iter().chain(&i.timeout) {
+                let departures = i.leave.iter().map(|u| (u, false));
+                for (user, timed_out) in departures.chain(i.timeout.iter().map(|u| (u, true))) {
                     if stale(roster.last_tt(user), tt) {
                         continue;
                     }
-                    roster.members.remove(user);
+                    let was = roster.members.remove(user).is_some();
                     roster.depart(user, tt, keep);
+                    if was {
+                        let user_id = user.clone();
+                        changes.push(if timed_out {
+                            ChangeKind::TimedOut { user_id }
+                        } else {
+                            ChangeKind::Left { user_id }
+                        });
+                    }
                 }
                 roster.occupancy = i.occupancy;
                 if i.here_now_refresh {
@@ -744,13 +769,13 @@ impl RosterEngine {
                             user_id: c.user_id.clone(),
                             state,
                         };
-                        change = match previous {
-                            None => Some(ChangeKind::Joined(member)),
+                        match previous {
+                            None => changes.push(ChangeKind::Joined(member)),
                             Some(p) if p.state != member.state => {
-                                Some(ChangeKind::StateChanged(member))
+                                changes.push(ChangeKind::StateChanged(member));
                             }
-                            Some(_) => None,
-                        };
+                            Some(_) => {}
+                        }
                     }
                     _ => {
                         let was = roster.members.remove(&c.user_id).is_some();
@@ -760,7 +785,9 @@ impl RosterEngine {
                             PresenceEvent::Timeout(_) => ChangeKind::TimedOut { user_id },
                             _ => ChangeKind::Left { user_id },
                         };
-                        change = was.then_some(departed);
+                        if was {
+                            changes.push(departed);
+                        }
                     }
                 }
                 if roster.members.len() as u64 != c.occupancy {
@@ -769,9 +796,9 @@ impl RosterEngine {
             }
         }
         let occupancy = roster.occupancy;
-        if let Some(change) = change {
+        for change in changes {
             self.events.push_back(RosterEvent::Change(RosterChange {
-                channel,
+                channel: channel.clone(),
                 occupancy,
                 change,
             }));
