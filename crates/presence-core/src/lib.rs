@@ -96,6 +96,9 @@ pub use config::{
     Config, Keyset, KeysetStore, Origin, Secret, UserId, DEFAULT_PNSDK, MAX_NAME_CHARS,
 };
 pub use encoding::percent_encode;
+pub use engine::fleet::{
+    FleetConfig, FleetEngine, FleetEvent, FleetStats, FleetUser, UserStatus, LATENCY_WINDOW,
+};
 pub use engine::heartbeat::{
     HeartbeatConfig, HeartbeatEngine, HeartbeatEvent, HeartbeatRequest, HeartbeatState,
     MIN_HEARTBEAT_INTERVAL,

@@ -130,7 +130,7 @@ impl std::fmt::Display for HeartbeatState {
     }
 }
 
-/// A request from the heartbeat engine.
+/// A request from the heartbeat or the fleet engine: a heartbeat or a leave.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HeartbeatRequest {
     /// A heartbeat.

@@ -1,8 +1,11 @@
 //! Long-lived presence behaviour as sans-IO state machines, driven from outside in the
 //! style of quinn-proto and str0m: the heartbeat engine keeps a user present
-//! (PROTOCOL.md §8), the watch engine receives presence events over subscribe (§7).
+//! (PROTOCOL.md §8), the fleet engine keeps many users present from one client, the
+//! watch engine receives presence events over subscribe (§7), and the roster engine
+//! keeps the members of channels right.
 //! Their driver contract is in the crate docs.
 
+pub(crate) mod fleet;
 pub(crate) mod heartbeat;
 pub(crate) mod roster;
 pub(crate) mod watch;
