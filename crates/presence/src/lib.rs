@@ -76,6 +76,7 @@ pub mod blocking;
 mod builder;
 mod client;
 mod error;
+pub mod fleet;
 pub mod heartbeat;
 mod lane;
 pub mod pages;

@@ -1,5 +1,5 @@
 //! Test helpers: a scripted loopback HTTP server (for failure cases the emulator does not
-//! produce) that counts accepted connections.
+//! produce) that counts accepted connections, and here now as a map of states.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -83,4 +83,29 @@ fn serve(mut stream: TcpStream, routes: &[(&'static str, Reply)]) {
             return;
         }
     }
+}
+
+/// Here now of `channel` with state, every page, as user id → state text.
+#[cfg(feature = "hyper")]
+pub(crate) async fn here_now_states(
+    reader: &presence::Client,
+    channel: &str,
+) -> std::collections::BTreeMap<String, Option<String>> {
+    let all = reader
+        .here_now()
+        .channels([channel])
+        .include_state(true)
+        .all_pages()
+        .await
+        .unwrap();
+    all.channels
+        .iter()
+        .flat_map(|c| &c.occupants)
+        .map(|o| {
+            (
+                o.user_id.to_string(),
+                o.state.as_ref().map(|s| s.to_string()),
+            )
+        })
+        .collect()
 }

@@ -16,6 +16,9 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// How far behind its schedule the release of first heartbeats may catch up at once.
+const RELEASE_CREDIT: Duration = Duration::from_millis(10);
+
 /// How many recent answers [`FleetStats`]' latency percentiles are taken over.
 pub const LATENCY_WINDOW: usize = 4096;
 
@@ -33,6 +36,10 @@ pub struct FleetConfig {
     pub give_up_after: Option<u32>,
     /// Never send leaves (the SDKs' `suppress_leave_events`): removed users time out.
     pub suppress_leave: bool,
+    /// The window first heartbeats are spread over: `None` (the default) is each
+    /// user's heartbeat interval; `Some(Duration::ZERO)` sends them as fast as the
+    /// in-flight bound allows.
+    pub spread: Option<Duration>,
     /// Seed for retry jitter.
     pub jitter_seed: u64,
 }
@@ -44,6 +51,7 @@ impl Default for FleetConfig {
             retry_base: Duration::from_secs(1),
             give_up_after: None,
             suppress_leave: false,
+            spread: None,
             jitter_seed: 0x5eed,
         }
     }
@@ -76,6 +84,12 @@ impl FleetConfig {
     /// Sets [`suppress_leave`](Self::suppress_leave).
     pub fn suppress_leave(mut self, yes: bool) -> Self {
         self.suppress_leave = yes;
+        self
+    }
+
+    /// Sets [`spread`](Self::spread).
+    pub fn spread(mut self, window: Option<Duration>) -> Self {
+        self.spread = window;
         self
     }
 
@@ -133,7 +147,8 @@ struct Slot {
 ///   [`poll_timeout`](Self::poll_timeout) is its earliest entry.
 /// - **Spread.** First heartbeats are released at the fleet's steady rate — one every
 ///   `interval / users` — so a burst of 100 000 additions goes out over one interval
-///   instead of at once, while a user added to a quiet fleet goes out at once. After
+///   instead of at once, while a user added to a quiet fleet goes out at once
+///   ([`FleetConfig::spread`] narrows the window). After
 ///   that each user heartbeats one interval after its previous heartbeat was due, so
 ///   the spread is kept.
 /// - **A bound on requests in flight** ([`FleetConfig::max_in_flight`]); due users wait
@@ -180,10 +195,13 @@ pub struct FleetEngine {
     profiles: Profiles,
     /// `(due, slot, generation)`, earliest first.
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
-    /// Users waiting for their first heartbeat, released one per `gap`.
-    starting: VecDeque<(u32, u32)>,
-    /// When the next first heartbeat may go.
-    release_at: Option<Instant>,
+    /// Users waiting for their first heartbeat, released one per release gap:
+    /// `(slot, generation, when added)`.
+    starting: VecDeque<(u32, u32, Instant)>,
+    /// When the last first heartbeat was scheduled to go: the next may go one release
+    /// gap later, the gap taken with the users held *then* (so users added after a
+    /// release shorten the wait).
+    last_release: Option<Instant>,
     in_flight: HashMap<RequestId, InFlight>,
     next_id: RequestId,
     backoff: Backoff,
@@ -218,7 +236,7 @@ impl FleetEngine {
             profiles: Profiles::default(),
             timers: BinaryHeap::new(),
             starting: VecDeque::new(),
-            release_at: None,
+            last_release: None,
             in_flight: HashMap::new(),
             next_id: 1,
             backoff,
@@ -472,13 +490,9 @@ impl FleetEngine {
     }
 
     fn enqueue_start(&mut self, now: Instant, slot: u32) {
-        // An idle queue releases at once.
-        if self.starting.is_empty() {
-            self.release_at = Some(self.release_at.map_or(now, |t| t.max(now)));
-        }
         let s = self.slots[slot as usize].as_mut().expect("live slot");
         s.generation = s.generation.wrapping_add(1);
-        self.starting.push_back((slot, s.generation));
+        self.starting.push_back((slot, s.generation, now));
     }
 
     fn is_current(&self, slot: u32, generation: u32) -> bool {
@@ -511,11 +525,26 @@ impl FleetEngine {
         }
     }
 
-    /// Time between first heartbeats: the fleet's steady rate, one interval over the
-    /// users held.
+    /// Time between first heartbeats: the fleet's steady rate, one interval (or the
+    /// configured spread) over the users held.
     fn release_gap(&self, profile: &Profile) -> Duration {
         let users = u32::try_from(self.active.max(1)).unwrap_or(u32::MAX);
-        profile.interval() / users
+        let window = self.config.spread.unwrap_or_else(|| profile.interval());
+        window.min(profile.interval()) / users
+    }
+
+    /// When the first user of the starting queue may go (`None`: the queue is empty).
+    fn next_release(&self) -> Option<Instant> {
+        let &(slot, _, added) = self.starting.front()?;
+        let Some(last) = self.last_release else {
+            // Nothing released yet: at once.
+            return Some(added);
+        };
+        let gap = self.slots[slot as usize]
+            .as_ref()
+            .and_then(|s| s.profile.as_ref())
+            .map_or(Duration::ZERO, |p| self.release_gap(p));
+        Some(last + gap)
     }
 
     /// The next request to send, if one is due and a slot is free.
@@ -525,8 +554,7 @@ impl FleetEngine {
         }
         loop {
             let timer = self.timers.peek().map(|Reverse(t)| *t);
-            let start = self.starting.front().copied();
-            let start_due = start.is_some() && self.release_at.is_some_and(|t| t <= now);
+            let start_due = self.next_release().is_some_and(|t| t <= now);
             match (timer, start_due) {
                 (Some((at, slot, generation)), _) if at <= now => {
                     self.timers.pop();
@@ -535,19 +563,16 @@ impl FleetEngine {
                     }
                 }
                 (_, true) => {
-                    let (slot, generation) = self.starting.pop_front().expect("peeked");
+                    let scheduled = self.next_release().expect("a user to release");
+                    let (slot, generation, _) = self.starting.pop_front().expect("peeked");
                     if !self.is_current(slot, generation) {
                         continue;
                     }
-                    let gap = match self.slots[slot as usize]
-                        .as_ref()
-                        .and_then(|s| s.profile.as_ref())
-                    {
-                        Some(p) => self.release_gap(p),
-                        None => Duration::ZERO,
-                    };
-                    let base = self.release_at.map_or(now, |t| t.max(now));
-                    self.release_at = Some(base + gap);
+                    // A driver woken late (timers are coarse: tokio's are 1 ms, while
+                    // 100 000 users at 60 s release one per 290 µs) catches up on up to
+                    // RELEASE_CREDIT of releases at once, no more.
+                    let floor = now.checked_sub(RELEASE_CREDIT).unwrap_or(now);
+                    self.last_release = Some(scheduled.max(floor));
                     if let Some(s) = self.slots[slot as usize].as_mut() {
                         s.due = now;
                     }
@@ -741,11 +766,7 @@ impl FleetEngine {
             return None;
         }
         let timer = self.timers.peek().map(|Reverse((at, _, _))| *at);
-        let start = if self.starting.is_empty() {
-            None
-        } else {
-            self.release_at
-        };
+        let start = self.next_release();
         match (timer, start) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -761,7 +782,7 @@ impl FleetEngine {
             }
             self.timers.pop();
         }
-        while let Some(&(slot, generation)) = self.starting.front() {
+        while let Some(&(slot, generation, _)) = self.starting.front() {
             if self.is_current(slot, generation) {
                 break;
             }
