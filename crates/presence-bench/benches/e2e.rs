@@ -298,11 +298,20 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     let config = Config::new(Keyset::new("demo"), UserId::new("bench-reader").unwrap())
         .with_origin(Origin::parse(&emu.origin()).unwrap());
     let op = HereNow::new().channels(["lobby"]).include_state(true);
-    let req = Arc::new(op.to_request(&config, &RequestMeta::new(0)).expect("request"));
+    let req = Arc::new(
+        op.to_request(&config, &RequestMeta::new(0))
+            .expect("request"),
+    );
     let client = presence::Client::with_transport(config.clone(), HyperTransport::new().unwrap());
     let blocking = presence::blocking::Client::with_transport(config, UreqTransport::new());
     // Both clients see the same answer before anything is timed.
-    let seen = rt.block_on(client.here_now().channels(["lobby"]).include_state(true).execute());
+    let seen = rt.block_on(
+        client
+            .here_now()
+            .channels(["lobby"])
+            .include_state(true)
+            .execute(),
+    );
     assert_eq!(seen.expect("here now").total_occupancy, 10);
     let raw = raw_hyper();
     let r1 = Arc::clone(&req);
