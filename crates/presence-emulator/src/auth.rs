@@ -1,6 +1,6 @@
 //! Signature v2 verification (PROTOCOL.md §6) and token grants.
 
-use crate::config::Keyset;
+use crate::config::{Grant, Keyset, Permissions};
 use crate::wire::Query;
 use percent_encoding::{percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
 #[cfg(test)]
@@ -176,11 +176,13 @@ fn lenient_canonical_query(decoded: &[(&str, &str)]) -> String {
     items.join("&")
 }
 
-/// Which of `channels` and `groups` the request's `auth` token may not use.
-/// `None` when everything is allowed.
+/// Which of `channels` and `groups` the request's `auth` token may not use with any of
+/// the permissions `any_of`. `None` when everything is allowed. With
+/// `needs_any_token`, a request naming nothing still needs a granted token.
 pub(crate) fn denied(
     keyset: &Keyset,
     auth: Option<&str>,
+    any_of: Permissions,
     channels: &[String],
     groups: &[String],
     needs_any_token: bool,
@@ -188,21 +190,30 @@ pub(crate) fn denied(
     if !keyset.access_manager {
         return None;
     }
-    let grant = auth.and_then(|a| keyset.grants.iter().find(|g| g.token == a));
+    let grants: Vec<&Grant> = match auth {
+        Some(a) => keyset.grants.iter().filter(|g| g.token == a).collect(),
+        None => Vec::new(),
+    };
     let base = |c: &str| c.strip_suffix("-pnpres").unwrap_or(c).to_owned();
+    let allowed = |name: &str, list: fn(&Grant) -> &[String]| {
+        let name = base(name);
+        grants
+            .iter()
+            .any(|g| g.permissions.intersects(any_of) && list(g).contains(&name))
+    };
     let denied_channels: Vec<String> = channels
         .iter()
-        .filter(|c| !grant.is_some_and(|g| g.channels.contains(&base(c))))
+        .filter(|c| !allowed(c, |g| &g.channels))
         .cloned()
         .collect();
     let denied_groups: Vec<String> = groups
         .iter()
-        .filter(|c| !grant.is_some_and(|g| g.channel_groups.contains(&base(c))))
+        .filter(|c| !allowed(c, |g| &g.channel_groups))
         .cloned()
         .collect();
     if denied_channels.is_empty()
         && denied_groups.is_empty()
-        && !(needs_any_token && grant.is_none())
+        && !(needs_any_token && grants.is_empty())
     {
         None
     } else {
@@ -276,20 +287,50 @@ mod tests {
 
     #[test]
     fn grants() {
-        let ks = Keyset::new("s").grant("t", ["a"], ["g"]);
+        let ks = Keyset::new("s")
+            .grant("t", ["a"], ["g"])
+            .add_grant(Grant::new("t", Permissions::MANAGE).with_channel_groups(["m"]));
         let ch = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let read = Permissions::READ;
         assert_eq!(
-            denied(&ks, Some("t"), &ch(&["a", "a-pnpres"]), &ch(&["g"]), true),
+            denied(
+                &ks,
+                Some("t"),
+                read,
+                &ch(&["a", "a-pnpres"]),
+                &ch(&["g"]),
+                true
+            ),
             None
         );
         assert_eq!(
-            denied(&ks, Some("t"), &ch(&["a", "b"]), &ch(&["g", "h"]), false),
-            Some((ch(&["b"]), ch(&["h"])))
+            denied(
+                &ks,
+                Some("t"),
+                read,
+                &ch(&["a", "b"]),
+                &ch(&["g", "h", "m"]),
+                false
+            ),
+            Some((ch(&["b"]), ch(&["h", "m"])))
         );
-        assert_eq!(denied(&ks, None, &[], &[], true), Some((vec![], vec![])));
-        assert_eq!(denied(&ks, None, &[], &[], false), None);
+        // `grant` gives read and write, not manage; the second grant manages `m` only.
+        let manage = Permissions::MANAGE;
         assert_eq!(
-            denied(&Keyset::new("s"), None, &ch(&["x"]), &[], true),
+            denied(&ks, Some("t"), manage, &[], &ch(&["g", "m"]), false),
+            Some((vec![], ch(&["g"])))
+        );
+        assert_eq!(
+            denied(&ks, Some("t"), read | manage, &[], &ch(&["g", "m"]), false),
+            None
+        );
+        assert_eq!(
+            denied(&ks, None, read, &[], &[], true),
+            Some((vec![], vec![]))
+        );
+        assert_eq!(denied(&ks, None, read, &[], &[], false), None);
+        assert_eq!(
+            denied(&Keyset::new("s"), None, read, &ch(&["x"]), &[], true),
             None
         );
     }

@@ -10,6 +10,7 @@ use super::schedule::NANOS;
 use super::{Dispatch, Model, Reply};
 use crate::auth::{denied, verify_signature};
 use crate::body::{self, bad_request, decode_error};
+use crate::config::Permissions;
 use crate::wire::{decode, Query, RouteKind, Service, Target};
 use http::{Method, Request, StatusCode};
 
@@ -104,20 +105,21 @@ impl KeysetState {
     }
 
     /// Access Manager (when on for this keyset): the recorded 403 unless the request's
-    /// `auth` token covers every channel and group named. With `needs_any_token`, a
-    /// request naming none still needs a granted token (here now on the whole keyset,
-    /// where now, the list of groups).
+    /// `auth` token has one of the permissions `any_of` on every channel and group
+    /// named. With `needs_any_token`, a request naming none still needs a granted token
+    /// (here now on the whole keyset, where now, the list of groups).
     pub(crate) fn check_access(
         &self,
         svc: Service,
         q: &Query<'_>,
-        channels: &[String],
-        groups: &[String],
+        any_of: Permissions,
+        (channels, groups): (&[String], &[String]),
         needs_any_token: bool,
     ) -> Result<(), Reply> {
         match denied(
             &self.keyset,
             q.get("auth"),
+            any_of,
             channels,
             groups,
             needs_any_token,

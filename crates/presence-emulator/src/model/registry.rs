@@ -6,6 +6,7 @@ use super::keyset::KeysetState;
 use super::params::segment;
 use super::Reply;
 use crate::body::{self, bad_request};
+use crate::config::Permissions;
 use crate::wire::{value_list, Query, Service};
 use http::StatusCode;
 
@@ -14,7 +15,7 @@ const SVC: Service = Service::ChannelRegistry;
 impl KeysetState {
     /// `…/channel-group`: the names of the registered groups.
     pub(crate) fn list_groups(&self, q: &Query<'_>) -> Result<Reply, Reply> {
-        self.check_access(SVC, q, &[], &[], true)?;
+        self.check_access(SVC, q, Permissions::ALL, (&[], &[]), true)?;
         Ok(body::json(
             StatusCode::OK,
             SVC,
@@ -32,10 +33,17 @@ impl KeysetState {
     /// `…/channel-group/{group}`: lists the group's channels, or with `add=` and/or
     /// `remove=` changes them (adds first).
     pub(crate) fn group(&mut self, q: &Query<'_>, raw_group: &str) -> Result<Reply, Reply> {
-        let group = self.admit_group(q, raw_group)?;
         let add = q.get("add").map(|v| value_list(Some(v)));
         let remove = q.get("remove").map(|v| value_list(Some(v)));
-        if add.is_none() && remove.is_none() {
+        let listing = add.is_none() && remove.is_none();
+        // Listing reads the group (`read` or `manage`); changing it needs `manage`.
+        let needs = if listing {
+            Permissions::READ | Permissions::MANAGE
+        } else {
+            Permissions::MANAGE
+        };
+        let group = self.admit_group(q, raw_group, needs)?;
+        if listing {
             return Ok(body::json(
                 StatusCode::OK,
                 SVC,
@@ -61,18 +69,24 @@ impl KeysetState {
 
     /// `…/channel-group/{group}/remove`: deletes the group.
     pub(crate) fn delete_group(&mut self, q: &Query<'_>, raw_group: &str) -> Result<Reply, Reply> {
-        let group = self.admit_group(q, raw_group)?;
+        let group = self.admit_group(q, raw_group, Permissions::MANAGE)?;
         self.groups.delete(&group);
         Ok(body::json(StatusCode::OK, SVC, &body::REGISTRY_OK))
     }
 
-    /// The decoded group name of the path, once it is known non-empty and granted.
-    fn admit_group(&self, q: &Query<'_>, raw_group: &str) -> Result<String, Reply> {
+    /// The decoded group name of the path, once it is known non-empty and granted one
+    /// of the permissions `any_of`.
+    fn admit_group(
+        &self,
+        q: &Query<'_>,
+        raw_group: &str,
+        any_of: Permissions,
+    ) -> Result<String, Reply> {
         let group = segment(SVC, raw_group)?;
         if group.is_empty() {
             return Err(bad_request(SVC, "Missing channel group"));
         }
-        self.check_access(SVC, q, &[], std::slice::from_ref(&group), false)?;
+        self.check_access(SVC, q, any_of, (&[], std::slice::from_ref(&group)), false)?;
         Ok(group)
     }
 }

@@ -6,6 +6,7 @@ use super::keyset::KeysetState;
 use super::params::{channel_list, groups, not_pnpres, require_targets, user};
 use super::{Dispatch, Reply};
 use crate::body::{self, bad_request, INVALID_JSON};
+use crate::config::Permissions;
 use crate::events::{Envelope, Message, Payload, Timetoken};
 use crate::wire::{Query, Service};
 use http::StatusCode;
@@ -69,7 +70,7 @@ impl KeysetState {
         let Some(state) = parse_heartbeat_state(q.get("state"), &names) else {
             return Err(bad_request(svc, INVALID_JSON));
         };
-        self.check_access(svc, q, &channels, &groups, false)?;
+        self.check_access(svc, q, Permissions::READ, (&channels, &groups), false)?;
         self.advance_to(now);
         // The handshake cursor comes first, so the subscriber sees its own join.
         let handshake = cursor.is_none().then(|| self.next_tt(now));
