@@ -64,6 +64,18 @@ pub struct EmulatorArgs {
     /// Most connections served at once
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
+    /// Presence events each keyset keeps for subscribers to catch up on
+    #[arg(long, value_name = "N", default_value_t = ModelConfig::default().event_log_capacity)]
+    pub event_log_events: usize,
+    /// Bytes of presence events each keyset keeps (names and states included)
+    #[arg(long, value_name = "BYTES", default_value_t = ModelConfig::default().event_log_bytes)]
+    pub event_log_bytes: usize,
+    /// Most channels one channel group may hold (PubNub's documented limit by default)
+    #[arg(long, value_name = "N", default_value_t = ModelConfig::default().max_group_channels)]
+    pub max_group_channels: usize,
+    /// Most channels one `add=` may name (PubNub's documented per-call limit by default)
+    #[arg(long, value_name = "N", default_value_t = ModelConfig::default().max_channels_per_add)]
+    pub max_channels_per_add: usize,
 }
 
 impl EmulatorArgs {
@@ -76,7 +88,11 @@ impl EmulatorArgs {
             .signature_window(Duration::from_secs(self.signature_window))
             .announce_max(self.announce_max)
             .interval(Duration::from_secs(self.interval))
-            .max_connections(self.max_connections);
+            .max_connections(self.max_connections)
+            .event_log_capacity(self.event_log_events)
+            .event_log_bytes(self.event_log_bytes)
+            .max_group_channels(self.max_group_channels)
+            .max_channels_per_add(self.max_channels_per_add);
         for keyset in &self.keysets {
             config = config.keyset(keyset.clone());
         }

@@ -334,8 +334,20 @@ pub struct ModelConfig {
     pub(crate) interval: Duration,
     pub(crate) subscribe_timeout: Duration,
     pub(crate) event_log_capacity: usize,
+    pub(crate) event_log_bytes: usize,
     pub(crate) max_messages_per_response: usize,
+    pub(crate) max_group_channels: usize,
+    pub(crate) max_channels_per_add: usize,
 }
+
+/// Default of [`ModelConfig::max_group_channels`]: PubNub's documented limit of
+/// channels in one channel group (2 000 on paid plans).
+pub(crate) const DEFAULT_MAX_GROUP_CHANNELS: usize = 2_000;
+/// Default of [`ModelConfig::max_channels_per_add`]: the SDK documentation's "You can
+/// add up to 200 channels to a channel group per API call".
+pub(crate) const DEFAULT_MAX_CHANNELS_PER_ADD: usize = 200;
+/// Default of [`ModelConfig::event_log_bytes`]: 16 MiB.
+pub(crate) const DEFAULT_EVENT_LOG_BYTES: usize = 16 * 1024 * 1024;
 
 impl Default for ModelConfig {
     fn default() -> Self {
@@ -347,7 +359,10 @@ impl Default for ModelConfig {
             interval: Duration::from_secs(10),
             subscribe_timeout: Duration::from_secs(280),
             event_log_capacity: 20_000,
+            event_log_bytes: DEFAULT_EVENT_LOG_BYTES,
             max_messages_per_response: 100,
+            max_group_channels: DEFAULT_MAX_GROUP_CHANNELS,
+            max_channels_per_add: DEFAULT_MAX_CHANNELS_PER_ADD,
         }
     }
 }
@@ -403,6 +418,30 @@ impl ModelConfig {
     /// Default 20 000; the oldest are dropped first.
     pub fn event_log_capacity(mut self, events: usize) -> Self {
         self.event_log_capacity = events.max(1);
+        self
+    }
+
+    /// How many bytes of presence events each keyset keeps (names, states and the
+    /// event records themselves, as the model stores them), besides the count of
+    /// [`event_log_capacity`](ModelConfig::event_log_capacity); the oldest are dropped
+    /// first, and the newest event is always kept. Default 16 MiB.
+    pub fn event_log_bytes(mut self, bytes: usize) -> Self {
+        self.event_log_bytes = bytes;
+        self
+    }
+
+    /// Most channels a channel group may hold; an `add=` that would grow a group past
+    /// it is refused with a 400 and changes nothing. Default 2 000 (PubNub's documented
+    /// limit).
+    pub fn max_group_channels(mut self, channels: usize) -> Self {
+        self.max_group_channels = channels.max(1);
+        self
+    }
+
+    /// Most channels one `add=` may name; more is refused with a 400. Default 200
+    /// (PubNub's documented per-call limit).
+    pub fn max_channels_per_add(mut self, channels: usize) -> Self {
+        self.max_channels_per_add = channels.max(1);
         self
     }
 

@@ -102,7 +102,11 @@ fn heartbeat_extends_and_timeout_is_exact() {
     assert_eq!(t.occupancy("ch"), 0);
     let s = t.m.stats();
     assert_eq!(
-        crate::ModelStats { events: 0, ..s },
+        crate::ModelStats {
+            events: 0,
+            event_bytes: 0,
+            ..s
+        },
         crate::ModelStats::default(),
         "nothing left behind but the (bounded) event log"
     );
@@ -596,7 +600,11 @@ fn memory_follows_live_occupancy() {
     t.m.handle_timeout(Duration::from_secs(T0 + 20));
     let s = t.m.stats();
     assert_eq!(
-        crate::ModelStats { events: 0, ..s },
+        crate::ModelStats {
+            events: 0,
+            event_bytes: 0,
+            ..s
+        },
         crate::ModelStats::default()
     );
     // 500 joins + 250 leaves + 250 timeouts, bounded by the event log capacity.

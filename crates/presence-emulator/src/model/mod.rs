@@ -60,6 +60,8 @@ pub struct ModelStats {
     pub expiry_entries: usize,
     /// Presence events kept for subscribers (bounded by the event log capacity).
     pub events: usize,
+    /// What those events cost in bytes (bounded by the event log's byte limit).
+    pub event_bytes: usize,
 }
 
 /// The in-memory presence service: keysets → channels → occupants, channel groups.
@@ -244,6 +246,7 @@ impl Model {
             s.groups += ks.groups.len();
             s.expiry_entries += ks.expiry.len();
             s.events += ks.events.len();
+            s.event_bytes += ks.events.bytes();
         }
         s
     }

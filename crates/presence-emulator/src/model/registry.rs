@@ -12,6 +12,12 @@ use http::StatusCode;
 
 const SVC: Service = Service::ChannelRegistry;
 
+/// The 400 of an `add=` naming more than `max_channels_per_add` channels (our wording:
+/// the service's is not recorded).
+const TOO_MANY_PER_ADD: &str = "Maximum number of channels per request exceeded";
+/// The 400 of an `add=` that would grow a group past `max_group_channels` (our wording).
+const GROUP_FULL: &str = "Maximum number of channels in channel group exceeded";
+
 impl KeysetState {
     /// `…/channel-group`: the names of the registered groups.
     pub(crate) fn list_groups(&self, q: &Query<'_>) -> Result<Reply, Reply> {
@@ -59,6 +65,12 @@ impl KeysetState {
             ));
         }
         if let Some(add) = add {
+            if add.len() > self.tuning.max_channels_per_add {
+                return Err(bad_request(SVC, TOO_MANY_PER_ADD));
+            }
+            if self.groups.size_after_add(&group, &add) > self.tuning.max_group_channels {
+                return Err(bad_request(SVC, GROUP_FULL));
+            }
             self.groups.add(&group, add);
         }
         if let Some(remove) = remove {

@@ -56,9 +56,10 @@ impl KeysetState {
         let Some(acc) = self.intervals.remove(&ch) else {
             return;
         };
+        super::keyset::shrink_if_sparse(&mut self.intervals);
         let occupancy = self.occupancy(&ch);
         let deltas = acc.join.len() + acc.leave.len() + acc.timeout.len();
-        let here_now_refresh = deltas > self.tuning.announce_max;
+        let here_now_refresh = acc.overflow || deltas > self.tuning.announce_max;
         let kind = if here_now_refresh {
             EventKind::Interval {
                 join: Vec::new(),
@@ -112,14 +113,15 @@ impl KeysetState {
         data: Option<StateJson>,
     ) {
         if action != Action::StateChange {
+            let limit = self.tuning.announce_max;
             if let Some(acc) = self.intervals.get_mut(channel) {
-                acc.record(action, uuid.clone());
+                acc.record(action, uuid.clone(), limit);
                 return;
             }
             if occupancy > self.tuning.announce_max {
                 let due = now.saturating_add(self.tuning.interval);
                 let mut acc = IntervalAcc::default();
-                acc.record(action, uuid.clone());
+                acc.record(action, uuid.clone(), limit);
                 self.intervals.insert(channel.clone(), acc);
                 self.interval_timers.insert((due, channel.clone()));
                 return;

@@ -123,6 +123,24 @@ impl EmulatorConfig {
         self
     }
 
+    /// See [`ModelConfig::event_log_bytes`].
+    pub fn event_log_bytes(mut self, bytes: usize) -> Self {
+        self.model = self.model.event_log_bytes(bytes);
+        self
+    }
+
+    /// See [`ModelConfig::max_group_channels`].
+    pub fn max_group_channels(mut self, channels: usize) -> Self {
+        self.model = self.model.max_group_channels(channels);
+        self
+    }
+
+    /// See [`ModelConfig::max_channels_per_add`].
+    pub fn max_channels_per_add(mut self, channels: usize) -> Self {
+        self.model = self.model.max_channels_per_add(channels);
+        self
+    }
+
     /// Most connections served at once (further ones wait in the listen backlog).
     /// Default 1024.
     pub fn max_connections(mut self, connections: usize) -> Self {
