@@ -22,7 +22,10 @@
 //! ```
 
 use crate::config::{Keyset, ModelConfig};
-use crate::server::{EmulatorConfig, DEFAULT_MAX_CONNECTIONS};
+use crate::server::{
+    EmulatorConfig, DEFAULT_HEADER_READ_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_LONG_POLLS,
+};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -61,9 +64,18 @@ pub struct EmulatorArgs {
         default_value_t = ModelConfig::default().interval.as_secs()
     )]
     pub interval: u64,
-    /// Most connections served at once
+    /// Most connections open at once besides parked long-polls; at the limit a new
+    /// connection closes the longest-idle one
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
+    /// Most subscribe long-polls parked at once (keep it below `ulimit -n`); past it the
+    /// oldest is answered at once
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_LONG_POLLS)]
+    pub max_long_polls: usize,
+    /// Seconds a client may take to send a request's headers (also how long an idle
+    /// keep-alive connection stays open)
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT_SECS)]
+    pub header_read_timeout: u64,
     /// Presence events each keyset keeps for subscribers to catch up on
     #[arg(long, value_name = "N", default_value_t = ModelConfig::default().event_log_capacity)]
     pub event_log_events: usize,
@@ -89,6 +101,8 @@ impl EmulatorArgs {
             .announce_max(self.announce_max)
             .interval(Duration::from_secs(self.interval))
             .max_connections(self.max_connections)
+            .max_long_polls(self.max_long_polls)
+            .header_read_timeout(Duration::from_secs(self.header_read_timeout))
             .event_log_capacity(self.event_log_events)
             .event_log_bytes(self.event_log_bytes)
             .max_group_channels(self.max_group_channels)

@@ -16,7 +16,7 @@ use http::{Method, Request, StatusCode};
 
 impl Model {
     /// Checks `req` at `now` and routes it to its keyset's handler.
-    pub(crate) fn gate<B>(&mut self, now: u64, req: &Request<B>) -> Result<Dispatch, Reply> {
+    pub(crate) fn gate<B>(&self, now: u64, req: &Request<B>) -> Result<Dispatch, Reply> {
         let method = req.method();
         if method == Method::OPTIONS {
             return Err(body::respond(StatusCode::OK, "Pubnub Presence", Vec::new()));
@@ -60,9 +60,10 @@ impl Model {
         let query = Query::parse(raw_query).map_err(|e| decode_error(service, e))?;
         let sk = decode(route.sub_key, false).map_err(|e| decode_error(service, e))?;
         let window = self.config.signature_window.as_secs();
-        let Some(ks) = self.keysets.get_mut(sk.as_ref()) else {
+        let Some(ks) = self.keysets.get(sk.as_ref()) else {
             return Err(bad_request(service, "Invalid Subscribe Key"));
         };
+        let mut ks = self.lock(ks);
         if let Some(secret) = ks.keyset.secret_key.as_deref() {
             if let Err(e) = verify_signature(
                 &ks.keyset,
@@ -81,13 +82,25 @@ impl Model {
         if presence && query.get("uuid").filter(|u| !u.is_empty()).is_none() {
             return Err(bad_request(service, "Missing UUID"));
         }
-        ks.route(now, route.kind, &query)
+        let wait_id = || {
+            self.next_wait
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        };
+        let out = ks.route(now, route.kind, &query, wait_id);
+        self.collect_ready(&mut ks);
+        out
     }
 }
 
 impl KeysetState {
     /// The handler of each route (each decodes its own raw path segments).
-    fn route(&mut self, now: u64, kind: RouteKind<'_>, q: &Query<'_>) -> Result<Dispatch, Reply> {
+    fn route(
+        &mut self,
+        now: u64,
+        kind: RouteKind<'_>,
+        q: &Query<'_>,
+        wait_id: impl FnOnce() -> u64,
+    ) -> Result<Dispatch, Reply> {
         let reply = match kind {
             RouteKind::HereNowGlobal => self.here_now_global(now, q),
             RouteKind::HereNow { channels } => self.here_now_channels(now, q, channels),
@@ -99,7 +112,7 @@ impl KeysetState {
             RouteKind::ListGroups => self.list_groups(q),
             RouteKind::Group { group } => self.group(q, group),
             RouteKind::DeleteGroup { group } => self.delete_group(q, group),
-            RouteKind::Subscribe { channels } => return self.subscribe(now, q, channels),
+            RouteKind::Subscribe { channels } => return self.subscribe(now, q, channels, wait_id),
         };
         reply.map(Dispatch::Response)
     }

@@ -38,6 +38,8 @@ pub(crate) struct KeysetState {
     /// Latest timetoken handed out (100 ns units).
     pub(crate) last_tt: u64,
     pub(crate) tuning: Tuning,
+    /// The long-polls waiting on this keyset.
+    pub(crate) watchers: super::Watchers,
 }
 
 /// Per-keyset copies of the event settings.
@@ -81,6 +83,7 @@ impl KeysetState {
             intervals: HashMap::new(),
             interval_timers: BTreeSet::new(),
             last_tt: 0,
+            watchers: super::Watchers::default(),
             tuning: Tuning {
                 announce_max: config.announce_max,
                 interval: nanos(config.interval).max(1),

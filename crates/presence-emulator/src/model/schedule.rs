@@ -91,6 +91,7 @@ impl KeysetState {
 
     fn log(&mut self, now: u64, at: u64, channel: Name, occupancy: usize, kind: EventKind) {
         let tt = self.next_tt(now);
+        self.watchers.on_event(&channel, &self.groups);
         self.events.push(Event {
             tt,
             channel,
