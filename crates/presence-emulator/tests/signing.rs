@@ -246,7 +246,7 @@ proptest! {
     ) {
         let path = "/v2/presence/sub-key/sub-c-sig/channel/a%20b,c/heartbeat";
         let ts = T0.to_string();
-        let mut all: Vec<(String, String, (Vec<u8>, bool, bool))> = params;
+        let mut all = params;
         all.push(("uuid".into(), user, uuid_style));
         all.push(("timestamp".into(), ts, (Vec::new(), false, false)));
         let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v, _)| (k.as_str(), v.as_str())).collect();
