@@ -49,7 +49,7 @@ pub struct EmulatorArgs {
     /// --keyset-file or PRESENCE_EMULATOR_KEYSETS [default: demo]
     #[arg(long = "keyset", value_name = "SUB[:PUB[:SECRET]]", value_parser = KeysetParser)]
     pub keysets: Vec<Keyset>,
-    /// A file of keysets, SUB[:PUB[:SECRET]] separated by spaces or newlines (`#` starts
+    /// A file of keysets, `SUB[:PUB[:SECRET]]` separated by spaces or newlines (`#` starts
     /// a comment); repeat for several
     #[arg(long = "keyset-file", value_name = "PATH", value_parser = KeysetFileParser)]
     pub keyset_files: Vec<KeysetList>,
