@@ -26,6 +26,15 @@ fn config() -> EmulatorConfig {
         .header_read_timeout(Duration::from_secs(600))
 }
 
+/// [`get`], which must answer 200 within [`GUARD`] (`what` names it in the failure).
+async fn get_ok(addr: std::net::SocketAddr, target: &str, what: &str) -> String {
+    let (status, body) = tokio::time::timeout(GUARD, get(addr, target))
+        .await
+        .unwrap_or_else(|_| panic!("{what} not answered"));
+    assert_eq!(status, 200, "{what}: {body}");
+    body
+}
+
 /// One `GET` on a fresh connection with `Connection: close`: the status and body.
 async fn get(addr: std::net::SocketAddr, target: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).await.unwrap();
@@ -80,29 +89,14 @@ async fn idle_long_polls_do_not_take_the_slots_of_ordinary_requests() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Ordinary requests are answered while all of them wait.
+    let during = "during the long-poll attack";
     for k in [0, 99, 1_099] {
-        let r = tokio::time::timeout(
-            GUARD,
-            get(
-                addr,
-                &format!("/v2/presence/sub-key/demo/channel/u{k}?uuid=probe"),
-            ),
-        )
-        .await
-        .expect("here now not answered during the long-poll attack");
-        assert_eq!(r.0, 200, "{}", r.1);
-        assert!(r.1.contains(&format!("\"w{k}\"")), "{}", r.1);
+        let here_now = format!("/v2/presence/sub-key/demo/channel/u{k}?uuid=probe");
+        let body = get_ok(addr, &here_now, &format!("here now {during}")).await;
+        assert!(body.contains(&format!("\"w{k}\"")), "{body}");
     }
-    let r = tokio::time::timeout(
-        GUARD,
-        get(
-            addr,
-            "/v2/presence/sub-key/demo/channel/x/heartbeat?uuid=probe",
-        ),
-    )
-    .await
-    .expect("heartbeat not answered during the long-poll attack");
-    assert_eq!(r.0, 200, "{}", r.1);
+    let heartbeat = "/v2/presence/sub-key/demo/channel/x/heartbeat?uuid=probe";
+    get_ok(addr, heartbeat, &format!("heartbeat {during}")).await;
     // None of the long-polls was answered meanwhile.
     assert!(polls.try_join_next().is_none());
     // Shutdown answers them all (an empty `m`).
@@ -133,29 +127,14 @@ async fn slow_loris_connections_cannot_starve_an_ordinary_request() {
         }
         attackers.push(s);
     }
+    let behind = "behind slow-loris connections";
     for k in 0..5 {
-        let r = tokio::time::timeout(
-            GUARD,
-            get(
-                addr,
-                &format!("/v2/presence/sub-key/demo/channel/lobby/heartbeat?uuid=u{k}"),
-            ),
-        )
-        .await
-        .expect("heartbeat not answered behind slow-loris connections");
-        assert_eq!(r.0, 200, "{}", r.1);
+        let heartbeat = format!("/v2/presence/sub-key/demo/channel/lobby/heartbeat?uuid=u{k}");
+        get_ok(addr, &heartbeat, &format!("heartbeat {behind}")).await;
     }
-    let r = tokio::time::timeout(
-        GUARD,
-        get(
-            addr,
-            "/v2/presence/sub-key/demo/channel/lobby?uuid=probe&disable_uuids=1",
-        ),
-    )
-    .await
-    .expect("here now not answered behind slow-loris connections");
-    assert_eq!(r.0, 200, "{}", r.1);
-    assert!(r.1.contains(r#""occupancy":5"#), "{}", r.1);
+    let here_now = "/v2/presence/sub-key/demo/channel/lobby?uuid=probe&disable_uuids=1";
+    let body = get_ok(addr, here_now, &format!("here now {behind}")).await;
+    assert!(body.contains(r#""occupancy":5"#), "{body}");
     drop(attackers);
     emu.shutdown().await;
 }

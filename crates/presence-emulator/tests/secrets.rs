@@ -8,14 +8,20 @@ use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_presence-emulator");
 
-/// Runs the binary to completion: (exit code, stdout + stderr).
-fn run(args: &[&str], env: Option<&str>) -> (Option<i32>, String) {
+/// The binary with `args` and, when given, `PRESENCE_EMULATOR_KEYSETS` (else unset).
+fn command(args: &[&str], env: Option<&str>) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args).env_remove("PRESENCE_EMULATOR_KEYSETS");
     if let Some(v) = env {
         cmd.env("PRESENCE_EMULATOR_KEYSETS", v);
     }
-    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// Runs the binary to completion: (exit code, stdout + stderr).
+fn run(args: &[&str], env: Option<&str>) -> (Option<i32>, String) {
+    let out = command(args, env).output().unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -67,14 +73,8 @@ fn no_error_repeats_a_secret_key() {
 
 /// Starts the binary, reads its origin, sends a signed and an unsigned request.
 fn serve_and_check(args: &[&str], env: Option<&str>, secret: &str) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["--listen", "127.0.0.1:0"]).args(args);
-    cmd.env_remove("PRESENCE_EMULATOR_KEYSETS");
-    if let Some(v) = env {
-        cmd.env("PRESENCE_EMULATOR_KEYSETS", v);
-    }
-    let mut child = cmd
-        .stdin(Stdio::null())
+    let listen = [&["--listen", "127.0.0.1:0"], args].concat();
+    let mut child = command(&listen, env)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
