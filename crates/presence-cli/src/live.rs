@@ -676,8 +676,7 @@ pub(crate) async fn emulator(
 ) -> Result<(), CliError> {
     use presence_emulator::Emulator;
     let mut keys: Vec<String> = args
-        .keysets
-        .iter()
+        .all_keysets()
         .map(|k| k.subscribe_key_str().to_owned())
         .collect();
     if keys.is_empty() {

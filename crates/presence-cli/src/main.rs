@@ -14,7 +14,10 @@
 //!   fleet      --users N [--user-prefix P] --channels … [--groups …] [--timeout S] [--state JSON]
 //!              [--concurrency K] [--spread S]
 //!   emulator   [--listen 127.0.0.1:8090] [--keyset SUB[:PUB[:SECRET]]]… [--max-url-len BYTES]
+//!              [--keyset-file PATH]… [--keysets LIST | PRESENCE_EMULATOR_KEYSETS]
 //!              [--signature-window SECS] [--announce-max N] [--interval SECS] [--max-connections N]
+//!              [--max-long-polls N] [--header-read-timeout SECS] [--event-log-events N]
+//!              [--event-log-bytes BYTES] [--max-group-channels N] [--max-channels-per-add N]
 //! global: --origin --subscribe-key --publish-key --secret-key --auth-key --user-id
 //!         --transport hyper|ureq --json   (each but --json also PRESENCE_*)
 //! ```
