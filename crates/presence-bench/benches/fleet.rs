@@ -19,7 +19,7 @@
 //! (`PRESENCE_BENCH_FLEET_USERS`, default 100 000; `PRESENCE_BENCH_FLEET_SECS`;
 //! `PRESENCE_BENCH_ONLY=engine` or `loopback`.)
 
-use presence_bench::alloc::{live_bytes, Counting};
+use presence_bench::alloc::{allocations, live_bytes, Counting};
 use presence_bench::{bench_mode, cpu_split, env_count, env_secs, load_avg};
 use presence_core::{
     FleetConfig, FleetEngine, FleetUser, HeartbeatConfig, HeartbeatEngine, UserId,
@@ -166,6 +166,94 @@ fn engine_section() {
     );
 }
 
+/// What a driver pays per request, beyond its I/O: allocations in `poll_request` +
+/// `to_request` + `handle_response` (+ `poll_event`), per engine, in steady state.
+fn driver_costs() {
+    use presence_core::{Config, Keyset, RequestMeta, WatchConfig, WatchEngine};
+    let config = Config::new(Keyset::new("demo"), UserId::new("ann").expect("a user id"));
+    let meta = RequestMeta::new(1_700_000_000);
+    let ok = http::Response::new(OK);
+    let rounds = 1000usize;
+    println!("\n== driver costs per request (steady state, {rounds} rounds)");
+    // Heartbeat engine: one heartbeat per interval.
+    let mut now = epoch();
+    let mut hb = HeartbeatEngine::new(HeartbeatConfig::new(TIMEOUT));
+    hb.join(now, ["arena"], Vec::<String>::new());
+    hb.set_state_all(now, serde_json::json!({"mood": "ok"}));
+    let run = |hb: &mut HeartbeatEngine, now: &mut Instant| {
+        let tx = hb.poll_request(*now).expect("a heartbeat due");
+        let req = tx.to_request(&config, &meta).expect("a request");
+        std::hint::black_box(&req);
+        hb.handle_response(*now, tx.id, &ok);
+        while hb.poll_event().is_some() {}
+        *now = hb.poll_timeout().expect("the next heartbeat");
+        hb.handle_timeout(*now);
+    };
+    run(&mut hb, &mut now);
+    let (a0, t0) = (allocations(), Instant::now());
+    for _ in 0..rounds {
+        run(&mut hb, &mut now);
+    }
+    let took = t0.elapsed();
+    println!(
+        "heartbeat engine, heartbeat with state: {:.1} allocations, {:.2} µs",
+        (allocations() - a0) as f64 / rounds as f64,
+        took.as_secs_f64() * 1e6 / rounds as f64
+    );
+    // Watch engine: an empty long-poll answer.
+    let mut now = epoch();
+    let mut watch = WatchEngine::new(WatchConfig::default());
+    watch.add(now, ["arena"], Vec::<String>::new());
+    let mut tt = 1u64;
+    let poll = |watch: &mut WatchEngine, now: Instant, tt: &mut u64| {
+        let tx = watch.poll_request(now).expect("a long-poll");
+        let req = tx.to_request(&config, &meta).expect("a request");
+        std::hint::black_box(&req);
+        *tt += 1;
+        let body = format!(r#"{{"t":{{"t":"{tt}","r":1}},"m":[]}}"#);
+        watch.handle_response(now, tx.id, &http::Response::new(body.into_bytes()));
+        while watch.poll_event().is_some() {}
+    };
+    poll(&mut watch, now, &mut tt);
+    let (a0, t0) = (allocations(), Instant::now());
+    for _ in 0..rounds {
+        now += Duration::from_secs(1);
+        poll(&mut watch, now, &mut tt);
+    }
+    let took = t0.elapsed();
+    println!(
+        "watch engine, empty long-poll (building its answer body included): {:.1} allocations, {:.2} µs",
+        (allocations() - a0) as f64 / rounds as f64,
+        took.as_secs_f64() * 1e6 / rounds as f64
+    );
+    // Fleet engine: one user's heartbeat.
+    let mut now = epoch();
+    let mut fleet = FleetEngine::new(FleetConfig::new());
+    fleet
+        .add(now, user(0).state(serde_json::json!({"mood": "ok"})))
+        .expect("a user");
+    let beat = |fleet: &mut FleetEngine, now: &mut Instant| {
+        let tx = fleet.poll_request(*now).expect("a heartbeat due");
+        let req = tx.to_request(&config, &meta).expect("a request");
+        std::hint::black_box(&req);
+        fleet.handle_response(*now, tx.id, &ok);
+        while fleet.poll_event().is_some() {}
+        *now = fleet.poll_timeout().expect("the next heartbeat");
+        fleet.handle_timeout(*now);
+    };
+    beat(&mut fleet, &mut now);
+    let (a0, t0) = (allocations(), Instant::now());
+    for _ in 0..rounds {
+        beat(&mut fleet, &mut now);
+    }
+    let took = t0.elapsed();
+    println!(
+        "fleet engine, one user's heartbeat with state: {:.1} allocations, {:.2} µs",
+        (allocations() - a0) as f64 / rounds as f64,
+        took.as_secs_f64() * 1e6 / rounds as f64
+    );
+}
+
 fn loopback_section() {
     let n = env_count("PRESENCE_BENCH_FLEET_USERS", 100_000);
     let secs = env_secs("PRESENCE_BENCH_FLEET_SECS", 100.0);
@@ -255,6 +343,7 @@ fn main() {
     let only = std::env::var("PRESENCE_BENCH_ONLY").unwrap_or_default();
     if only.is_empty() || only.contains("engine") {
         engine_section();
+        driver_costs();
     }
     if only.is_empty() || only.contains("loopback") {
         loopback_section();

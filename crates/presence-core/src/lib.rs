@@ -8,9 +8,10 @@
 //!   [`SetState`], [`GetState`] and [`Subscribe`] — validation, encoding (PROTOCOL.md
 //!   §3), signing (§6) and parsing of every known body shape (§4, §5).
 //! - Long-lived behaviour as state machines driven from outside: [`HeartbeatEngine`]
-//!   keeps a user present (§8), [`WatchEngine`] receives [`PresenceEvent`]s over
-//!   subscribe (§7), [`RosterEngine`] keeps channels' members right (a paged here-now
-//!   snapshot, [`HereNowPager`], plus the events after it).
+//!   keeps a user present (§8), [`FleetEngine`] keeps many users present from one
+//!   client, [`WatchEngine`] receives [`PresenceEvent`]s over subscribe (§7),
+//!   [`RosterEngine`] keeps channels' members right (a paged here-now snapshot,
+//!   [`HereNowPager`], plus the events after it).
 //! - Configuration as plain data: [`Config`], [`Keyset`], [`KeysetStore`], [`UserId`],
 //!   [`Origin`].
 //!
@@ -48,8 +49,9 @@
 //! 1. After creating the engine and after every input (`join`, `left`, `add`,
 //!    `handle_response`, `handle_timeout`, …), drain `poll_request(now)` until it
 //!    returns `None`, sending each [`Transmit`] (build it with
-//!    [`Transmit::to_request`]); for the watch engine also drain `poll_cancel` and
-//!    abort those requests (then report them with `handle_cancelled`).
+//!    [`Transmit::to_request`]); for the watch and roster engines also drain
+//!    `poll_cancel` and abort those requests (then report them with
+//!    `handle_cancelled`).
 //! 2. Drain `poll_event` and hand the events to the user.
 //! 3. Wait until the earliest of: a response arrives (→ `handle_response(now, id,
 //!    &resp)`), a request fails (→ `handle_failure(now, id, failure)`, with a
@@ -58,6 +60,10 @@
 //!
 //! Responses for requests the engine no longer cares about (after a disconnect or a
 //! channel change) are ignored, so a driver need not track them.
+//!
+//! `docs/EMBEDDING.md` in the repository gives every engine's contract in detail, what
+//! a driver pays per request, and walks through `examples/event_loop`: all four
+//! engines on one thread with `mio` and `ureq-proto`, no async runtime.
 //!
 //! ```
 //! use presence_core::{HeartbeatConfig, HeartbeatEngine};
