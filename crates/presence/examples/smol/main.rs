@@ -1,8 +1,7 @@
 //! The async facade client on smol, not tokio: a transport built on smol's sockets and
 //! timer ([`transport::SmolTransport`], `ureq-proto` for HTTP/1.1) plugged in with
-//! `ClientBuilder::build_with`. Every operation works the same; the long-lived loops
-//! (`presence()`, `watch()`, `roster()`, `fleet()`) are tokio tasks today, so this
-//! example drives heartbeats itself with a smol timer (see docs/EMBEDDING.md).
+//! `ClientBuilder::build_with`, and the long-lived loops on smol's executor through
+//! `ClientBuilder::runtime` ([`transport::SmolRuntime`]).
 //!
 //! ```sh
 //! cargo run -p presence-cli -- emulator &
@@ -11,41 +10,50 @@
 
 mod transport;
 
+use presence::heartbeat::HeartbeatEvent;
 use serde_json::json;
-use std::time::Duration;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let origin =
         std::env::var("PRESENCE_ORIGIN").unwrap_or_else(|_| "http://127.0.0.1:8090".into());
     smol::block_on(async {
-        let client = presence::Client::builder()
-            .subscribe_key("demo")
-            .user_id("smol-user")
-            .origin(origin)
-            .build_with(transport::SmolTransport)?;
-        client
-            .heartbeat()
+        let client = |user: &str| {
+            presence::Client::builder()
+                .subscribe_key("demo")
+                .user_id(user)
+                .origin(&origin)
+                .runtime(transport::SmolRuntime)
+                .build_with(transport::SmolTransport)
+        };
+        let ann = client("smol-ann")?;
+        // Events on smol's executor.
+        let mut events = client("smol-observer")?
+            .watch()
+            .channels(["lobby"])
+            .start()?;
+        // Heartbeats on smol's timer, until stopped.
+        let mut handle = ann
+            .presence()
             .channels(["lobby"])
             .state(json!({"runtime": "smol"}))
             .timeout(60)
-            .execute()
-            .await?;
-        let now = client
+            .connected(true)?;
+        while let Some(event) = handle.next_event().await {
+            if matches!(event, HeartbeatEvent::Succeeded) {
+                break;
+            }
+        }
+        let now = ann
             .here_now()
             .channels(["lobby"])
             .include_state(true)
             .execute()
             .await?;
         println!("{}", now.channels[0]);
-        println!("where now: {}", client.where_now().execute().await?);
-        // Keep present for a few intervals with smol's timer, then leave.
-        for _ in 0..2 {
-            smol::Timer::after(Duration::from_secs(1)).await;
-            client
-                .execute(presence::Heartbeat::new().channels(["lobby"]).timeout(60))
-                .await?;
+        if let Some(Ok(event)) = events.next_presence().await {
+            println!("event: {event}");
         }
-        client.leave().channels(["lobby"]).execute().await?;
+        handle.stop().await; // the leave
         println!("left");
         Ok(())
     })

@@ -1,4 +1,5 @@
-//! An [`AsyncTransport`](presence::transport::AsyncTransport) on smol: `async-net`
+//! An [`AsyncTransport`](presence::transport::AsyncTransport) and a
+//! [`Runtime`](presence::runtime::Runtime) on smol. The transport: `async-net`
 //! sockets, HTTP/1.1 from `ureq-proto` (ureq's sans-IO core), smol's timer for the
 //! deadline. Plain `http://` only (the emulator); one connection per request.
 #![allow(dead_code)] // Shared by the example and its test.
@@ -109,5 +110,22 @@ async fn exchange(request: HttpRequest) -> io::Result<HttpResponse> {
             ));
         }
         input.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// The async loops (`presence()`, `watch()`, `roster()`, `fleet()`) on smol: its global
+/// executor and its timer. Given to the client with `ClientBuilder::runtime`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SmolRuntime;
+
+impl presence::runtime::Runtime for SmolRuntime {
+    fn spawn(&self, task: presence::runtime::BoxFuture) {
+        smol::spawn(task).detach();
+    }
+
+    fn sleep_until(&self, deadline: std::time::Instant) -> presence::runtime::BoxFuture {
+        Box::pin(async move {
+            smol::Timer::at(deadline).await;
+        })
     }
 }

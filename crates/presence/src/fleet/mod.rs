@@ -40,15 +40,15 @@
 //! # #[cfg(not(feature = "hyper"))] fn main() {}
 //! ```
 
-#[cfg(feature = "tokio")]
-mod tokio;
+#[cfg(feature = "async-loops")]
+mod task;
 
 pub(crate) mod thread;
 
 pub use presence_core::{FleetEvent, FleetStats, FleetUser, UserStatus};
 
-#[cfg(feature = "tokio")]
-pub use self::tokio::Fleet;
+#[cfg(feature = "async-loops")]
+pub use self::task::Fleet;
 
 use presence_core::{Failure, FleetConfig, FleetEngine, HeartbeatRequest, RequestId, Transmit};
 use std::sync::atomic::{AtomicU64, Ordering};

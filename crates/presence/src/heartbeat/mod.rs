@@ -1,8 +1,8 @@
 //! Heartbeat without subscription: keep a user present on channels and groups until told
-//! otherwise (Go's `Presence().Connected(true)`), on a tokio task ([`PresenceHandle`]) or a
+//! otherwise (Go's `Presence().Connected(true)`), on an async task ([`PresenceHandle`]) or a
 //! background thread ([`blocking::PresenceHandle`](crate::blocking::PresenceHandle)).
 //! Both drive [`presence_core::HeartbeatEngine`] with the loop body of this module; the
-//! runtime files (`tokio.rs`, `thread.rs`) only wait and send.
+//! runtime files (`task.rs` on the client's [`Runtime`](crate::runtime::Runtime), `thread.rs`) only wait and send.
 //!
 //! ```
 //! # #[cfg(feature = "hyper")]
@@ -24,8 +24,8 @@
 //! # #[cfg(not(feature = "hyper"))] fn main() {}
 //! ```
 
-#[cfg(feature = "tokio")]
-mod tokio;
+#[cfg(feature = "async-loops")]
+mod task;
 
 pub(crate) mod thread;
 
@@ -36,8 +36,8 @@ use presence_core::{
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-#[cfg(feature = "tokio")]
-pub use self::tokio::PresenceHandle;
+#[cfg(feature = "async-loops")]
+pub use self::task::PresenceHandle;
 pub use presence_core::{HeartbeatEvent, HeartbeatState};
 
 /// Settings for a heartbeat handle; finish with `connected(true)`. The setters may come
@@ -193,7 +193,7 @@ impl Driver {
     }
 
     /// Whether commands are still taken (not once a stop is under way).
-    #[cfg(feature = "tokio")]
+    #[cfg(feature = "async-loops")]
     pub(crate) fn accepts_commands(&self) -> bool {
         !self.finishing
     }

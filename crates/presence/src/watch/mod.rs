@@ -29,8 +29,8 @@
 //! # #[cfg(not(feature = "hyper"))] fn main() {}
 //! ```
 
-#[cfg(feature = "tokio")]
-mod tokio;
+#[cfg(feature = "async-loops")]
+mod task;
 
 pub(crate) mod thread;
 
@@ -39,8 +39,8 @@ use presence_core::{
 };
 use std::time::{Duration, Instant};
 
-#[cfg(feature = "tokio")]
-pub use self::tokio::PresenceStream;
+#[cfg(feature = "async-loops")]
+pub use self::task::PresenceStream;
 pub use presence_core::WatchEvent;
 
 /// How long one long-poll may take: the service answers within 280 s (PROTOCOL.md §7.1;

@@ -1,22 +1,26 @@
-//! The fleet loop on a tokio task, for the async client.
+//! The fleet loop on a task of the client's runtime ([`crate::runtime`]), for the async
+//! client.
 
 use super::{fleet_inputs, Driver, FleetBuilder, EVENT_BUFFER};
+use crate::runtime::{spawn_request, InFlight, Runtime};
 use crate::shared::classify;
 use crate::transport::AsyncTransport;
 use crate::{Client, StartError};
 use presence_core::{Failure, FleetEvent, RequestId};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 
-/// A running fleet on a tokio task; its requests are tasks on the same runtime, sent
+/// A running fleet on a task; its requests are tasks on the same runtime, sent
 /// through the client's one connection pool. Dropping it stops the fleet with a leave
 /// for every user (the task finishes them in the background).
 pub struct Fleet {
     driver: Driver,
     wake: Arc<Notify>,
     events: mpsc::Receiver<FleetEvent>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    /// Resolves when the loop has ended; `None` once waited for.
+    ended: Option<oneshot::Receiver<()>>,
 }
 
 impl std::fmt::Debug for Fleet {
@@ -26,24 +30,30 @@ impl std::fmt::Debug for Fleet {
 }
 
 impl<T: AsyncTransport> FleetBuilder<'_, Client<T>> {
-    /// Starts an empty fleet on a tokio task; add users with [`Fleet::add`]. Fails
-    /// outside a Tokio runtime.
+    /// Starts an empty fleet on a task; add users with [`Fleet::add`]. Fails without a
+    /// runtime (the client's, or the current tokio runtime).
     pub fn start(self) -> Result<Fleet, StartError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
+        let runtime = crate::runtime::resolve(self.client.inner.shared.runtime.as_ref())?;
         let driver = self.driver(self.client.inner.shared.random_u64());
         let wake = Arc::new(Notify::new());
         let (ev_tx, ev_rx) = mpsc::channel(EVENT_BUFFER);
-        let task = runtime.spawn(drive(
+        let (ended_tx, ended_rx) = oneshot::channel();
+        let task = drive(
             self.client.clone(),
+            runtime.clone(),
             driver.clone(),
             wake.clone(),
             ev_tx,
-        ));
+        );
+        runtime.spawn(Box::pin(async move {
+            task.await;
+            let _ = ended_tx.send(());
+        }));
         Ok(Fleet {
             driver,
             wake,
             events: ev_rx,
-            task: Some(task),
+            ended: Some(ended_rx),
         })
     }
 }
@@ -60,18 +70,19 @@ type Done = (RequestId, Result<http::Response<Vec<u8>>, Failure>);
 
 async fn drive<T: AsyncTransport>(
     client: Client<T>,
+    runtime: Arc<dyn Runtime>,
     driver: Driver,
     wake: Arc<Notify>,
     events: mpsc::Sender<FleetEvent>,
 ) {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let mut in_flight: HashMap<RequestId, InFlight> = HashMap::new();
     loop {
         while let Some(tx) = driver.poll_request(Instant::now()) {
-            let (client, done) = (client.clone(), done_tx.clone());
-            tokio::spawn(async move {
-                let result = classify(client.send_op(&tx.op, None).await);
-                let _ = done.send((tx.id, result));
-            });
+            let client = client.clone();
+            let id = tx.id;
+            let request = async move { classify(client.send_op(&tx.op, None).await) };
+            in_flight.insert(id, spawn_request(&*runtime, id, request, done_tx.clone()));
         }
         driver.forward(|event| match events.try_send(event) {
             Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => true,
@@ -80,25 +91,22 @@ async fn drive<T: AsyncTransport>(
         if driver.stopped() {
             return;
         }
-        let deadline = driver.deadline().map(tokio::time::Instant::from_std);
+        let deadline = driver.deadline();
         tokio::select! {
             () = wake.notified() => {}
             Some((id, result)) = done_rx.recv() => {
+                in_flight.remove(&id);
                 driver.response(Instant::now(), id, result);
                 // Take every answer that is already in before looking again.
                 while let Ok((id, result)) = done_rx.try_recv() {
+                    in_flight.remove(&id);
                     driver.response(Instant::now(), id, result);
                 }
             }
-            () = sleep_until(deadline), if deadline.is_some() => driver.timeout(Instant::now()),
+            () = crate::runtime::sleep_until(&*runtime, deadline), if deadline.is_some() => {
+                driver.timeout(Instant::now());
+            }
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }
 
@@ -133,15 +141,15 @@ impl Fleet {
     async fn finish(mut self, leave: bool) {
         self.driver.engine().stop(Instant::now(), leave);
         self.wake();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        if let Some(ended) = self.ended.take() {
+            let _ = ended.await;
         }
     }
 }
 
 impl Drop for Fleet {
     fn drop(&mut self) {
-        if self.task.is_some() {
+        if self.ended.is_some() {
             self.driver.engine().stop(Instant::now(), true);
             self.wake();
         }
