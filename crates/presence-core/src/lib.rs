@@ -96,11 +96,17 @@ pub use config::{
 };
 pub use encoding::percent_encode;
 pub use engine::heartbeat::{
-    HeartbeatConfig, HeartbeatEngine, HeartbeatEvent, HeartbeatRequest, HeartbeatState,
+    HeartbeatConfig, HeartbeatEffect, HeartbeatEngine, HeartbeatEvent, HeartbeatInput,
+    HeartbeatRequest, HeartbeatState, HeartbeatTransition, DEFAULT_MAX_RETRIES,
     MIN_HEARTBEAT_INTERVAL,
 };
-pub use engine::watch::{WatchConfig, WatchEngine, WatchEvent, WatchState};
-pub use engine::{Failure, RequestId, Transmit, TransportFailure, TransportFailureKind};
+pub use engine::watch::{
+    WatchConfig, WatchEffect, WatchEngine, WatchEvent, WatchInput, WatchState, WatchTransition,
+    IDLE_POLL_GAP, MIN_POLL_GAP,
+};
+pub use engine::{
+    Failure, RequestId, Transition, Transmit, TransportFailure, TransportFailureKind,
+};
 pub use error::{is_retryable_status, Error, ErrorKind, RawBody, ServiceError};
 pub use ops::get_state::{GetState, GetStateResult};
 pub use ops::heartbeat::{Heartbeat, DEFAULT_PRESENCE_TIMEOUT, MIN_PRESENCE_TIMEOUT};

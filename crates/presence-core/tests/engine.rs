@@ -68,7 +68,8 @@ fn engine_in(start: Start, t0: Instant) -> (HeartbeatEngine, Option<RequestId>) 
         Start::Stopped => {
             e.handle_response(t0, id, &resp(200, OK));
             e.disconnect(t0);
-            drain(&mut e, t0);
+            let leave = e.poll_request(t0).expect("the leave");
+            e.handle_response(t0, leave.id, &resp(200, OK));
         }
         Start::Inactive => unreachable!(),
     }
@@ -110,11 +111,19 @@ fn apply(e: &mut HeartbeatEngine, id: Option<RequestId>, input: Input, t: Instan
     }
 }
 
+/// One second: the floor between two heartbeats (inputs in the table come this long
+/// after the engine reached its start state, so the floor does not hold them back).
+const FLOOR: Duration = Duration::from_secs(1);
+
 #[test]
 fn heartbeat_state_by_input_table() {
     use Input::*;
     use Start as St;
-    // (start, input, expected state, expected requests right after, polled at t0 or t0+29s)
+    // (start, input, expected state, expected requests right after). The start state is
+    // reached at t0, the input comes at t1 = t0 + 1 s and the engine is polled then (or
+    // at t1 + 29 s for TimeoutDue). A leave waits while a heartbeat naming its channels
+    // is on the wire (Heartbeating × Left*/Disconnect send nothing yet); a left heartbeats
+    // again with what is left.
     #[rustfmt::skip]
     let table: &[(Start, Input, S, &[&str])] = &[
         (St::Inactive, JoinNew, S::Heartbeating, &["heartbeat"]),
@@ -126,9 +135,9 @@ fn heartbeat_state_by_input_table() {
         (St::Inactive, TimeoutDue, S::Inactive, &[]),
         (St::Heartbeating, JoinNew, S::Heartbeating, &[]),
         (St::Heartbeating, JoinExisting, S::Heartbeating, &[]),
-        (St::Heartbeating, LeftOne, S::Heartbeating, &["leave"]),
-        (St::Heartbeating, LeftAll, S::Inactive, &["leave"]),
-        (St::Heartbeating, Disconnect, S::Stopped, &["leave"]),
+        (St::Heartbeating, LeftOne, S::Heartbeating, &[]),
+        (St::Heartbeating, LeftAll, S::Inactive, &[]),
+        (St::Heartbeating, Disconnect, S::Stopped, &[]),
         (St::Heartbeating, Reconnect, S::Heartbeating, &[]),
         (St::Heartbeating, Success, S::Cooldown, &[]),
         (St::Heartbeating, ServerError, S::Cooldown, &[]),
@@ -137,7 +146,7 @@ fn heartbeat_state_by_input_table() {
         (St::Heartbeating, Cancelled, S::Heartbeating, &["heartbeat"]),
         (St::Cooldown, JoinNew, S::Heartbeating, &["heartbeat"]),
         (St::Cooldown, JoinExisting, S::Cooldown, &[]),
-        (St::Cooldown, LeftOne, S::Cooldown, &["leave"]),
+        (St::Cooldown, LeftOne, S::Heartbeating, &["leave", "heartbeat"]),
         (St::Cooldown, LeftAll, S::Inactive, &["leave"]),
         (St::Cooldown, Disconnect, S::Stopped, &["leave"]),
         (St::Cooldown, Reconnect, S::Cooldown, &[]),
@@ -160,13 +169,14 @@ fn heartbeat_state_by_input_table() {
         (St::Stopped, Success, S::Stopped, &[]),
     ];
     let t0 = epoch();
+    let t1 = t0 + FLOOR;
     for &(start, input, expected, requests) in table {
         let (mut e, id) = engine_in(start, t0);
-        apply(&mut e, id, input, t0);
+        apply(&mut e, id, input, t1);
         let poll_at = if matches!(input, TimeoutDue) {
-            t0 + Duration::from_secs(29)
+            t1 + Duration::from_secs(29)
         } else {
-            t0
+            t1
         };
         let (kinds, _) = drain(&mut e, poll_at);
         assert_eq!(e.state(), expected, "{start:?} × {input:?}: state");
@@ -202,7 +212,7 @@ fn a_fake_hour_produces_exactly_the_predicted_heartbeats() {
 }
 
 #[test]
-fn join_while_in_flight_heartbeats_again_right_after() {
+fn join_while_in_flight_heartbeats_again_after_it_and_the_floor() {
     let t0 = epoch();
     let (mut e, id) = engine_in(Start::Heartbeating, t0);
     e.join(t0, ["c"], Vec::<String>::new());
@@ -210,10 +220,17 @@ fn join_while_in_flight_heartbeats_again_right_after() {
         e.poll_request(t0).is_none(),
         "one heartbeat in flight at a time"
     );
-    e.handle_response(t0, id.unwrap(), &resp(200, OK));
+    let answered = t0 + Duration::from_millis(200);
+    e.handle_response(answered, id.unwrap(), &resp(200, OK));
+    assert!(
+        e.poll_request(answered).is_none(),
+        "not before the floor: 1 s after the previous heartbeat started"
+    );
+    assert_eq!(e.poll_timeout(), Some(t0 + FLOOR));
+    e.handle_timeout(t0 + FLOOR);
     let tx = e
-        .poll_request(t0)
-        .expect("immediate heartbeat with the new channel");
+        .poll_request(t0 + FLOOR)
+        .expect("the heartbeat with the new channel");
     match tx.op {
         HeartbeatRequest::Heartbeat(h) => {
             let config = Config::new(Keyset::new("k"), UserId::new("u").unwrap());
@@ -253,17 +270,34 @@ fn join_during_cooldown_heartbeats_at_once() {
 }
 
 #[test]
-fn disconnect_while_in_flight_ignores_the_late_response() {
+fn disconnect_while_in_flight_leaves_after_the_late_response_and_ignores_it() {
     let t0 = epoch();
     let (mut e, id) = engine_in(Start::Heartbeating, t0);
     e.disconnect(t0);
     let (kinds, _) = drain(&mut e, t0);
-    assert_eq!(kinds, ["leave"]);
+    assert!(
+        kinds.is_empty(),
+        "the leave waits for the heartbeat on the wire: {kinds:?}"
+    );
+    assert!(e.has_requests_in_flight());
     while e.poll_event().is_some() {}
     e.handle_response(t0, id.unwrap(), &resp(200, OK));
     assert_eq!(e.state(), S::Stopped);
     assert_eq!(e.poll_event(), None, "a stale response reports nothing");
+    let leave = e.poll_request(t0).expect("the leave goes after it");
+    assert_eq!(leave.op.name(), "leave");
     assert_eq!(e.poll_timeout(), None);
+    // Reconnecting while that leave is on the wire: the heartbeat for the same channels
+    // waits for the leave's answer, so the service never sees them out of order.
+    e.reconnect(t0 + FLOOR);
+    assert!(e.poll_request(t0 + FLOOR).is_none());
+    assert_eq!(
+        e.poll_timeout(),
+        None,
+        "no deadline: the leave's answer is awaited"
+    );
+    e.handle_response(t0 + FLOOR, leave.id, &resp(200, OK));
+    assert_eq!(drain(&mut e, t0 + FLOOR).0, ["heartbeat"]);
 }
 
 #[test]
@@ -301,31 +335,65 @@ fn too_many_requests_honours_retry_after_bounded_by_interval() {
 }
 
 #[test]
-fn repeated_failures_back_off_within_bounds_and_never_busy_loop() {
+fn repeated_failures_back_off_within_bounds_then_give_up() {
     let t0 = epoch();
     let mut e = HeartbeatEngine::new(HeartbeatConfig::new(60));
     e.join(t0, ["a"], Vec::<String>::new());
     let mut now = t0;
     let mut delays = Vec::new();
-    for _ in 0..12 {
+    let mut failures = 0u32;
+    loop {
         let (_, id) = drain(&mut e, now);
         e.handle_failure(now, id.expect("retry due"), refused("refused"));
-        let next = e.poll_timeout().unwrap();
-        delays.push(next - now);
-        now = next;
-        e.handle_timeout(now);
+        failures += 1;
+        match e.poll_timeout() {
+            Some(next) => {
+                delays.push(next - now);
+                now = next;
+                e.handle_timeout(now);
+            }
+            None => break,
+        }
+        assert!(failures < 50, "retries without end");
     }
     for (i, d) in delays.iter().enumerate() {
         assert!(
-            *d >= Duration::from_millis(500) && *d <= Duration::from_secs(29),
+            *d >= FLOOR && *d <= Duration::from_secs(29),
             "retry {i}: {d:?}"
         );
     }
-    assert!(delays[6] > delays[0], "delays grow: {delays:?}");
-    // Success resets to the normal interval.
-    let (_, id) = drain(&mut e, now);
-    e.handle_response(now, id.unwrap(), &resp(200, OK));
-    assert_eq!(e.poll_timeout(), Some(now + Duration::from_secs(29)));
+    assert!(delays[5] > delays[0], "delays grow: {delays:?}");
+    // Gave up: more than 3 retries, and the failures span the 60 s timeout.
+    let span: Duration = delays.iter().sum();
+    assert!(
+        failures > 4 && span >= Duration::from_secs(60),
+        "{failures} over {span:?}"
+    );
+    assert!(
+        span - delays[delays.len() - 1] < Duration::from_secs(60),
+        "not later than needed"
+    );
+    let events: Vec<_> = std::iter::from_fn(|| e.poll_event()).collect();
+    let n = events.len();
+    assert!(
+        matches!(&events[n - 3..], [
+            HeartbeatEvent::Failed { retry_in: None, .. },
+            HeartbeatEvent::GaveUp { failures: f, over },
+            HeartbeatEvent::StateChanged(S::Failed),
+        ] if *f == failures && *over == span),
+        "{:?}",
+        &events[n - 3..]
+    );
+    assert_eq!(e.state(), S::Failed);
+    assert!(e.poll_request(now + Duration::from_secs(3600)).is_none());
+    // Reconnect resumes; a success resets to the normal interval.
+    e.reconnect(now);
+    let (_, id) = drain(&mut e, now + FLOOR);
+    e.handle_response(now + FLOOR, id.unwrap(), &resp(200, OK));
+    assert_eq!(
+        e.poll_timeout(),
+        Some(now + FLOOR + Duration::from_secs(29))
+    );
 }
 
 #[test]
@@ -403,8 +471,14 @@ const HANDSHAKE: &str = r#"{"t":{"t":"14818966149684039","r":12},"m":[]}"#;
 const TIMEOUT_1: &str = r#"{"t":{"t":"14720341368999461","r":12},"m":[{"a":"2","f":0,"p":{"t":"14720341367516371","r":1},"k":"sub-c","c":"heartbeat-tornado-ch-pnpres","d":{"action": "timeout", "timestamp": 1472034136, "uuid": "heartbeat-tornado-messenger", "occupancy": 1},"b":"heartbeat-tornado-ch-pnpres"}]}"#;
 const TIMEOUT_2: &str = r#"{"t":{"t":"14720341368363471","r":3},"m":[{"a":"2","f":0,"p":{"t":"14720341367516371","r":1},"k":"sub-c","c":"heartbeat-tornado-ch-pnpres","d":{"action": "timeout", "timestamp": 1472034136, "uuid": "heartbeat-tornado-messenger", "occupancy": 1},"b":"heartbeat-tornado-ch-pnpres"}]}"#;
 
-fn watch_uri(e: &mut WatchEngine, now: Instant) -> (RequestId, String) {
-    let tx = e.poll_request(now).expect("a subscribe request");
+/// The next subscribe request: at `now`, or at the engine's deadline (the floor between
+/// polls, a retry) when there is one, moving `now` there.
+fn watch_uri(e: &mut WatchEngine, now: &mut Instant) -> (RequestId, String) {
+    if let Some(at) = e.poll_timeout() {
+        *now = (*now).max(at);
+        e.handle_timeout(*now);
+    }
+    let tx = e.poll_request(*now).expect("a subscribe request");
     let config = Config::new(Keyset::new("k"), UserId::new("w").unwrap());
     (tx.id, tx.op.to_request_for_test(&config))
 }
@@ -412,24 +486,25 @@ fn watch_uri(e: &mut WatchEngine, now: Instant) -> (RequestId, String) {
 #[test]
 fn watch_handshake_long_poll_and_dedup() {
     let t0 = epoch();
+    let mut now = t0;
     let mut e = WatchEngine::new(WatchConfig::default());
     assert!(e.poll_request(t0).is_none(), "idle without channels");
     e.add(t0, ["heartbeat-tornado-ch"], Vec::<String>::new());
-    let (id, uri) = watch_uri(&mut e, t0);
+    let (id, uri) = watch_uri(&mut e, &mut now);
     assert!(
         uri.contains("/v2/subscribe/k/heartbeat-tornado-ch-pnpres/0?") && uri.contains("tt=0"),
         "{uri}"
     );
-    e.handle_response(t0, id, &resp(200, HANDSHAKE));
+    e.handle_response(now, id, &resp(200, HANDSHAKE));
     assert_eq!(e.poll_event(), Some(WatchEvent::Connected));
-    let (id, uri) = watch_uri(&mut e, t0);
+    let (id, uri) = watch_uri(&mut e, &mut now);
     assert!(
         uri.contains("tt=14818966149684039") && uri.contains("tr=12"),
         "{uri}"
     );
-    e.handle_response(t0, id, &resp(200, TIMEOUT_1));
-    let (id, _) = watch_uri(&mut e, t0);
-    e.handle_response(t0, id, &resp(200, TIMEOUT_2));
+    e.handle_response(now, id, &resp(200, TIMEOUT_1));
+    let (id, _) = watch_uri(&mut e, &mut now);
+    e.handle_response(now, id, &resp(200, TIMEOUT_2));
     let mut got = Vec::new();
     while let Some(ev) = e.poll_event() {
         got.push(ev);
@@ -460,61 +535,69 @@ fn watch_handshake_long_poll_and_dedup() {
 #[test]
 fn watch_channel_change_cancels_and_keeps_cursor() {
     let t0 = epoch();
+    let mut now = t0;
     let mut e = WatchEngine::new(WatchConfig::default());
     e.add(t0, ["a"], Vec::<String>::new());
-    let (id, _) = watch_uri(&mut e, t0);
-    e.handle_response(t0, id, &resp(200, HANDSHAKE));
-    let (old, _) = watch_uri(&mut e, t0);
-    e.add(t0, Vec::<String>::new(), ["g"]);
+    let (id, _) = watch_uri(&mut e, &mut now);
+    e.handle_response(now, id, &resp(200, HANDSHAKE));
+    let (old, _) = watch_uri(&mut e, &mut now);
+    e.add(now, Vec::<String>::new(), ["g"]);
     assert_eq!(e.poll_cancel(), Some(old));
-    let (_, uri) = watch_uri(&mut e, t0);
+    let (_, uri) = watch_uri(&mut e, &mut now);
     assert!(
         uri.contains("/a-pnpres/0?")
             && uri.contains("channel-group=g-pnpres")
             && uri.contains("tt=14818966149684039"),
         "{uri}"
     );
-    e.handle_response(t0, old, &resp(200, TIMEOUT_1));
+    e.handle_response(now, old, &resp(200, TIMEOUT_1));
     assert_eq!(e.poll_event(), Some(WatchEvent::Connected));
     assert_eq!(e.poll_event(), None, "the superseded response is ignored");
-    e.remove(t0, ["a"], ["g"]);
+    e.remove(now, ["a"], ["g"]);
     assert_eq!(e.state(), WatchState::Idle);
-    assert!(e.poll_request(t0).is_none());
+    assert!(e.poll_request(now).is_none());
+    assert_eq!(e.poll_timeout(), None);
 }
 
 #[test]
 fn watch_reconnects_with_backoff_and_stops_on_forbidden() {
     let t0 = epoch();
+    let mut now = t0;
     let mut e = WatchEngine::new(WatchConfig::default());
     e.add(t0, ["a"], Vec::<String>::new());
-    let (id, _) = watch_uri(&mut e, t0);
-    e.handle_response(t0, id, &resp(200, HANDSHAKE));
-    let (id, _) = watch_uri(&mut e, t0);
-    e.handle_failure(t0, id, refused("reset"));
+    let (id, _) = watch_uri(&mut e, &mut now);
+    e.handle_response(now, id, &resp(200, HANDSHAKE));
+    let (id, _) = watch_uri(&mut e, &mut now);
+    let failed_at = now;
+    e.handle_failure(now, id, refused("reset"));
     assert_eq!(e.state(), WatchState::Reconnecting);
-    let at = e.poll_timeout().unwrap();
-    assert!(at >= t0 + Duration::from_millis(500) && at <= t0 + Duration::from_secs(1));
+    // Backoff says [0.5, 1] s; the floor says not before 1 s after the failed poll started.
+    assert_eq!(e.poll_timeout(), Some(failed_at + Duration::from_secs(1)));
     assert!(
-        e.poll_request(t0).is_none(),
+        e.poll_request(failed_at + Duration::from_millis(999))
+            .is_none(),
         "no request before the retry time"
     );
-    e.handle_timeout(at);
-    let (id, uri) = watch_uri(&mut e, at);
+    let (id, uri) = watch_uri(&mut e, &mut now);
+    assert_eq!(now, failed_at + Duration::from_secs(1));
     assert!(uri.contains("tt=14818966149684039"), "cursor kept: {uri}");
-    e.handle_response(at, id, &err(403));
+    e.handle_response(now, id, &err(403));
     assert_eq!(e.state(), WatchState::Stopped);
-    assert!(e.poll_request(at + Duration::from_secs(60)).is_none());
-    e.reconnect(at);
-    assert!(e.poll_request(at).is_some());
+    assert!(e.poll_request(now + Duration::from_secs(60)).is_none());
+    assert_eq!(e.poll_timeout(), None);
+    e.reconnect(now);
+    let (_, uri) = watch_uri(&mut e, &mut now);
+    assert!(uri.contains("tt=14818966149684039"), "cursor kept: {uri}");
 }
 
 #[test]
 fn watch_keeps_two_real_joins_within_one_second() {
     let t0 = epoch();
+    let mut now = t0;
     let mut e = WatchEngine::new(WatchConfig::default());
     e.add(t0, ["c"], Vec::<String>::new());
-    let (id, _) = watch_uri(&mut e, t0);
-    e.handle_response(t0, id, &resp(200, HANDSHAKE));
+    let (id, _) = watch_uri(&mut e, &mut now);
+    e.handle_response(now, id, &resp(200, HANDSHAKE));
     let join = |tt: &str, p: &str| {
         format!(
             r#"{{"t":{{"t":"{tt}","r":1}},"m":[{{"a":"1","f":0,"p":{{"t":"{p}","r":1}},"k":"k","c":"c-pnpres","d":{{"action":"join","timestamp":1700000000,"uuid":"ann","occupancy":1}},"b":"c-pnpres"}}]}}"#
@@ -524,8 +607,8 @@ fn watch_keeps_two_real_joins_within_one_second() {
         ("17000000000000010", "17000000000000005"),
         ("17000000000000020", "17000000000000015"),
     ] {
-        let (id, _) = watch_uri(&mut e, t0);
-        e.handle_response(t0, id, &resp(200, &join(tt, p)));
+        let (id, _) = watch_uri(&mut e, &mut now);
+        e.handle_response(now, id, &resp(200, &join(tt, p)));
     }
     let joins = std::iter::from_fn(|| e.poll_event())
         .filter(|ev| matches!(ev, WatchEvent::Presence(PresenceEvent::Join(_))))
@@ -537,22 +620,52 @@ fn watch_keeps_two_real_joins_within_one_second() {
 }
 
 #[test]
-fn zero_interval_or_retry_base_never_busy_loops() {
+fn tiny_interval_or_retry_base_never_busy_loops() {
     let t0 = epoch();
     let mut config = HeartbeatConfig::new(20);
-    config.interval = Some(Duration::ZERO);
+    config.interval = Some(Duration::from_nanos(1));
     config.retry_base = Duration::ZERO;
-    assert_eq!(config.interval(), Duration::from_secs(1));
+    assert_eq!(config.interval(), FLOOR);
     let mut e = HeartbeatEngine::new(config);
     e.join(t0, ["a"], Vec::<String>::new());
     let (_, id) = drain(&mut e, t0);
     e.handle_response(t0, id.unwrap(), &resp(200, OK));
-    assert_eq!(e.poll_timeout(), Some(t0 + Duration::from_secs(1)));
-    let t1 = t0 + Duration::from_secs(1);
+    assert_eq!(e.poll_timeout(), Some(t0 + FLOOR));
+    let t1 = t0 + FLOOR;
     e.handle_timeout(t1);
     let (_, id) = drain(&mut e, t1);
     e.handle_failure(t1, id.unwrap(), refused("reset"));
-    assert!(e.poll_timeout().unwrap() >= t1 + Duration::from_millis(50));
+    assert_eq!(
+        e.poll_timeout(),
+        Some(t1 + FLOOR),
+        "an instant failure is retried after the floor"
+    );
+}
+
+#[test]
+fn zero_interval_turns_heartbeating_off() {
+    let t0 = epoch();
+    let mut config = HeartbeatConfig::new(60);
+    config.interval = Some(Duration::ZERO);
+    let mut e = HeartbeatEngine::new(config);
+    e.record_transitions(16);
+    e.join(t0, ["a"], ["g"]);
+    e.set_state(t0, "a", serde_json::json!({"k": 1}));
+    e.handle_timeout(t0 + Duration::from_secs(3600));
+    assert!(e.poll_request(t0 + Duration::from_secs(3600)).is_none());
+    e.left(t0, ["a"], Vec::<String>::new());
+    e.disconnect(t0);
+    e.reconnect(t0);
+    assert!(e.poll_request(t0).is_none(), "no leave either");
+    assert_eq!(e.state(), S::Inactive);
+    assert_eq!(e.poll_event(), None);
+    assert_eq!(e.poll_transition(), None);
+    assert_eq!(e.poll_timeout(), None);
+    assert_eq!(
+        e.channel_groups().collect::<Vec<_>>(),
+        ["g"],
+        "inputs are remembered"
+    );
 }
 
 /// A transport failure as a driver reports it.

@@ -8,7 +8,102 @@ pub(crate) mod watch;
 
 use crate::request::{HttpRequest, Operation, RequestMeta};
 use crate::{Config, Error, ErrorKind, ServiceError};
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// One step of an engine, as data: the state before, the input, the state after and
+/// what the engine did about it (requests handed out, timers set or dropped, a give-up).
+///
+/// Recording is off until the engine's `record_transitions(capacity)` is called; then
+/// every input (including a deadline that passed, `TimesUp`) appends one entry, and
+/// `poll_transition` drains them oldest first. When more than `capacity` entries are
+/// waiting, the oldest are dropped, so an undrained log never grows without bound.
+///
+/// ```
+/// use presence_core::{HeartbeatConfig, HeartbeatEffect, HeartbeatEngine, HeartbeatInput, HeartbeatState};
+/// # #[allow(clippy::disallowed_methods)]
+/// let t0 = std::time::Instant::now();
+/// let mut engine = HeartbeatEngine::new(HeartbeatConfig::new(60));
+/// engine.record_transitions(64);
+/// engine.join(t0, ["lobby"], Vec::<String>::new());
+/// let step = engine.poll_transition().unwrap();
+/// assert_eq!((step.from, step.to), (HeartbeatState::Inactive, HeartbeatState::Heartbeating));
+/// assert!(matches!(step.input, HeartbeatInput::Joined { .. }));
+/// assert!(matches!(step.effects[..], [HeartbeatEffect::Heartbeat { id: 1, .. }]));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition<S, I, E> {
+    /// The `now` of the input.
+    pub at: Instant,
+    /// The state before the input.
+    pub from: S,
+    /// What came in.
+    pub input: I,
+    /// The state after the input.
+    pub to: S,
+    /// What the engine did, in order.
+    pub effects: Vec<E>,
+}
+
+/// The bounded transition log both engines keep (off when `capacity` is 0).
+#[derive(Debug)]
+pub(crate) struct Trace<S, I, E> {
+    capacity: usize,
+    entries: VecDeque<Transition<S, I, E>>,
+    /// Effects of the input being handled.
+    effects: Vec<E>,
+}
+
+impl<S, I, E> Default for Trace<S, I, E> {
+    fn default() -> Self {
+        Self {
+            capacity: 0,
+            entries: VecDeque::new(),
+            effects: Vec::new(),
+        }
+    }
+}
+
+impl<S, I, E> Trace<S, I, E> {
+    pub(crate) fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity;
+        while self.entries.len() > capacity {
+            self.entries.pop_front();
+        }
+    }
+
+    pub(crate) fn is_on(&self) -> bool {
+        self.capacity > 0
+    }
+
+    /// Notes an effect of the input being handled.
+    pub(crate) fn effect(&mut self, effect: E) {
+        if self.is_on() {
+            self.effects.push(effect);
+        }
+    }
+
+    /// Closes the entry for one input.
+    pub(crate) fn record(&mut self, at: Instant, from: S, input: impl FnOnce() -> I, to: S) {
+        if !self.is_on() {
+            return;
+        }
+        if self.entries.len() == self.capacity {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(Transition {
+            at,
+            from,
+            input: input(),
+            to,
+            effects: std::mem::take(&mut self.effects),
+        });
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Transition<S, I, E>> {
+        self.entries.pop_front()
+    }
+}
 
 /// Identifies a request handed out by an engine.
 pub type RequestId = u64;
