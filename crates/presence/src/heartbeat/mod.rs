@@ -321,4 +321,17 @@ mod tests {
         assert_eq!(b.heartbeat_config(), c.heartbeat_config());
         assert_eq!(builder().timeout(5).heartbeat_config().timeout, 20);
     }
+
+    /// Issue 16: a handle built with no settings heartbeats (every `timeout / 2 - 1`
+    /// s) and leaves (on stop and on drop), unlike the SDKs whose defaults silently
+    /// never heartbeat or never leave.
+    #[test]
+    fn the_default_handle_heartbeats_and_leaves() {
+        let b = builder();
+        let config = b.heartbeat_config();
+        assert!(config.heartbeats_enabled());
+        assert!(!config.suppress_leave);
+        assert_eq!(config.interval(), Duration::from_secs(149));
+        assert!(b.leave_on_drop);
+    }
 }
