@@ -56,7 +56,23 @@
 //!    `poll_timeout()` (→ `handle_timeout(now)`), or a user input. Then go to 1.
 //!
 //! Responses for requests the engine no longer cares about (after a disconnect or a
-//! channel change) are ignored, so a driver need not track them.
+//! channel change) are ignored, so a driver need not track them. Report them all the
+//! same: the heartbeat engine holds a leave back until the heartbeat for its channels
+//! has been answered, failed or cancelled.
+//!
+//! **No spin.** Each engine keeps a floor between its requests that does not depend on
+//! how fast the origin answers: two heartbeats never start less than
+//! [`MIN_HEARTBEAT_INTERVAL`] (1 s) apart; two subscribes never less than
+//! [`MIN_POLL_GAP`] (100 ms), nor less than [`IDLE_POLL_GAP`] (1 s) after the start of
+//! a long-poll that brought nothing new. Against an origin answering everything at once
+//! (an empty long-poll, a 200 heartbeat, a storm of errors) that is at most one
+//! heartbeat and one subscribe per second per engine. Retries end in a typed give-up
+//! ([`HeartbeatEvent::GaveUp`], [`WatchEvent::GaveUp`]).
+//!
+//! **Transitions as data.** `record_transitions(capacity)` makes an engine record every
+//! input as a [`Transition`] (state before, input, state after, effects), drained with
+//! `poll_transition`; the contract scenarios of PubNub's presence feature file are
+//! tested over it (`tests/contract.rs`, docs/TESTING.md).
 //!
 //! ```
 //! use presence_core::{HeartbeatConfig, HeartbeatEngine};
