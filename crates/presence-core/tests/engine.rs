@@ -675,3 +675,190 @@ fn refused(why: &str) -> presence_core::Failure {
         why,
     ))
 }
+
+// ---- what the mutation runs found untested (docs/TESTING.md) ----
+
+/// Call options (keyset, extra query parameters) reach every request of both engines;
+/// the requests name their channels and classify answers as their operations do.
+#[test]
+fn call_options_reach_every_request_and_requests_describe_themselves() {
+    use presence_core::{CallOptions, KeysetChoice, Operation};
+    let t0 = epoch();
+    let options = CallOptions {
+        keyset: KeysetChoice::Explicit(Keyset::new("other")),
+        query: vec![("extra".into(), "1".into())],
+    };
+    let config = Config::new(Keyset::new("k"), UserId::new("u").unwrap());
+    let mut e = HeartbeatEngine::new(HeartbeatConfig::new(60));
+    e.set_call_options(options.clone());
+    e.join(t0, ["a", "b"], ["g"]);
+    let tx = e.poll_request(t0).unwrap();
+    assert_eq!((tx.op.name(), tx.op.channel_count()), ("heartbeat", 3));
+    let uri = tx
+        .op
+        .build(&config, &RequestMeta::new(0))
+        .unwrap()
+        .uri()
+        .to_string();
+    assert!(
+        uri.contains("/sub-key/other/") && uri.contains("extra=1"),
+        "{uri}"
+    );
+    // The request parses answers as a heartbeat does: a 403 is an error, a 200 is not.
+    assert!(tx.op.parse_response(&err(403)).is_err());
+    assert!(tx.op.parse_response(&resp(200, OK)).is_ok());
+    e.handle_response(t0, tx.id, &resp(200, OK));
+    e.left(t0 + FLOOR, ["a"], Vec::<String>::new());
+    let leave = e.poll_request(t0 + FLOOR).unwrap();
+    assert_eq!((leave.op.name(), leave.op.channel_count()), ("leave", 1));
+    let uri = leave.op.to_request_for_test(&config);
+    assert!(
+        uri.contains("/sub-key/other/")
+            && uri.contains("/channel/a/leave")
+            && uri.contains("extra=1"),
+        "{uri}"
+    );
+    assert!(leave.op.parse_response(&err(500)).is_err());
+
+    let mut w = WatchEngine::new(WatchConfig::default());
+    w.set_call_options(options);
+    w.add(t0, ["a"], Vec::<String>::new());
+    let uri = w.poll_request(t0).unwrap().op.to_request_for_test(&config);
+    assert!(
+        uri.contains("/v2/subscribe/other/") && uri.contains("extra=1"),
+        "{uri}"
+    );
+}
+
+#[test]
+fn the_engine_reports_its_settings_names_and_requests_in_flight() {
+    let t0 = epoch();
+    let mut config = HeartbeatConfig::new(60);
+    config.suppress_leave = true;
+    let mut e = HeartbeatEngine::new(config.clone());
+    assert_eq!(e.config(), &config);
+    assert!(!e.has_requests_in_flight());
+    e.join(t0, ["a"], ["g", "h"]);
+    assert_eq!(e.channel_groups().collect::<Vec<_>>(), ["g", "h"]);
+    assert!(
+        e.has_requests_in_flight(),
+        "a heartbeat handed out, not yet polled"
+    );
+    let tx = e.poll_request(t0).unwrap();
+    assert!(e.has_requests_in_flight(), "the heartbeat on the wire");
+    e.handle_response(t0, tx.id, &resp(200, OK));
+    assert!(!e.has_requests_in_flight());
+    // A leave on the wire counts too.
+    let mut e = HeartbeatEngine::new(HeartbeatConfig::new(60));
+    e.join(t0, ["a"], Vec::<String>::new());
+    let tx = e.poll_request(t0).unwrap();
+    e.handle_response(t0, tx.id, &resp(200, OK));
+    e.left_all(t0);
+    assert!(e.has_requests_in_flight(), "a leave waiting to be polled");
+    let leave = e.poll_request(t0).unwrap();
+    assert!(e.has_requests_in_flight(), "the leave on the wire");
+    assert_ne!(leave.id, tx.id, "every request has its own id");
+    e.handle_response(t0, leave.id, &resp(200, OK));
+    assert!(!e.has_requests_in_flight());
+}
+
+#[test]
+fn events_and_states_print_one_line_each() {
+    use presence_core::{Failure, TransportFailure, TransportFailureKind};
+    let failure = refused("refused");
+    let lines = [
+        (HeartbeatEvent::Succeeded, "heartbeat succeeded"),
+        (
+            HeartbeatEvent::Failed {
+                failure: failure.clone(),
+                retry_in: Some(Duration::from_millis(1500)),
+            },
+            "heartbeat failed: transport error (connect): refused (retry in 1.5 s)",
+        ),
+        (
+            HeartbeatEvent::Failed {
+                failure: failure.clone(),
+                retry_in: None,
+            },
+            "heartbeat failed: transport error (connect): refused (not retried)",
+        ),
+        (
+            HeartbeatEvent::GaveUp {
+                failures: 9,
+                over: Duration::from_secs(310),
+            },
+            "gave up after 9 failed heartbeats over 310.0 s",
+        ),
+        (
+            HeartbeatEvent::LeaveFailed(failure.clone()),
+            "leave failed: transport error (connect): refused",
+        ),
+        (HeartbeatEvent::StateChanged(S::Cooldown), "state: cooldown"),
+    ];
+    for (event, line) in lines {
+        assert_eq!(event.to_string(), line);
+    }
+    let states = [
+        S::Inactive,
+        S::Heartbeating,
+        S::Cooldown,
+        S::Failed,
+        S::Stopped,
+    ];
+    let names: Vec<String> = states.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        names,
+        ["inactive", "heartbeating", "cooldown", "failed", "stopped"]
+    );
+    assert_eq!(
+        WatchEvent::GaveUp {
+            failures: 12,
+            over: Duration::from_secs(301)
+        }
+        .to_string(),
+        "gave up after 12 failed requests over 301.0 s"
+    );
+    assert_eq!(
+        WatchEvent::Failed {
+            failure: failure.clone(),
+            retry_in: None
+        }
+        .to_string(),
+        "failed: transport error (connect): refused (the watch stopped)"
+    );
+    // Failures: their kind, message and source.
+    let t = TransportFailure::new(TransportFailureKind::Tls, "bad certificate");
+    assert_eq!(t.message(), "bad certificate");
+    assert!(!t.kind().is_retryable());
+    let f = Failure::Transport(t);
+    assert_eq!(f.to_string(), "transport error (tls): bad certificate");
+    assert!(std::error::Error::source(&f).is_none() && f.service_error().is_none());
+    use presence_core::Operation;
+    let error = presence_core::Heartbeat::new()
+        .parse_response(&err(403))
+        .unwrap_err();
+    let service = Failure::Response(error.clone());
+    assert_eq!(service.service_error().map(|e| e.status), Some(403));
+    assert!(std::error::Error::source(&service).is_some());
+    assert_eq!(service.to_string(), error.to_string());
+}
+
+#[test]
+fn a_retry_after_above_the_cap_waits_the_cap() {
+    let t0 = epoch();
+    let mut now = t0;
+    let mut e = WatchEngine::new(WatchConfig::default());
+    e.add(t0, ["a"], Vec::<String>::new());
+    let (id, _) = watch_uri(&mut e, &mut now);
+    let r429 = http::Response::builder()
+        .status(429)
+        .header("retry-after", "600")
+        .body(br#"{"status": 429, "error": true, "message": "Too Many Requests", "service": "Presence"}"#.to_vec())
+        .unwrap();
+    e.handle_response(now, id, &r429);
+    assert_eq!(
+        e.poll_timeout(),
+        Some(now + Duration::from_secs(32)),
+        "the 32 s cap"
+    );
+}
