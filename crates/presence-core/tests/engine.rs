@@ -862,3 +862,58 @@ fn a_retry_after_above_the_cap_waits_the_cap() {
         "the 32 s cap"
     );
 }
+
+/// Recording is off until asked for, keeps at most `capacity` entries (dropping the
+/// oldest), shrinks with a smaller capacity, and stops at 0.
+#[test]
+fn the_transition_log_is_off_by_default_and_bounded() {
+    use presence_core::HeartbeatInput;
+    let t0 = epoch();
+    let mut e = HeartbeatEngine::new(HeartbeatConfig::new(60));
+    e.join(t0, ["a", "b", "c", "d"], Vec::<String>::new());
+    assert_eq!(e.poll_transition(), None, "off by default");
+    let names = |e: &mut HeartbeatEngine| -> Vec<Option<String>> {
+        std::iter::from_fn(|| e.poll_transition())
+            .map(|t| match t.input {
+                HeartbeatInput::StateSet { name } => name,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    let set = |e: &mut HeartbeatEngine, names: &[&str]| {
+        for n in names {
+            e.set_state(t0, *n, serde_json::json!({}));
+        }
+    };
+    e.record_transitions(2);
+    set(&mut e, &["a", "b", "c"]);
+    assert_eq!(
+        names(&mut e),
+        [Some("b".into()), Some("c".into())],
+        "the oldest dropped"
+    );
+    e.record_transitions(5);
+    set(&mut e, &["a", "b", "c", "d"]);
+    e.record_transitions(2);
+    assert_eq!(
+        names(&mut e),
+        [Some("c".into()), Some("d".into())],
+        "shrunk to the newest"
+    );
+    set(&mut e, &["a"]);
+    e.record_transitions(0);
+    set(&mut e, &["b"]);
+    assert_eq!(e.poll_transition(), None, "off again, and emptied");
+
+    let mut w = WatchEngine::new(WatchConfig::default());
+    w.add(t0, ["a"], Vec::<String>::new());
+    assert_eq!(w.poll_transition(), None, "off by default");
+    w.record_transitions(1);
+    w.add(t0, ["b"], Vec::<String>::new());
+    w.add(t0, ["c"], Vec::<String>::new());
+    let t = w.poll_transition().expect("the newest");
+    assert!(
+        matches!(t.input, presence_core::WatchInput::Added { ref channels, .. } if channels == &["c"])
+    );
+    assert_eq!(w.poll_transition(), None);
+}
