@@ -170,6 +170,68 @@ fn reply() -> impl Strategy<Value = Reply> {
     ]
 }
 
+/// What both engines take from a driver.
+trait Driven {
+    fn response(&mut self, now: Instant, id: RequestId, r: &http::Response<Vec<u8>>);
+    fn failure(&mut self, now: Instant, id: RequestId, f: Failure);
+    fn cancelled(&mut self, now: Instant, id: RequestId);
+}
+
+impl Driven for HeartbeatEngine {
+    fn response(&mut self, now: Instant, id: RequestId, r: &http::Response<Vec<u8>>) {
+        self.handle_response(now, id, r);
+    }
+    fn failure(&mut self, now: Instant, id: RequestId, f: Failure) {
+        self.handle_failure(now, id, f);
+    }
+    fn cancelled(&mut self, now: Instant, id: RequestId) {
+        self.handle_cancelled(now, id);
+    }
+}
+
+impl Driven for WatchEngine {
+    fn response(&mut self, now: Instant, id: RequestId, r: &http::Response<Vec<u8>>) {
+        self.handle_response(now, id, r);
+    }
+    fn failure(&mut self, now: Instant, id: RequestId, f: Failure) {
+        self.handle_failure(now, id, f);
+    }
+    fn cancelled(&mut self, now: Instant, id: RequestId) {
+        self.handle_cancelled(now, id);
+    }
+}
+
+/// Gives `engine` the answer `reply` (`ok` is the body a success carries) to request
+/// `id`; returns the `Retry-After` sent, if any.
+fn deliver<E: Driven>(
+    engine: &mut E,
+    now: Instant,
+    id: RequestId,
+    reply: &Reply,
+    ok: http::Response<Vec<u8>>,
+) -> Option<Duration> {
+    match reply {
+        Reply::Ok => engine.response(now, id, &ok),
+        Reply::ServerError(s) => engine.response(now, id, &error_body(*s, None)),
+        Reply::TooMany(ra) => {
+            engine.response(now, id, &error_body(429, Some(*ra)));
+            return Some(Duration::from_secs(*ra));
+        }
+        Reply::Forbidden => engine.response(now, id, &error_body(403, None)),
+        Reply::FalseOk => engine.response(
+            now,
+            id,
+            &http::Response::new(
+                br#"{"status": 503, "message": "Service Unavailable", "error": 1, "service": "Presence"}"#
+                    .to_vec(),
+            ),
+        ),
+        Reply::Refused => engine.failure(now, id, transport(TransportFailureKind::Timeout)),
+        Reply::Cancelled => engine.cancelled(now, id),
+    }
+    None
+}
+
 // ---------------------------------------------------------------- heartbeat engine
 
 #[derive(Debug, Clone)]
@@ -375,30 +437,7 @@ impl HbHarness {
 
     fn answer(&mut self, req: OnWire, reply: &Reply) -> Result<(), String> {
         let now = self.now;
-        self.retry_after = None;
-        match reply {
-            Reply::Ok => self.engine.handle_response(now, req.id, &ok_body()),
-            Reply::ServerError(s) => self.engine.handle_response(now, req.id, &error_body(*s, None)),
-            Reply::TooMany(ra) => {
-                self.retry_after = Some(Duration::from_secs(*ra));
-                self.engine
-                    .handle_response(now, req.id, &error_body(429, Some(*ra)));
-            }
-            Reply::Forbidden => self.engine.handle_response(now, req.id, &error_body(403, None)),
-            Reply::FalseOk => self.engine.handle_response(
-                now,
-                req.id,
-                &http::Response::new(
-                    br#"{"status": 503, "message": "Service Unavailable", "error": 1, "service": "Presence"}"#
-                        .to_vec(),
-                ),
-            ),
-            Reply::Refused => {
-                self.engine
-                    .handle_failure(now, req.id, transport(TransportFailureKind::Timeout))
-            }
-            Reply::Cancelled => self.engine.handle_cancelled(now, req.id),
-        }
+        self.retry_after = deliver(&mut self.engine, now, req.id, reply, ok_body());
         let expect = if req.heartbeat {
             let outcome = match reply {
                 Reply::Ok => hb::Outcome::Ok,
@@ -998,27 +1037,14 @@ impl WHarness {
                 wm::Expect::Nothing
             }
             WAnswer::Fail(reply) => {
-                let retryable = !matches!(reply, Reply::Forbidden);
-                match reply {
-                    Reply::Ok | Reply::FalseOk => {
-                        self.engine.handle_response(now, id, &error_body(502, None))
-                    }
-                    Reply::ServerError(s) => {
-                        self.engine.handle_response(now, id, &error_body(*s, None))
-                    }
-                    Reply::TooMany(ra) => {
-                        self.retry_after = Some(Duration::from_secs(*ra));
-                        self.engine
-                            .handle_response(now, id, &error_body(429, Some(*ra)));
-                    }
-                    Reply::Forbidden => {
-                        self.engine.handle_response(now, id, &error_body(403, None))
-                    }
-                    _ => self
-                        .engine
-                        .handle_failure(now, id, transport(TransportFailureKind::Io)),
-                }
-                self.model.failed(now, id, retryable)
+                // A failure: `Ok` here is a 502 (the successes are `Events`).
+                let reply = match reply {
+                    Reply::Ok => &Reply::ServerError(502),
+                    r => r,
+                };
+                self.retry_after = deliver(&mut self.engine, now, id, reply, ok_body());
+                self.model
+                    .failed(now, id, !matches!(reply, Reply::Forbidden))
             }
         };
         let events: Vec<WatchEvent> = std::iter::from_fn(|| self.engine.poll_event()).collect();

@@ -20,178 +20,171 @@ const UNAVAILABLE: &str =
 /// How long each test watches the origin.
 const WATCH: Duration = Duration::from_secs(3);
 
-fn instant_origin(body: &'static str, status: u16) -> Scripted {
-    scripted(vec![("/", Reply::Body(status, body))])
+/// What the origin does, and what runs against it.
+#[derive(Clone, Copy, Debug)]
+enum Case {
+    /// A watch; every long-poll answered at once, empty.
+    WatchEmpty,
+    /// A watch; every request answered at once with a 503.
+    WatchFailing,
+    /// A heartbeat handle with the shortest interval; every heartbeat a 200 at once.
+    HeartbeatOk,
+    /// A heartbeat handle (timeout 20); every heartbeat a 503 at once.
+    HeartbeatFailing,
 }
 
-/// Requests the origin saw over `WATCH`, counted from the first one.
-fn count_over_window(server: &Scripted) -> usize {
-    let start = Instant::now();
+impl Case {
+    fn origin(self) -> Scripted {
+        let (status, body) = match self {
+            Case::WatchEmpty => (200, EMPTY_POLL),
+            Case::HeartbeatOk => (200, OK),
+            Case::WatchFailing | Case::HeartbeatFailing => (503, UNAVAILABLE),
+        };
+        scripted(vec![("/", Reply::Body(status, body))])
+    }
+
+    /// The requests allowed in `WATCH`, counted from the first.
+    fn allowed(self) -> std::ops::RangeInclusive<usize> {
+        match self {
+            // The handshake, the first long-poll 100 ms later, then one a second: 5 in
+            // 3 s, 6 at the edges; at least 3 shows it is polling.
+            Case::WatchEmpty => 3..=6,
+            // One at once, then the backoff: 1 s, then 2–4 s…, never faster than 1 s.
+            Case::WatchFailing => 1..=4,
+            // One at once, then one a second: 4 in 3 s, 5 at the edges.
+            Case::HeartbeatOk | Case::HeartbeatFailing => 2..=5,
+        }
+    }
+}
+
+/// The watch or heartbeat handle of `case` on `client` (either client: the builders
+/// have the same methods), boxed.
+macro_rules! start {
+    ($client:expr, $case:expr) => {
+        match $case {
+            Case::WatchEmpty | Case::WatchFailing => {
+                Box::new($client.watch().channels(["lobby"]).start().unwrap())
+            }
+            Case::HeartbeatOk => Box::new(
+                $client
+                    .presence()
+                    .channels(["lobby"])
+                    .interval(Duration::from_millis(1))
+                    .connected(true)
+                    .unwrap(),
+            ),
+            Case::HeartbeatFailing => Box::new(
+                $client
+                    .presence()
+                    .channels(["lobby"])
+                    .timeout(20)
+                    .connected(true)
+                    .unwrap(),
+            ),
+        }
+    };
+}
+
+/// Starts `case`'s loop against its origin with `start` (which returns what keeps the
+/// loop alive), counts the requests over `WATCH` from the first, then ends the loop.
+fn run<K>(case: Case, start: impl FnOnce(&str, Case) -> K) {
+    let server = case.origin();
+    let running = start(&server.origin, case);
+    let begin = Instant::now();
     while server.requests.load(Ordering::SeqCst) == 0 {
         assert!(
-            start.elapsed() < Duration::from_secs(10),
+            begin.elapsed() < Duration::from_secs(10),
             "no request at all"
         );
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(WATCH);
-    server.requests.load(Ordering::SeqCst)
-}
-
-/// A watch: the handshake, the first long-poll 100 ms later, then one per second:
-/// 5 in 3 s, 6 allowing for timing at the edges. At least 3 shows it is polling.
-fn assert_watch_rate(n: usize) {
-    assert!((3..=6).contains(&n), "{n} subscribe requests in {WATCH:?}");
-}
-
-/// A heartbeat loop: one at once, then one per second: 4 in 3 s, 5 at the edges.
-fn assert_heartbeat_rate(n: usize) {
-    assert!((2..=5).contains(&n), "{n} heartbeats in {WATCH:?}");
+    let n = server.requests.load(Ordering::SeqCst);
+    drop(running);
+    assert!(
+        case.allowed().contains(&n),
+        "{case:?}: {n} requests in {WATCH:?}"
+    );
 }
 
 #[cfg(feature = "hyper")]
 mod async_client {
     use super::*;
-    use presence::Client;
 
-    fn client(origin: &str) -> Client {
-        Client::builder()
+    /// The stream or handle of `case` on the async client (a tokio task).
+    fn start(origin: &str, case: Case) -> Box<dyn std::any::Any + Send> {
+        let client = presence::Client::builder()
             .subscribe_key("demo")
             .user_id("watcher")
             .origin(origin)
             .build()
-            .unwrap()
+            .unwrap();
+        start!(client, case)
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_watch_against_an_origin_answering_every_long_poll_at_once_empty() {
-        let server = instant_origin(EMPTY_POLL, 200);
-        let stream = client(&server.origin)
-            .watch()
-            .channels(["lobby"])
-            .start()
+    fn on_tokio(case: Case) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
             .unwrap();
-        let n = tokio::task::spawn_blocking(move || count_over_window(&server))
-            .await
-            .unwrap();
-        drop(stream);
-        assert_watch_rate(n);
+        let _entered = rt.enter();
+        run(case, start);
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_watch_against_an_origin_failing_every_request_at_once() {
-        let server = instant_origin(UNAVAILABLE, 503);
-        let stream = client(&server.origin)
-            .watch()
-            .channels(["lobby"])
-            .start()
-            .unwrap();
-        let n = tokio::task::spawn_blocking(move || count_over_window(&server))
-            .await
-            .unwrap();
-        drop(stream);
-        // One at once, then the backoff: 1 s, then 2–4 s… never faster than 1 s.
-        assert!((1..=4).contains(&n), "{n} subscribe requests in {WATCH:?}");
+    #[test]
+    fn a_watch_against_an_origin_answering_every_long_poll_at_once_empty() {
+        on_tokio(Case::WatchEmpty);
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_heartbeat_handle_with_the_shortest_interval_against_instant_200s() {
-        let server = instant_origin(OK, 200);
-        let handle = client(&server.origin)
-            .presence()
-            .channels(["lobby"])
-            .interval(Duration::from_millis(1))
-            .connected(true)
-            .unwrap();
-        let n = tokio::task::spawn_blocking(move || count_over_window(&server))
-            .await
-            .unwrap();
-        handle.stop_without_leave().await;
-        assert_heartbeat_rate(n);
+    #[test]
+    fn a_watch_against_an_origin_failing_every_request_at_once() {
+        on_tokio(Case::WatchFailing);
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_heartbeat_handle_against_instant_errors() {
-        let server = instant_origin(UNAVAILABLE, 503);
-        let handle = client(&server.origin)
-            .presence()
-            .channels(["lobby"])
-            .timeout(20)
-            .connected(true)
-            .unwrap();
-        let n = tokio::task::spawn_blocking(move || count_over_window(&server))
-            .await
-            .unwrap();
-        handle.stop_without_leave().await;
-        assert_heartbeat_rate(n);
+    #[test]
+    fn a_heartbeat_handle_with_the_shortest_interval_against_instant_200s() {
+        on_tokio(Case::HeartbeatOk);
+    }
+
+    #[test]
+    fn a_heartbeat_handle_against_instant_errors() {
+        on_tokio(Case::HeartbeatFailing);
     }
 }
 
 #[cfg(feature = "ureq")]
 mod blocking_client {
     use super::*;
-    use presence::blocking::Client;
 
-    fn client(origin: &str) -> Client {
-        Client::builder()
+    /// The watcher or handle of `case` on the blocking client (threads).
+    fn start(origin: &str, case: Case) -> Box<dyn std::any::Any> {
+        let client = presence::blocking::Client::builder()
             .subscribe_key("demo")
             .user_id("watcher")
             .origin(origin)
             .build_blocking()
-            .unwrap()
+            .unwrap();
+        start!(client, case)
     }
 
     #[test]
     fn a_watch_against_an_origin_answering_every_long_poll_at_once_empty() {
-        let server = instant_origin(EMPTY_POLL, 200);
-        let watcher = client(&server.origin)
-            .watch()
-            .channels(["lobby"])
-            .start()
-            .unwrap();
-        let n = count_over_window(&server);
-        drop(watcher);
-        assert_watch_rate(n);
+        run(Case::WatchEmpty, start);
     }
 
     #[test]
     fn a_watch_against_an_origin_failing_every_request_at_once() {
-        let server = instant_origin(UNAVAILABLE, 503);
-        let watcher = client(&server.origin)
-            .watch()
-            .channels(["lobby"])
-            .start()
-            .unwrap();
-        let n = count_over_window(&server);
-        drop(watcher);
-        assert!((1..=4).contains(&n), "{n} subscribe requests in {WATCH:?}");
+        run(Case::WatchFailing, start);
     }
 
     #[test]
     fn a_heartbeat_handle_with_the_shortest_interval_against_instant_200s() {
-        let server = instant_origin(OK, 200);
-        let handle = client(&server.origin)
-            .presence()
-            .channels(["lobby"])
-            .interval(Duration::from_millis(1))
-            .connected(true)
-            .unwrap();
-        let n = count_over_window(&server);
-        handle.stop_without_leave();
-        assert_heartbeat_rate(n);
+        run(Case::HeartbeatOk, start);
     }
 
     #[test]
     fn a_heartbeat_handle_against_instant_errors() {
-        let server = instant_origin(UNAVAILABLE, 503);
-        let handle = client(&server.origin)
-            .presence()
-            .channels(["lobby"])
-            .timeout(20)
-            .connected(true)
-            .unwrap();
-        let n = count_over_window(&server);
-        handle.stop_without_leave();
-        assert_heartbeat_rate(n);
+        run(Case::HeartbeatFailing, start);
     }
 }

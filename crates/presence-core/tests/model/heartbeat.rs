@@ -427,23 +427,15 @@ impl HeartbeatModel {
     ) -> Result<(), String> {
         let at = now + delay;
         let floor = self.earliest(now);
-        // Never before the floor; never later than the interval, or the floor if that
-        // is later; at least the backoff's lower bound and the Retry-After, each capped
-        // by the interval.
-        let attempt = self.failures - 1;
-        let full = base
-            .max(Duration::from_millis(100))
-            .saturating_mul(1u32 << attempt.min(20))
-            .min(self.interval);
-        let lower = (full / 2).max(retry_after.unwrap_or_default().min(self.interval));
-        if at < floor || delay > self.interval.max(floor - now) || delay < lower.min(self.interval)
-        {
-            return Err(format!(
-                "retry in {delay:?} (attempt {attempt}, retry-after {retry_after:?}, floor at +{:?}, interval {:?})",
-                floor - now,
-                self.interval
-            ));
-        }
+        super::check_retry(
+            now,
+            delay,
+            self.failures - 1,
+            base,
+            self.interval,
+            retry_after,
+            floor,
+        )?;
         self.due = Some(at);
         Ok(())
     }

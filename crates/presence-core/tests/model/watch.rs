@@ -263,18 +263,17 @@ impl WatchModel {
         retry_after: Option<Duration>,
     ) -> Result<(), String> {
         let base = self.retry_base.max(Duration::from_millis(100));
-        let cap = self.retry_cap.max(base);
-        let attempt = self.failures - 1;
-        let full = base.saturating_mul(1u32 << attempt.min(20)).min(cap);
-        let lower = (full / 2).max(retry_after.unwrap_or_default()).min(cap);
         let floor = self.earliest(now, IDLE_GAP);
         let at = now + delay;
-        if at < floor || delay < lower || delay > cap.max(floor - now) {
-            return Err(format!(
-                "retry in {delay:?} (attempt {attempt}, retry-after {retry_after:?}, cap {cap:?}, floor at +{:?})",
-                floor - now
-            ));
-        }
+        super::check_retry(
+            now,
+            delay,
+            self.failures - 1,
+            base,
+            self.retry_cap.max(base),
+            retry_after,
+            floor,
+        )?;
         self.due = Some(at);
         Ok(())
     }
