@@ -707,6 +707,10 @@ fn call_options_reach_every_request_and_requests_describe_themselves() {
     // The request parses answers as a heartbeat does: a 403 is an error, a 200 is not.
     assert!(tx.op.parse_response(&err(403)).is_err());
     assert!(tx.op.parse_response(&resp(200, OK)).is_ok());
+    assert!(
+        tx.op.parse_response(&resp(200, r#"{"status": 2"#)).is_err(),
+        "a cut body is an error"
+    );
     e.handle_response(t0, tx.id, &resp(200, OK));
     e.left(t0 + FLOOR, ["a"], Vec::<String>::new());
     let leave = e.poll_request(t0 + FLOOR).unwrap();
@@ -719,6 +723,7 @@ fn call_options_reach_every_request_and_requests_describe_themselves() {
         "{uri}"
     );
     assert!(leave.op.parse_response(&err(500)).is_err());
+    assert!(leave.op.parse_response(&resp(200, "[")).is_err());
 
     let mut w = WatchEngine::new(WatchConfig::default());
     w.set_call_options(options);
@@ -916,4 +921,48 @@ fn the_transition_log_is_off_by_default_and_bounded() {
         matches!(t.input, presence_core::WatchInput::Added { ref channels, .. } if channels == &["c"])
     );
     assert_eq!(w.poll_transition(), None);
+}
+
+/// The de-duplication window: a key is remembered for the last `dedup_window` events,
+/// then forgotten.
+#[test]
+fn duplicates_are_dropped_within_the_window_only() {
+    let t0 = epoch();
+    let mut now = t0;
+    let mut e = WatchEngine::new(WatchConfig {
+        dedup_window: 2,
+        ..WatchConfig::default()
+    });
+    e.add(t0, ["c"], Vec::<String>::new());
+    let (id, _) = watch_uri(&mut e, &mut now);
+    e.handle_response(now, id, &resp(200, HANDSHAKE));
+    let join = |user: &str, n: u64| {
+        format!(
+            r#"{{"a":"1","f":0,"p":{{"t":"{}","r":1}},"k":"k","c":"c-pnpres","d":{{"action":"join","timestamp":1700000000,"uuid":"{user}","occupancy":1}},"b":"c-pnpres"}}"#,
+            17_000_000_000_000_000 + n
+        )
+    };
+    let mut delivered = Vec::new();
+    for (tt, batch) in [
+        (1, vec![join("ann", 1), join("ann", 1)]),
+        (2, vec![join("bob", 2)]),
+        (3, vec![join("ann", 1)]),
+        (4, vec![join("cid", 3), join("dan", 4)]),
+        (5, vec![join("ann", 1)]),
+    ] {
+        let (id, _) = watch_uri(&mut e, &mut now);
+        let body = format!(
+            r#"{{"t":{{"t":"1800000000000000{tt}","r":1}},"m":[{}]}}"#,
+            batch.join(",")
+        );
+        e.handle_response(now, id, &resp(200, &body));
+        while let Some(ev) = e.poll_event() {
+            if let WatchEvent::Presence(PresenceEvent::Join(j)) = ev {
+                delivered.push(j.user_id);
+            }
+        }
+    }
+    // ann twice in one answer: once; again while still among the last two: dropped;
+    // again after two newer events pushed it out: delivered.
+    assert_eq!(delivered, ["ann", "bob", "cid", "dan", "ann"]);
 }
