@@ -4,6 +4,11 @@
 //! Both drive [`presence_core::HeartbeatEngine`] with the loop body of this module; the
 //! runtime files (`tokio.rs`, `thread.rs`) only wait and send.
 //!
+//! Failed heartbeats are retried with backoff, at most one heartbeat a second; after
+//! more than 3 consecutive failures spanning the presence timeout the handle gives up
+//! ([`HeartbeatEvent::Failed`] with `retry_in: None`, then [`HeartbeatEvent::GaveUp`])
+//! and sends nothing until `connected(true)`, `join` or `left`.
+//!
 //! ```
 //! # #[cfg(feature = "hyper")]
 //! # #[tokio::main(flavor = "current_thread")]
