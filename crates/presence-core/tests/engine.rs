@@ -966,3 +966,90 @@ fn duplicates_are_dropped_within_the_window_only() {
     // again after two newer events pushed it out: delivered.
     assert_eq!(delivered, ["ann", "bob", "cid", "dan", "ann"]);
 }
+
+/// Two inputs before the driver polls: the request the first one prepared is replaced,
+/// not sent and not reported for cancelling (it never left the engine).
+#[test]
+fn a_request_not_polled_yet_is_replaced_quietly() {
+    let t0 = epoch();
+    let mut e = WatchEngine::new(WatchConfig::default());
+    e.add(t0, ["a"], Vec::<String>::new());
+    e.add(t0, ["b"], Vec::<String>::new());
+    assert_eq!(e.poll_cancel(), None, "nothing was handed out to cancel");
+    let tx = e.poll_request(t0).expect("one subscribe");
+    let config = Config::new(Keyset::new("k"), UserId::new("w").unwrap());
+    let uri = tx.op.to_request_for_test(&config);
+    assert!(
+        uri.contains("/a-pnpres,b-pnpres/0?"),
+        "both channels: {uri}"
+    );
+    assert!(e.poll_request(t0).is_none(), "only one");
+    // The same for the heartbeat engine: a pause before polling drops the heartbeat.
+    let mut h = HeartbeatEngine::new(HeartbeatConfig::new(60));
+    h.join(t0, ["a"], Vec::<String>::new());
+    h.pause(t0);
+    assert!(h.poll_request(t0).is_none());
+    assert!(!h.has_requests_in_flight());
+    h.reconnect(t0);
+    assert!(
+        h.poll_request(t0).is_some(),
+        "the dropped heartbeat does not count for the floor"
+    );
+}
+
+/// The watch's transition log: the floor's wait and the requests, as data.
+#[test]
+fn the_watch_log_shows_the_floor() {
+    use presence_core::{WatchEffect, WatchInput};
+    let t0 = epoch();
+    let mut e = WatchEngine::new(WatchConfig::default());
+    e.record_transitions(16);
+    e.add(t0, ["a"], Vec::<String>::new());
+    let hs = e.poll_request(t0).unwrap();
+    e.handle_response(t0, hs.id, &resp(200, HANDSHAKE));
+    let t1 = t0 + Duration::from_millis(100);
+    e.handle_timeout(t1);
+    let poll = e.poll_request(t1).unwrap();
+    let t2 = t1 + Duration::from_secs(5);
+    e.handle_response(
+        t2,
+        poll.id,
+        &resp(200, r#"{"t":{"t":"14818966149684040","r":12},"m":[]}"#),
+    );
+    let log: Vec<_> = std::iter::from_fn(|| e.poll_transition()).collect();
+    let steps: Vec<_> = log
+        .iter()
+        .map(|t| (t.from, t.to, t.effects.clone()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (
+                WatchState::Idle,
+                WatchState::Handshaking,
+                vec![WatchEffect::Handshake { id: hs.id }]
+            ),
+            (
+                WatchState::Handshaking,
+                WatchState::Receiving,
+                vec![WatchEffect::Wait { until: t1 }]
+            ),
+            (
+                WatchState::Receiving,
+                WatchState::Receiving,
+                vec![WatchEffect::Receive { id: poll.id }]
+            ),
+            // An empty long-poll of 5 s: it started more than 1 s ago, no wait.
+            (
+                WatchState::Receiving,
+                WatchState::Receiving,
+                vec![WatchEffect::Receive { id: poll.id + 1 }]
+            ),
+        ]
+    );
+    assert!(matches!(
+        log[1].input,
+        WatchInput::Received { new_events: 0, .. }
+    ));
+    assert!(matches!(log[2].input, WatchInput::TimesUp));
+}

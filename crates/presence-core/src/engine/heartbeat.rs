@@ -486,6 +486,8 @@ struct OnWire {
     names: Names,
     /// Whether its outcome still counts (not after `pause`, `disconnect`, `left_all`).
     awaited: bool,
+    /// When the heartbeat before it started (restored if this one is dropped unpolled).
+    before: Option<Instant>,
 }
 
 /// The channels and groups of a request.
@@ -680,7 +682,8 @@ impl HeartbeatEngine {
         self.ready
             .retain(|r| !matches!(r, Ready::Heartbeat(ready) if *ready == id));
         if self.ready.len() != before {
-            self.heartbeat = None;
+            // It never left the engine: it does not count for the floor.
+            self.last_sent = self.heartbeat.take().and_then(|h| h.before);
         }
     }
 
@@ -974,8 +977,8 @@ impl HeartbeatEngine {
             id,
             names,
             awaited: true,
+            before: self.last_sent.replace(now),
         });
-        self.last_sent = Some(now);
         self.next_at = None;
         self.dirty = false;
         self.ready.push_back(Ready::Heartbeat(id));

@@ -246,8 +246,9 @@ pub struct WatchEngine {
     groups: BTreeSet<String>,
     cursor: Option<Cursor>,
     in_flight: Option<RequestId>,
-    /// A request handed out by an input, returned by `poll_request`.
-    ready: Option<Transmit<Subscribe>>,
+    /// A request handed out by an input, returned by `poll_request`, and the start of
+    /// the request before it (restored if this one is dropped unpolled).
+    ready: Option<(Transmit<Subscribe>, Option<Instant>)>,
     to_cancel: VecDeque<RequestId>,
     /// When the next request may start (while none is awaited).
     next_at: Option<Instant>,
@@ -333,8 +334,9 @@ impl WatchEngine {
     /// handed out yet, it is simply forgotten).
     fn cancel_in_flight(&mut self) {
         if let Some(id) = self.in_flight.take() {
-            if self.ready.as_ref().is_some_and(|tx| tx.id == id) {
-                self.ready = None;
+            if let Some((_, before)) = self.ready.take_if(|(tx, _)| tx.id == id) {
+                // It never left the engine: it does not count for the floor.
+                self.last_sent = before;
             } else {
                 self.to_cancel.push_back(id);
                 self.trace.effect(WatchEffect::Cancel { id });
@@ -446,10 +448,11 @@ impl WatchEngine {
         self.finish(now, from, || WatchInput::Reconnect);
     }
 
-    /// Hands out the next request when one is due and none is awaited.
+    /// Hands out the next request when one is due. `next_at` is set only while no
+    /// request is awaited and cleared when one is handed out, so a due `next_at` also
+    /// means none is awaited.
     fn pump(&mut self, now: Instant) {
         if !matches!(self.state, WatchState::Handshaking | WatchState::Receiving)
-            || self.in_flight.is_some()
             || self.next_at.is_none_or(|t| t > now)
         {
             return;
@@ -469,9 +472,9 @@ impl WatchEngine {
             WatchEffect::Handshake { id }
         });
         self.in_flight = Some(id);
-        self.last_sent = Some(now);
+        let before = self.last_sent.replace(now);
         self.next_at = None;
-        self.ready = Some(Transmit { id, op });
+        self.ready = Some((Transmit { id, op }, before));
     }
 
     /// A deadline passed: the retry or the floor is over.
@@ -493,7 +496,7 @@ impl WatchEngine {
     #[must_use]
     pub fn poll_request(&mut self, now: Instant) -> Option<Transmit<Subscribe>> {
         self.advance(now);
-        self.ready.take()
+        self.ready.take().map(|(tx, _)| tx)
     }
 
     /// A request the driver should abort (superseded by a channel change or a stop).
