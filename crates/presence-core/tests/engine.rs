@@ -1053,3 +1053,35 @@ fn the_watch_log_shows_the_floor() {
     ));
     assert!(matches!(log[2].input, WatchInput::TimesUp));
 }
+
+/// A cancelled long-poll the engine still awaited is sent again (after the floor); the
+/// floor after an answer counts only that answer's events, even when earlier events
+/// have not been drained.
+#[test]
+fn a_cancelled_poll_is_sent_again_and_undrained_events_do_not_count_as_news() {
+    let t0 = epoch();
+    let mut now = t0;
+    let mut e = WatchEngine::new(WatchConfig::default());
+    e.add(t0, ["heartbeat-tornado-ch"], Vec::<String>::new());
+    let (id, _) = watch_uri(&mut e, &mut now);
+    e.handle_response(now, id, &resp(200, HANDSHAKE));
+    let (id, _) = watch_uri(&mut e, &mut now);
+    e.handle_cancelled(now, id);
+    let (again, uri) = watch_uri(&mut e, &mut now);
+    assert_ne!(again, id);
+    assert!(uri.contains("tt=14818966149684039"), "{uri}");
+    // An answer with an event, left undrained; then an empty answer: not news.
+    e.handle_response(now, again, &resp(200, TIMEOUT_1));
+    let (id, _) = watch_uri(&mut e, &mut now);
+    let started = now;
+    e.handle_response(
+        now,
+        id,
+        &resp(200, r#"{"t":{"t":"14720341368999462","r":12},"m":[]}"#),
+    );
+    assert_eq!(e.poll_timeout(), Some(started + Duration::from_secs(1)));
+    assert!(
+        e.poll_event().is_some(),
+        "the earlier events are still there"
+    );
+}
