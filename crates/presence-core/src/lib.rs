@@ -59,7 +59,23 @@
 //!    `poll_timeout()` (→ `handle_timeout(now)`), or a user input. Then go to 1.
 //!
 //! Responses for requests the engine no longer cares about (after a disconnect or a
-//! channel change) are ignored, so a driver need not track them.
+//! channel change) are ignored, so a driver need not track them. Report them all the
+//! same: the heartbeat engine holds a leave back until the heartbeat for its channels
+//! has been answered, failed or cancelled.
+//!
+//! **No spin.** Each engine keeps a floor between its requests that does not depend on
+//! how fast the origin answers: two heartbeats never start less than
+//! [`MIN_HEARTBEAT_INTERVAL`] (1 s) apart; two subscribes never less than
+//! [`MIN_POLL_GAP`] (100 ms), nor less than [`IDLE_POLL_GAP`] (1 s) after the start of
+//! a long-poll that brought nothing new. Against an origin answering everything at once
+//! (an empty long-poll, a 200 heartbeat, a storm of errors) that is at most one
+//! heartbeat and one subscribe per second per engine. Retries end in a typed give-up
+//! ([`HeartbeatEvent::GaveUp`], [`WatchEvent::GaveUp`]).
+//!
+//! **Transitions as data.** `record_transitions(capacity)` makes an engine record every
+//! input as a [`Transition`] (state before, input, state after, effects), drained with
+//! `poll_transition`; the contract scenarios of PubNub's presence feature file are
+//! tested over it (`tests/contract.rs`, docs/TESTING.md).
 //!
 //! `docs/EMBEDDING.md` in the repository gives every engine's contract in detail, what
 //! a driver pays per request, and walks through `examples/event_loop`: all four
@@ -106,15 +122,21 @@ pub use engine::fleet::{
     FleetConfig, FleetEngine, FleetEvent, FleetStats, FleetUser, UserStatus, LATENCY_WINDOW,
 };
 pub use engine::heartbeat::{
-    HeartbeatConfig, HeartbeatEngine, HeartbeatEvent, HeartbeatRequest, HeartbeatState,
+    HeartbeatConfig, HeartbeatEffect, HeartbeatEngine, HeartbeatEvent, HeartbeatInput,
+    HeartbeatRequest, HeartbeatState, HeartbeatTransition, DEFAULT_MAX_RETRIES,
     MIN_HEARTBEAT_INTERVAL,
 };
 pub use engine::roster::{
     ChangeKind, Member, ResyncReason, RosterChange, RosterConfig, RosterEngine, RosterEvent,
     RosterRequest,
 };
-pub use engine::watch::{WatchConfig, WatchEngine, WatchEvent, WatchState};
-pub use engine::{Failure, RequestId, Transmit, TransportFailure, TransportFailureKind};
+pub use engine::watch::{
+    WatchConfig, WatchEffect, WatchEngine, WatchEvent, WatchInput, WatchState, WatchTransition,
+    IDLE_POLL_GAP, MIN_POLL_GAP,
+};
+pub use engine::{
+    Failure, RequestId, Transition, Transmit, TransportFailure, TransportFailureKind,
+};
 pub use error::{is_retryable_status, Error, ErrorKind, RawBody, ServiceError};
 pub use ops::get_state::{GetState, GetStateResult};
 pub use ops::heartbeat::{Heartbeat, DEFAULT_PRESENCE_TIMEOUT, MIN_PRESENCE_TIMEOUT};

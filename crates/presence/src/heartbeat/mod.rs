@@ -4,6 +4,11 @@
 //! Both drive [`presence_core::HeartbeatEngine`] with the loop body of this module; the
 //! runtime files (`task.rs` on the client's [`Runtime`](crate::runtime::Runtime), `thread.rs`) only wait and send.
 //!
+//! Failed heartbeats are retried with backoff, at most one heartbeat a second; after
+//! more than 3 consecutive failures spanning the presence timeout the handle gives up
+//! ([`HeartbeatEvent::Failed`] with `retry_in: None`, then [`HeartbeatEvent::GaveUp`])
+//! and sends nothing until `connected(true)`, `join` or `left`.
+//!
 //! ```
 //! # #[cfg(feature = "hyper")]
 //! # #[tokio::main(flavor = "current_thread")]
@@ -320,5 +325,18 @@ mod tests {
         assert_eq!(a.heartbeat_config(), b.heartbeat_config());
         assert_eq!(b.heartbeat_config(), c.heartbeat_config());
         assert_eq!(builder().timeout(5).heartbeat_config().timeout, 20);
+    }
+
+    /// Issue 16: a handle built with no settings heartbeats (every `timeout / 2 - 1`
+    /// s) and leaves (on stop and on drop), unlike the SDKs whose defaults silently
+    /// never heartbeat or never leave.
+    #[test]
+    fn the_default_handle_heartbeats_and_leaves() {
+        let b = builder();
+        let config = b.heartbeat_config();
+        assert!(config.heartbeats_enabled());
+        assert!(!config.suppress_leave);
+        assert_eq!(config.interval(), Duration::from_secs(149));
+        assert!(b.leave_on_drop);
     }
 }

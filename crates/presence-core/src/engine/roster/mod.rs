@@ -679,6 +679,8 @@ impl RosterEngine {
                         retry_in: None,
                     });
                 }
+                // Always follows a `Failed` without a retry, which stopped the roster.
+                WatchEvent::GaveUp { .. } => {}
                 // An unreadable message may have been about a member.
                 WatchEvent::Unreadable(_) => self.want(ResyncReason::OccupancyMismatch),
             }
