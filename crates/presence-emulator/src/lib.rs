@@ -67,6 +67,7 @@ mod events;
 mod model;
 mod occupants;
 mod server;
+mod snapshot;
 mod wire;
 
 #[cfg(test)]
@@ -78,6 +79,10 @@ mod event_tests;
 pub use config::{Grant, Keyset, KeysetParseError, ModelConfig, Permissions};
 pub use http;
 pub use model::{Dispatch, Model, ModelStats, Wait};
+pub use snapshot::{
+    ChannelSnapshot, GroupSnapshot, KeysetSnapshot, OccupantSnapshot, Snapshot, SnapshotError,
+    SNAPSHOT_VERSION,
+};
 pub use server::{
     BlockingEmulatorHandle, ConnectionStats, Emulator, EmulatorConfig, EmulatorHandle,
 };
