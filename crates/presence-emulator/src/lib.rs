@@ -58,16 +58,20 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod admin;
 mod auth;
 mod body;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod config;
 mod events;
+mod inspector;
+mod metrics;
 mod model;
 mod occupants;
 mod server;
 mod snapshot;
+mod stats;
 mod wire;
 
 #[cfg(test)]
@@ -76,13 +80,15 @@ mod model_tests;
 #[cfg(test)]
 mod event_tests;
 
+pub use admin::{AdminToken, EmptyAdminToken};
 pub use config::{Grant, Keyset, KeysetParseError, ModelConfig, Permissions};
 pub use http;
 pub use model::{Dispatch, Model, ModelStats, Wait};
-pub use snapshot::{
-    ChannelSnapshot, GroupSnapshot, KeysetSnapshot, OccupantSnapshot, Snapshot, SnapshotError,
-    SNAPSHOT_VERSION,
-};
 pub use server::{
     BlockingEmulatorHandle, ConnectionStats, Emulator, EmulatorConfig, EmulatorHandle,
 };
+pub use snapshot::{
+    ChannelSnapshot, GroupSnapshot, KeysetSnapshot, OccupantSnapshot, Snapshot, SnapshotError,
+    SnapshotFileError, SNAPSHOT_VERSION,
+};
+pub use stats::{EmulatorStats, Operation, RequestCount};

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
@@ -182,7 +183,10 @@ impl Snapshot {
         if snap.version != SNAPSHOT_VERSION {
             return Err(SnapshotError::at(
                 "version",
-                format!("{} is not a known version (only {SNAPSHOT_VERSION})", snap.version),
+                format!(
+                    "{} is not a known version (only {SNAPSHOT_VERSION})",
+                    snap.version
+                ),
             ));
         }
         Ok(snap)
@@ -192,6 +196,96 @@ impl Snapshot {
     pub fn to_json(&self) -> String {
         // Serializing plain data with string keys cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// A snapshot file (`--import`, `--export-on-exit`) that could not be read, written
+/// or restored.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SnapshotFileError {
+    /// The file could not be read.
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file could not be written.
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file does not hold a snapshot this emulator can restore.
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and where in the document.
+        source: SnapshotError,
+    },
+}
+
+impl fmt::Display for SnapshotFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SnapshotFileError::Read { path, source } => {
+                write!(f, "cannot read the state file {}: {source}", path.display())
+            }
+            SnapshotFileError::Write { path, source } => {
+                write!(
+                    f,
+                    "cannot write the state file {}: {source}",
+                    path.display()
+                )
+            }
+            SnapshotFileError::Invalid { path, source } => {
+                write!(
+                    f,
+                    "cannot import the state file {}: {source}",
+                    path.display()
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for SnapshotFileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SnapshotFileError::Read { source, .. } | SnapshotFileError::Write { source, .. } => {
+                Some(source)
+            }
+            SnapshotFileError::Invalid { source, .. } => Some(source),
+        }
+    }
+}
+
+impl Snapshot {
+    /// Reads a snapshot file.
+    pub fn read_file(path: &Path) -> Result<Snapshot, SnapshotFileError> {
+        let bytes = std::fs::read(path).map_err(|source| SnapshotFileError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Snapshot::from_json(&bytes).map_err(|source| SnapshotFileError::Invalid {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Writes the snapshot to `path`, whole or not at all (a file beside it, renamed).
+    pub fn write_file(&self, path: &Path) -> Result<(), SnapshotFileError> {
+        let err = |source| SnapshotFileError::Write {
+            path: path.to_owned(),
+            source,
+        };
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        std::fs::write(&tmp, self.to_json() + "\n").map_err(err)?;
+        std::fs::rename(&tmp, path).map_err(err)
     }
 }
 
@@ -213,7 +307,7 @@ impl Model {
         keys.sort();
         let keysets = keys
             .into_iter()
-            .map(|k| keyset_snapshot(&self.lock(&self.keysets[k]), now_ns))
+            .map(|k| keyset_snapshot(&self.lock(&self.keysets[k]), now_ns, usize::MAX, usize::MAX))
             .collect();
         Snapshot {
             version: SNAPSHOT_VERSION,
@@ -234,7 +328,10 @@ impl Model {
             let Some(current) = self.keysets.get(&ks.subscribe_key) else {
                 return Err(SnapshotError::at(
                     format!("{path}.subscribe_key"),
-                    format!("{:?} is not a keyset this emulator serves", ks.subscribe_key),
+                    format!(
+                        "{:?} is not a keyset this emulator serves",
+                        ks.subscribe_key
+                    ),
                 ));
             };
             if built.contains_key(&ks.subscribe_key) {
@@ -278,16 +375,25 @@ fn replace(current: &mut KeysetState, mut fresh: KeysetState) {
     *current = fresh;
 }
 
-fn keyset_snapshot(ks: &KeysetState, now: u64) -> KeysetSnapshot {
+/// One keyset's state at `now`, at most `max_channels` channels (the first by name)
+/// and `max_occupants` occupants each listed (`occupancy` always counts them all).
+pub(crate) fn keyset_snapshot(
+    ks: &KeysetState,
+    now: u64,
+    max_channels: usize,
+    max_occupants: usize,
+) -> KeysetSnapshot {
     let mut names: Vec<&Name> = ks.channels.keys().collect();
     names.sort();
     let channels = names
         .into_iter()
         .filter_map(|name| {
-            let occupants: Vec<OccupantSnapshot> = ks.channels[name]
-                .occupants
+            let all = &ks.channels[name].occupants;
+            let occupancy = all.iter().filter(|(_, o)| o.deadline() > now).count();
+            let occupants: Vec<OccupantSnapshot> = all
                 .iter()
                 .filter(|(_, o)| o.deadline() > now)
+                .take(max_occupants)
                 .map(|(uuid, o)| OccupantSnapshot {
                     uuid: uuid.to_string(),
                     timeout: o.timeout,
@@ -297,10 +403,11 @@ fn keyset_snapshot(ks: &KeysetState, now: u64) -> KeysetSnapshot {
                 .collect();
             (!occupants.is_empty()).then(|| ChannelSnapshot {
                 name: name.to_string(),
-                occupancy: occupants.len(),
+                occupancy,
                 occupants,
             })
         })
+        .take(max_channels)
         .collect();
     let channel_groups = ks
         .groups
@@ -308,7 +415,12 @@ fn keyset_snapshot(ks: &KeysetState, now: u64) -> KeysetSnapshot {
         .into_iter()
         .map(|g| GroupSnapshot {
             name: g.to_owned(),
-            channels: ks.groups.channels(g).into_iter().map(str::to_owned).collect(),
+            channels: ks
+                .groups
+                .channels(g)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
         })
         .collect();
     KeysetSnapshot {
@@ -406,7 +518,8 @@ fn build_keyset(
                 .users
                 .get_key_value(o.uuid.as_str())
                 .map_or_else(|| Arc::from(o.uuid.as_str()), |(k, _)| k.clone());
-            ks.expiry.insert((occ.deadline(), name.clone(), uuid.clone()));
+            ks.expiry
+                .insert((occ.deadline(), name.clone(), uuid.clone()));
             ks.users
                 .entry(uuid.clone())
                 .or_insert_with(ChannelSet::new)
@@ -497,19 +610,31 @@ mod tests {
     fn snapshot_reset_restore_round_trips() {
         let mut m = model();
         get(&mut m, T0, "/v2/presence/sub-key/a/channel/lobby/heartbeat?uuid=ann&heartbeat=60&state=%7B%22x%22%3A1%7D");
-        get(&mut m, T0, "/v2/presence/sub-key/a/channel/lobby,hall/heartbeat?uuid=bob");
-        get(&mut m, T0, "/v1/channel-registration/sub-key/a/channel-group/g?add=lobby,z&uuid=x");
+        get(
+            &mut m,
+            T0,
+            "/v2/presence/sub-key/a/channel/lobby,hall/heartbeat?uuid=bob",
+        );
+        get(
+            &mut m,
+            T0,
+            "/v1/channel-registration/sub-key/a/channel-group/g?add=lobby,z&uuid=x",
+        );
         let later = T0 + Duration::from_secs(10);
         let snap = m.snapshot(later);
         let lobby = &snap.keysets[0].channels[1];
         assert_eq!((lobby.name.as_str(), lobby.occupancy), ("lobby", 2));
         assert_eq!(lobby.occupants[0].seconds_left, Some(50.0));
-        assert_eq!(lobby.occupants[0].state.as_deref().map(RawValue::get), Some(r#"{"x":1}"#));
+        assert_eq!(
+            lobby.occupants[0].state.as_deref().map(RawValue::get),
+            Some(r#"{"x":1}"#)
+        );
         let json = snap.to_json();
         m.reset();
         assert_eq!(m.stats().occupants, 0);
         assert_eq!(m.stats().groups, 0);
-        m.restore(later, &Snapshot::from_json(json.as_bytes()).unwrap()).unwrap();
+        m.restore(later, &Snapshot::from_json(json.as_bytes()).unwrap())
+            .unwrap();
         assert_eq!(m.snapshot(later), snap);
         // Nothing was announced, and the occupants time out when they would have.
         assert_eq!(m.stats().events, 0);
@@ -522,7 +647,11 @@ mod tests {
     #[test]
     fn a_bad_snapshot_names_the_problem_and_changes_nothing() {
         let mut m = model();
-        get(&mut m, T0, "/v2/presence/sub-key/a/channel/lobby/heartbeat?uuid=ann");
+        get(
+            &mut m,
+            T0,
+            "/v2/presence/sub-key/a/channel/lobby/heartbeat?uuid=ann",
+        );
         let before = m.snapshot(T0);
         let cases = [
             (r#"{"version":1,"keysets":[{"subscribe_key":"zz"}]}"#, "keysets[0].subscribe_key: \"zz\" is not a keyset"),
@@ -549,7 +678,8 @@ mod tests {
     fn a_restored_crowd_is_in_interval_mode() {
         let mut m = model();
         let doc = r#"{"version":1,"keysets":[{"subscribe_key":"a","channels":[{"name":"c","occupants":[{"uuid":"u1"},{"uuid":"u2"},{"uuid":"u3"}]}]}]}"#;
-        m.restore(T0, &Snapshot::from_json(doc.as_bytes()).unwrap()).unwrap();
+        m.restore(T0, &Snapshot::from_json(doc.as_bytes()).unwrap())
+            .unwrap();
         get(&mut m, T0, "/v2/presence/sub-key/a/channel/c/leave?uuid=u1");
         // The leave is a delta of the next interval event, not an event of its own.
         assert_eq!(m.stats().events, 0);

@@ -90,7 +90,8 @@ impl KeysetState {
             return;
         }
         let due = now.saturating_add(self.tuning.interval);
-        self.intervals.insert(channel.clone(), IntervalAcc::default());
+        self.intervals
+            .insert(channel.clone(), IntervalAcc::default());
         self.interval_timers.insert((due, channel.clone()));
     }
 

@@ -9,7 +9,7 @@ use super::Shared;
 use crate::model::{Dispatch, Wait};
 use bytes::Bytes;
 use http::{header, HeaderValue};
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -139,18 +139,39 @@ impl Drop for InRequest<'_> {
     }
 }
 
+/// A response body: whole, or the inspector's event stream.
+pub(crate) type ResponseBody = Either<Full<Bytes>, crate::admin::EventStream>;
+
 async fn handle_request(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     slot: &Arc<Slot>,
     req: http::Request<Incoming>,
-    mut shutdown: watch::Receiver<bool>,
-) -> http::Response<Full<Bytes>> {
+    shutdown: watch::Receiver<bool>,
+) -> http::Response<ResponseBody> {
     shared.slots.begin(slot);
     let mut guard = InRequest {
         shared,
         slot,
         wait: None,
     };
+    if crate::admin::is_admin_path(req.uri().path()) {
+        shared.requests.record_admin();
+        return crate::admin::serve(shared, req, shutdown).await;
+    }
+    let operation = crate::stats::Operation::of_path(req.uri().path());
+    let resp = presence_request(shared, &mut guard, req, shutdown).await;
+    shared.requests.record(operation, resp.status().as_u16());
+    shared.admin.activity.notify_waiters();
+    resp.map(Either::Left)
+}
+
+async fn presence_request(
+    shared: &Shared,
+    guard: &mut InRequest<'_>,
+    req: http::Request<Incoming>,
+    mut shutdown: watch::Receiver<bool>,
+) -> http::Response<Full<Bytes>> {
+    let slot = guard.slot;
     // Every Presence operation is a bodiless GET: the body is never read.
     let (parts, _body) = req.into_parts();
     let req = http::Request::from_parts(parts, ());
