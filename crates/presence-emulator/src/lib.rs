@@ -64,6 +64,7 @@ mod body;
 pub mod cli;
 mod config;
 mod events;
+mod fault;
 mod model;
 mod occupants;
 mod server;
@@ -76,6 +77,7 @@ mod model_tests;
 mod event_tests;
 
 pub use config::{Grant, Keyset, KeysetParseError, ModelConfig, Permissions};
+pub use fault::{FaultAction, FaultRule, FaultRuleError, Operation};
 pub use http;
 pub use model::{Dispatch, Model, ModelStats, Wait};
 pub use server::{
