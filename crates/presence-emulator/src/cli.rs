@@ -23,6 +23,7 @@
 
 use crate::admin::{AdminToken, EmptyAdminToken};
 use crate::config::{Keyset, KeysetParseError, ModelConfig};
+use crate::fault::FaultRule;
 use crate::server::{
     EmulatorConfig, DEFAULT_HEADER_READ_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_LONG_POLLS,
@@ -126,6 +127,22 @@ pub struct EmulatorArgs {
     /// Write the state to FILE on Ctrl-C (restore it with --import)
     #[arg(long, value_name = "FILE")]
     pub export_on_exit: Option<PathBuf>,
+    /// A fault rule; repeat for several (the first firing one that is not a latency
+    /// decides, latencies add up). RULE is `key=value` items separated by `,`, exactly
+    /// one action among them:
+    ///
+    ///   filters: op=OP (here_now, where_now, heartbeat, leave, set_state, get_state,
+    ///            subscribe, registry, time), keyset=SUB, channel=NAME,
+    ///            p=PROBABILITY (0..1, default 1), seed=N (default 0; same seed, same
+    ///            requests faulted in every run);
+    ///   actions: status=CODE[,retry-after=SECS][,body=TEXT] (body last: it takes the
+    ///            rest, commas included), false200[=CODE] (HTTP 200, error status in
+    ///            the body), latency=DURATION (250ms, 2s), cut (half the body, then
+    ///            close), close (no response).
+    ///
+    /// E.g. --fault 'op=heartbeat,p=0.3,seed=7,status=503,retry-after=2'
+    #[arg(long = "fault", value_name = "RULE", verbatim_doc_comment)]
+    pub faults: Vec<FaultRule>,
 }
 
 impl EmulatorArgs {
@@ -144,7 +161,8 @@ impl EmulatorArgs {
             .event_log_capacity(self.event_log_events)
             .event_log_bytes(self.event_log_bytes)
             .max_group_channels(self.max_group_channels)
-            .max_channels_per_add(self.max_channels_per_add);
+            .max_channels_per_add(self.max_channels_per_add)
+            .faults(self.faults.iter().cloned());
         for keyset in self.all_keysets() {
             config = config.keyset(keyset.clone());
         }
@@ -482,5 +500,26 @@ mod tests {
         assert!(Cli::try_parse_from(["emu", "--keyset", ":p"]).is_err());
         let e = Cli::try_parse_from(["emu", "--keyset", ":p:hidden"]).unwrap_err();
         assert!(!e.to_string().contains("hidden"), "{e}");
+    }
+
+    #[test]
+    fn fault_rules_reach_the_config_and_bad_ones_are_named() {
+        let args = parse(&[
+            "--fault",
+            "op=heartbeat,status=503",
+            "--fault",
+            "op=leave,p=0.5,seed=3,close",
+        ]);
+        let rules: Vec<FaultRule> = ["op=heartbeat,status=503", "op=leave,p=0.5,seed=3,close"]
+            .iter()
+            .map(|r| r.parse().unwrap())
+            .collect();
+        assert_eq!(args.to_config().fault_rules(), rules.as_slice());
+        let e = Cli::try_parse_from(["emu", "--fault", "op=heartbeat,status=5xx"]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`status` must be an HTTP status (100..=999), not `5xx`"),
+            "{e}"
+        );
     }
 }

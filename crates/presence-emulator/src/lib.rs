@@ -65,6 +65,7 @@ mod body;
 pub mod cli;
 mod config;
 mod events;
+mod fault;
 mod inspector;
 mod metrics;
 mod model;
@@ -82,6 +83,7 @@ mod event_tests;
 
 pub use admin::{AdminToken, EmptyAdminToken};
 pub use config::{Grant, Keyset, KeysetParseError, ModelConfig, Permissions};
+pub use fault::{FaultAction, FaultRule, FaultRuleError, Operation};
 pub use http;
 pub use model::{Dispatch, Model, ModelStats, Wait};
 pub use server::{
@@ -91,4 +93,4 @@ pub use snapshot::{
     ChannelSnapshot, GroupSnapshot, KeysetSnapshot, OccupantSnapshot, Snapshot, SnapshotError,
     SnapshotFileError, SNAPSHOT_VERSION,
 };
-pub use stats::{EmulatorStats, Operation, RequestCount};
+pub use stats::{EmulatorStats, RequestCount};

@@ -3,7 +3,7 @@
 //! from a fixed vocabulary (operation names, status codes, connection states), so no
 //! value needs escaping.
 
-use crate::stats::EmulatorStats;
+use crate::stats::{operation_label, status_label, EmulatorStats};
 use std::fmt::Write as _;
 
 /// The exposition text for `s`.
@@ -23,8 +23,8 @@ pub(crate) fn render(s: &EmulatorStats) -> String {
             (
                 format!(
                     "{{operation=\"{}\",status=\"{}\"}}",
-                    r.operation.name(),
-                    r.status
+                    operation_label(r.operation),
+                    status_label(r.status)
                 ),
                 r.count,
             )

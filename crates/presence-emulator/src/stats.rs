@@ -1,90 +1,48 @@
 //! Request counters by operation and status, and [`EmulatorStats`], what
 //! `GET /_emulator/v1/stats`, `GET /_emulator/v1/metrics` and
-//! [`EmulatorHandle::stats`](crate::EmulatorHandle::stats) report.
+//! [`EmulatorHandle::stats`](crate::EmulatorHandle::stats) report. Requests are
+//! counted by [`Operation`] (the fault rules' classification).
 //!
 //! Only presence requests (every route a PubNub SDK sends) are counted by operation;
 //! admin requests have a counter of their own. A request hyper refuses before the
 //! emulator sees it (malformed head, headers too large) is not counted.
 
+use crate::fault::rules::RequestFacts;
+use crate::fault::Operation;
 use crate::model::ModelStats;
 use crate::server::ConnectionStats;
-use crate::wire::{RouteKind, Target};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-/// The operation a presence request asks for, as counted (from its path alone).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
-pub enum Operation {
-    /// Here now, on channels, groups or the whole keyset.
-    HereNow,
-    /// Where now.
-    WhereNow,
-    /// Heartbeat.
-    Heartbeat,
-    /// Leave.
-    Leave,
-    /// Set state.
-    SetState,
-    /// Get state.
-    GetState,
-    /// Subscribe (long-poll).
-    Subscribe,
-    /// The channel-group registry (list, add, remove, delete).
-    Registry,
-    /// `/time/0`.
-    Time,
-    /// Any other path (answered 404).
-    Other,
+/// The operation of a presence request for `path` (`None`: a path no route serves).
+pub(crate) fn operation_of(path: &str) -> Option<Operation> {
+    RequestFacts::of_path(path).and_then(|f| f.operation())
 }
 
-impl Operation {
-    /// The operation of a request for `path`.
-    pub fn of_path(path: &str) -> Operation {
-        match Target::parse(path) {
-            None => Operation::Other,
-            Some(Target::Time) => Operation::Time,
-            Some(Target::Keyset(route)) => match route.kind {
-                RouteKind::HereNowGlobal | RouteKind::HereNow { .. } => Operation::HereNow,
-                RouteKind::WhereNow { .. } => Operation::WhereNow,
-                RouteKind::Heartbeat { .. } => Operation::Heartbeat,
-                RouteKind::Leave { .. } => Operation::Leave,
-                RouteKind::SetState { .. } => Operation::SetState,
-                RouteKind::GetState { .. } => Operation::GetState,
-                RouteKind::Subscribe { .. } => Operation::Subscribe,
-                RouteKind::ListGroups | RouteKind::Group { .. } | RouteKind::DeleteGroup { .. } => {
-                    Operation::Registry
-                }
-            },
-        }
+/// The label of a counted status: its code, or `closed` for a connection a fault rule
+/// closed without a response.
+pub(crate) fn status_label(status: u16) -> String {
+    if status == 0 {
+        "closed".to_owned()
+    } else {
+        status.to_string()
     }
+}
 
-    /// Its name in stats and metrics: `here_now`, `where_now`, `heartbeat`, `leave`,
-    /// `set_state`, `get_state`, `subscribe`, `registry`, `time`, `other`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Operation::HereNow => "here_now",
-            Operation::WhereNow => "where_now",
-            Operation::Heartbeat => "heartbeat",
-            Operation::Leave => "leave",
-            Operation::SetState => "set_state",
-            Operation::GetState => "get_state",
-            Operation::Subscribe => "subscribe",
-            Operation::Registry => "registry",
-            Operation::Time => "time",
-            Operation::Other => "other",
-        }
-    }
+/// The label of a counted operation: its name, or `other` for a path no route serves.
+pub(crate) fn operation_label(operation: Option<Operation>) -> &'static str {
+    operation.map_or("other", Operation::name)
 }
 
 /// How many presence requests got one status for one operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RequestCount {
-    /// The operation.
-    pub operation: Operation,
-    /// The response's status code.
+    /// The operation; `None` for a path no route serves (answered 404).
+    pub operation: Option<Operation>,
+    /// The response's status code; 0 when a fault rule closed the connection without
+    /// a response.
     pub status: u16,
     /// Requests answered so.
     pub count: u64,
@@ -112,7 +70,7 @@ impl EmulatorStats {
     pub fn requests_of(&self, operation: Option<Operation>) -> u64 {
         self.requests
             .iter()
-            .filter(|r| operation.is_none_or(|o| o == r.operation))
+            .filter(|r| operation.is_none_or(|o| Some(o) == r.operation))
             .map(|r| r.count)
             .sum()
     }
@@ -121,15 +79,16 @@ impl EmulatorStats {
 /// The live counters.
 #[derive(Debug, Default)]
 pub(crate) struct RequestCounters {
-    by_op: Mutex<BTreeMap<(Operation, u16), u64>>,
+    by_op: Mutex<BTreeMap<(&'static str, u16), (Option<Operation>, u64)>>,
     total: AtomicU64,
     admin: AtomicU64,
 }
 
 impl RequestCounters {
-    pub(crate) fn record(&self, operation: Operation, status: u16) {
+    pub(crate) fn record(&self, operation: Option<Operation>, status: u16) {
         let mut map = self.by_op.lock().unwrap_or_else(PoisonError::into_inner);
-        *map.entry((operation, status)).or_default() += 1;
+        let key = (operation_label(operation), status);
+        map.entry(key).or_insert((operation, 0)).1 += 1;
         self.total.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -149,7 +108,7 @@ impl RequestCounters {
     pub(crate) fn counts(&self) -> Vec<RequestCount> {
         let map = self.by_op.lock().unwrap_or_else(PoisonError::into_inner);
         map.iter()
-            .map(|(&(operation, status), &count)| RequestCount {
+            .map(|(&(_, status), &(operation, count))| RequestCount {
                 operation,
                 status,
                 count,
@@ -164,47 +123,30 @@ mod tests {
 
     #[test]
     fn operations_come_from_the_path() {
-        let cases = [
-            ("/v2/presence/sub-key/s", Operation::HereNow),
-            ("/v2/presence/sub-key/s/channel/a,b", Operation::HereNow),
-            ("/v2/presence/sub-key/s/uuid/u", Operation::WhereNow),
-            (
-                "/v2/presence/sub-key/s/channel/a/heartbeat",
-                Operation::Heartbeat,
-            ),
-            ("/v2/presence/sub-key/s/channel/a/leave", Operation::Leave),
-            (
-                "/v2/presence/sub-key/s/channel/a/uuid/u/data",
-                Operation::SetState,
-            ),
-            (
-                "/v2/presence/sub-key/s/channel/a/uuid/u",
-                Operation::GetState,
-            ),
-            ("/v2/subscribe/s/a/0", Operation::Subscribe),
-            (
-                "/v1/channel-registration/sub-key/s/channel-group/g",
-                Operation::Registry,
-            ),
-            ("/time/0", Operation::Time),
-            ("/nope", Operation::Other),
-        ];
-        for (path, op) in cases {
-            assert_eq!(Operation::of_path(path), op, "{path}");
-        }
+        assert_eq!(
+            operation_of("/v2/subscribe/s/a/0"),
+            Some(Operation::Subscribe)
+        );
+        assert_eq!(operation_of("/nope"), None);
+        assert_eq!(operation_label(None), "other");
+        assert_eq!(
+            (status_label(0), status_label(503)),
+            ("closed".into(), "503".into())
+        );
     }
 
     #[test]
     fn counters_group_by_operation_and_status() {
         let c = RequestCounters::default();
-        c.record(Operation::Leave, 200);
-        c.record(Operation::Heartbeat, 400);
-        c.record(Operation::Heartbeat, 200);
-        c.record(Operation::Heartbeat, 200);
+        c.record(Some(Operation::Leave), 200);
+        c.record(Some(Operation::Heartbeat), 400);
+        c.record(Some(Operation::Heartbeat), 200);
+        c.record(Some(Operation::Heartbeat), 200);
+        c.record(None, 404);
         c.record_admin();
-        assert_eq!(c.total(), 4);
+        assert_eq!(c.total(), 5);
         assert_eq!(c.admin(), 1);
-        let counts: Vec<(Operation, u16, u64)> = c
+        let counts: Vec<(Option<Operation>, u16, u64)> = c
             .counts()
             .iter()
             .map(|r| (r.operation, r.status, r.count))
@@ -212,9 +154,10 @@ mod tests {
         assert_eq!(
             counts,
             [
-                (Operation::Heartbeat, 200, 2),
-                (Operation::Heartbeat, 400, 1),
-                (Operation::Leave, 200, 1)
+                (Some(Operation::Heartbeat), 200, 2),
+                (Some(Operation::Heartbeat), 400, 1),
+                (Some(Operation::Leave), 200, 1),
+                (None, 404, 1),
             ]
         );
     }

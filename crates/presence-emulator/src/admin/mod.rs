@@ -10,6 +10,7 @@
 //! | `PUT /state` | restores a snapshot (400 naming what is wrong, changing nothing) |
 //! | `POST /reset` | empties every keyset |
 //! | `GET /clock`, `POST /clock/advance?seconds=N` | the virtual clock |
+//! | `GET /faults`, `PUT /faults`, `DELETE /faults` | the fault rules (a JSON array in) |
 //! | `GET /stats` | requests by operation and status, occupants, events, connections |
 //! | `GET /metrics` | the same in the Prometheus text format |
 //! | `GET /stream` | the inspector's view, as server-sent events |

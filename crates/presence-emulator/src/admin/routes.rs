@@ -2,6 +2,8 @@
 //! does, and the typed errors every route answers with (as JSON).
 
 use super::{stream, view};
+use crate::fault::serve::ReplyBody;
+use crate::fault::FaultRule;
 use crate::inspector;
 use crate::metrics;
 use crate::server::{ResponseBody, Shared};
@@ -9,7 +11,7 @@ use crate::snapshot::{Snapshot, SnapshotError};
 use crate::wire::Query;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt as _, Either, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt as _, Either, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -109,8 +111,12 @@ impl AdminError {
     }
 }
 
-fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<ResponseBody> {
-    let mut resp = Response::new(Either::Left(Full::new(body)));
+fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Vec<u8>,
+) -> Response<ResponseBody> {
+    let mut resp = Response::new(Either::Left(ReplyBody::whole(body)));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -125,7 +131,7 @@ fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Respo
 fn json_response(status: StatusCode, body: &Value) -> Response<ResponseBody> {
     let mut text = serde_json::to_string_pretty(body).unwrap_or_default();
     text.push('\n');
-    respond(status, "application/json", Bytes::from(text))
+    respond(status, "application/json", text.into_bytes())
 }
 
 fn ok(body: &Value) -> Response<ResponseBody> {
@@ -155,11 +161,7 @@ async fn route(
         if !get {
             return Err(AdminError::MethodNotAllowed { allow: "GET" });
         }
-        return Ok(respond(
-            StatusCode::OK,
-            content_type,
-            Bytes::from_static(body),
-        ));
+        return Ok(respond(StatusCode::OK, content_type, body.to_vec()));
     }
     let Some(name) = path.strip_prefix("/_emulator/v1/") else {
         return Err(AdminError::NotFound);
@@ -189,7 +191,7 @@ async fn route(
                 return Ok(respond(
                     StatusCode::OK,
                     "application/json",
-                    Bytes::from(shared.snapshot().to_json() + "\n"),
+                    (shared.snapshot().to_json() + "\n").into_bytes(),
                 ));
             }
             let body = read_body(req).await?;
@@ -221,6 +223,18 @@ async fn route(
             shared.changed();
             Ok(ok(&view::clock(shared)))
         }
+        "faults" => {
+            only("GET, PUT, DELETE")?;
+            if method == Method::PUT {
+                let rules = fault_rules(&read_body(req).await?)?;
+                shared.faults.set(rules);
+                shared.changed();
+            } else if method == Method::DELETE {
+                shared.faults.clear();
+                shared.changed();
+            }
+            Ok(ok(&view::faults(shared)))
+        }
         "stats" => {
             only("GET")?;
             Ok(ok(&view::stats(&shared.stats())))
@@ -231,7 +245,7 @@ async fn route(
             Ok(respond(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
-                Bytes::from(text),
+                text.into_bytes(),
             ))
         }
         "stream" => {
@@ -247,6 +261,28 @@ async fn route(
         }
         _ => Err(AdminError::NotFound),
     }
+}
+
+/// The body of `PUT /faults`: a JSON array of rules, each in the JSON form or as a
+/// string in the `--fault` syntax. The error names the rule (`[1]`) and what is wrong.
+fn fault_rules(body: &[u8]) -> Result<Vec<FaultRule>, AdminError> {
+    let items: Vec<Value> = serde_json::from_slice(body).map_err(|e| {
+        AdminError::bad(format!("the body must be a JSON array of fault rules: {e}"))
+    })?;
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let rule = match item {
+                Value::String(text) => text.parse::<FaultRule>().map_err(|e| e.to_string()),
+                other => serde_json::from_value::<FaultRule>(other).map_err(|e| e.to_string()),
+            };
+            rule.map_err(|message| AdminError::BadRequest {
+                message: format!("[{i}]: {message}"),
+                path: Some(format!("[{i}]")),
+            })
+        })
+        .collect()
 }
 
 /// `seconds=N`: a number of seconds, at least 0 and at most ten years.

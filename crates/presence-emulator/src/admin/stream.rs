@@ -42,13 +42,19 @@ impl Body for EventStream {
 }
 
 /// What changes when the view may have: answered requests, generated events, admin
-/// changes and the clock's offset.
-fn change_key(shared: &Shared) -> (u64, u64, u64, u64) {
+/// changes, the clock's offset and the fault rules (also set in-process).
+fn change_key(shared: &Shared) -> (u64, u64, u64, u64, Vec<String>) {
     (
         shared.requests.total(),
         shared.read().events_generated(),
         shared.admin.changes.load(Ordering::Relaxed),
         shared.clock.offset_nanos.load(Ordering::SeqCst),
+        shared
+            .faults
+            .list()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     )
 }
 
@@ -63,7 +69,7 @@ pub(crate) fn start(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) ->
             tokio::pin!(activity);
             activity.as_mut().enable();
             let key = change_key(&shared);
-            let frame = if last != Some(key) {
+            let frame = if last.as_ref() != Some(&key) {
                 last = Some(key);
                 quiet = Duration::ZERO;
                 Some(format!(

@@ -1,11 +1,12 @@
-//! The JSON the admin API answers with besides the snapshot: the clock, the stats, and
+//! The JSON the admin API answers with besides the snapshot: the clock, the stats, the
+//! fault rules, and
 //! the inspector's view (keysets, the newest events, stats, clock) that the stream
 //! sends.
 
 use crate::events::Payload;
 use crate::server::Shared;
 use crate::snapshot::keyset_snapshot;
-use crate::stats::EmulatorStats;
+use crate::stats::{operation_label, status_label, EmulatorStats};
 use serde_json::{json, Map, Value};
 use std::sync::atomic::Ordering;
 
@@ -29,15 +30,33 @@ pub(crate) fn clock(shared: &Shared) -> Value {
     })
 }
 
+/// `GET /faults` (and the answer to `PUT` and `DELETE`): the active rules in order,
+/// each in the JSON form plus its `--fault` text as `text`.
+pub(crate) fn faults(shared: &Shared) -> Value {
+    let rules: Vec<Value> = shared
+        .faults
+        .list()
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+            if let Value::Object(o) = &mut v {
+                o.insert("text".into(), r.to_string().into());
+            }
+            v
+        })
+        .collect();
+    json!({ "rules": rules })
+}
+
 /// `GET /stats`.
 pub(crate) fn stats(s: &EmulatorStats) -> Value {
     let mut by_op: Map<String, Value> = Map::new();
     for r in &s.requests {
         let entry = by_op
-            .entry(r.operation.name())
+            .entry(operation_label(r.operation))
             .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(statuses) = entry {
-            statuses.insert(r.status.to_string(), r.count.into());
+            statuses.insert(status_label(r.status), r.count.into());
         }
     }
     let c = &s.connections;
@@ -102,5 +121,6 @@ pub(crate) fn inspector(shared: &Shared) -> Value {
         "keysets": keysets,
         "events": events.into_iter().map(|(_, e)| e).collect::<Vec<_>>(),
         "stats": stats(&counters),
+        "faults": shared.faults.list().iter().map(ToString::to_string).collect::<Vec<_>>(),
     })
 }

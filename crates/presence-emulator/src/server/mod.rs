@@ -17,6 +17,7 @@ pub use slots::ConnectionStats;
 
 use crate::admin::{AdminState, AdminToken};
 use crate::config::{Keyset, ModelConfig};
+use crate::fault::{rules::Faults, FaultRule};
 use crate::model::Model;
 use crate::stats::RequestCounters;
 use std::collections::HashMap;
@@ -49,6 +50,7 @@ pub struct EmulatorConfig {
     max_long_polls: usize,
     header_read_timeout: Duration,
     paused_at: Option<Duration>,
+    faults: Vec<FaultRule>,
     pub(crate) admin: AdminConfig,
 }
 
@@ -68,6 +70,7 @@ impl Default for EmulatorConfig {
             max_long_polls: DEFAULT_MAX_LONG_POLLS,
             header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS),
             paused_at: None,
+            faults: Vec::new(),
             admin: AdminConfig::default(),
         }
     }
@@ -197,6 +200,24 @@ impl EmulatorConfig {
         self
     }
 
+    /// The fault rules to start with, replacing any given before (see [`FaultRule`];
+    /// on a running emulator, [`EmulatorHandle::set_faults`]). Default: none.
+    pub fn faults(mut self, rules: impl IntoIterator<Item = FaultRule>) -> Self {
+        self.faults = rules.into_iter().collect();
+        self
+    }
+
+    /// Adds one fault rule to start with, after those given before.
+    pub fn fault(mut self, rule: FaultRule) -> Self {
+        self.faults.push(rule);
+        self
+    }
+
+    /// The fault rules the emulator starts with.
+    pub fn fault_rules(&self) -> &[FaultRule] {
+        &self.faults
+    }
+
     /// Guards the admin API (`/_emulator/v1/…`): its requests must carry
     /// `Authorization: Bearer TOKEN`, or get 401. Presence requests never need it.
     /// Default: no token (the admin API is open, as the emulator listens on loopback).
@@ -272,6 +293,8 @@ pub(crate) struct Shared {
     wakers: Mutex<HashMap<u64, Arc<Notify>>>,
     /// Connection accounting: `max_connections`, `max_long_polls`, eviction.
     pub(crate) slots: slots::Slots,
+    /// The active fault rules.
+    pub(crate) faults: Faults,
     /// Presence requests by operation and status.
     pub(crate) requests: RequestCounters,
     /// The admin API's token and the inspector's wake-up.
