@@ -43,7 +43,7 @@ pub const SNAPSHOT_VERSION: u32 = 1;
 /// assert_eq!(snap.keysets[0].channels[0].occupants[0].timeout, 300);
 /// let err = Snapshot::from_json(br#"{"version": 1, "keysets": [{"subscribe_key": "demo",
 ///     "channels": [{"name": "lobby", "occupants": [{"uid": "ann"}]}]}]}"#).unwrap_err();
-/// assert!(err.to_string().starts_with("keysets[0].channels[0].occupants[0]: unknown field `uid`"), "{err}");
+/// assert!(err.to_string().starts_with("keysets[0].channels[0].occupants[0].uid: unknown field `uid`"), "{err}");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -92,3 +92,28 @@ pub(crate) async fn get_raw(addr: SocketAddr, target: &str) -> Vec<u8> {
 pub(crate) fn parse_raw(raw: &[u8]) -> Resp {
     parse(raw)
 }
+
+/// Sends `method target` with extra header lines and a body, and reads the whole
+/// response (blocking).
+pub(crate) fn send_blocking(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    parse(&buf)
+}
