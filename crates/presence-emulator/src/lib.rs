@@ -14,6 +14,11 @@
 //!   that tests can move forward ([`EmulatorHandle::advance`]), a bounded number of
 //!   connections and a header read timeout. [`Emulator::start_blocking`] runs it on
 //!   its own runtime for blocking tests.
+//! - The admin API under `/_emulator/v1/` (the state as a [`Snapshot`], reset, the
+//!   clock, fault rules, [`EmulatorStats`] and Prometheus metrics; optionally behind an
+//!   [`AdminToken`]) and the live inspector page at `/_emulator/`, served by the same
+//!   server; `--import` / `--export-on-exit` ([`EmulatorConfig::import`],
+//!   [`EmulatorHandle::exit`]) keep the state across restarts.
 //! - The `presence-emulator` binary: `presence-emulator --listen 127.0.0.1:8090
 //!   --keyset SUB[:PUB[:SECRET]]`. Its flags are `cli::EmulatorArgs`, which
 //!   other binaries (`presence emulator`) flatten into their own command line.

@@ -29,7 +29,9 @@ use std::time::Duration;
 /// The format version written in every snapshot (and the only one read).
 pub const SNAPSHOT_VERSION: u32 = 1;
 
-/// The whole presence state of an emulator (see the [module docs](self)).
+/// The whole presence state of an emulator: every keyset's occupants (with state,
+/// timeout and seconds left), channel groups and event cursor; no secret, grant or
+/// event. A restore or a reset announces nothing.
 ///
 /// Its JSON form is the body of `GET /_emulator/v1/state`:
 ///
