@@ -109,6 +109,19 @@ pub struct EmulatorArgs {
     /// Most channels one `add=` may name (PubNub's documented per-call limit by default)
     #[arg(long, value_name = "N", default_value_t = ModelConfig::default().max_channels_per_add)]
     pub max_channels_per_add: usize,
+    /// Cache here-now answers for SECS seconds on the emulator's clock, as the service
+    /// does (3 s): the same here now (keyset, channels, groups, flags) gets the same
+    /// answer within that time. 0 turns it off [default: 0, or 3 with --realistic]
+    #[arg(long, value_name = "SECS")]
+    pub here_now_cache: Option<u64>,
+    /// Answer requests to a keyset past N per second with 429 and Retry-After
+    /// (0: no limit)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub rate_limit: u32,
+    /// Turn on every behaviour the service is documented to have (today the 3 s
+    /// here-now cache); explicit flags win
+    #[arg(long)]
+    pub realistic: bool,
     /// Guard the admin API (/_emulator/v1/): its requests must send `Authorization:
     /// Bearer TOKEN`. Taken from PRESENCE_EMULATOR_ADMIN_TOKEN when the flag is absent
     /// (its value is never shown); a token given here is visible in the process list
@@ -162,7 +175,14 @@ impl EmulatorArgs {
             .event_log_bytes(self.event_log_bytes)
             .max_group_channels(self.max_group_channels)
             .max_channels_per_add(self.max_channels_per_add)
-            .faults(self.faults.iter().cloned());
+            .faults(self.faults.iter().cloned())
+            .rate_limit(self.rate_limit);
+        if self.realistic {
+            config = config.realistic();
+        }
+        if let Some(secs) = self.here_now_cache {
+            config = config.here_now_cache(Duration::from_secs(secs));
+        }
         for keyset in self.all_keysets() {
             config = config.keyset(keyset.clone());
         }
@@ -455,6 +475,10 @@ mod tests {
             "12",
             "--max-channels-per-add",
             "13",
+            "--here-now-cache",
+            "4",
+            "--rate-limit",
+            "14",
             "--keysets",
             "c # a comment\n d:pd",
             "--admin-token",
@@ -495,11 +519,30 @@ mod tests {
             .event_log_capacity(10)
             .event_log_bytes(11)
             .max_group_channels(12)
-            .max_channels_per_add(13);
+            .max_channels_per_add(13)
+            .here_now_cache(Duration::from_secs(4))
+            .rate_limit(14);
         assert_eq!(args.to_config().model(), &expected);
         assert!(Cli::try_parse_from(["emu", "--keyset", ":p"]).is_err());
         let e = Cli::try_parse_from(["emu", "--keyset", ":p:hidden"]).unwrap_err();
         assert!(!e.to_string().contains("hidden"), "{e}");
+    }
+
+    #[test]
+    fn realistic_turns_on_the_documented_behaviours_and_explicit_flags_win() {
+        let realistic = parse(&["--realistic"]).to_config();
+        assert_eq!(realistic.model(), &ModelConfig::new().realistic());
+        assert_eq!(
+            realistic.model(),
+            &ModelConfig::new().here_now_cache(crate::REALISTIC_HERE_NOW_CACHE)
+        );
+        let off = parse(&["--realistic", "--here-now-cache", "0"]).to_config();
+        assert_eq!(off.model(), &ModelConfig::new());
+        let limited = parse(&["--realistic", "--rate-limit", "5"]).to_config();
+        assert_eq!(
+            limited.model(),
+            &ModelConfig::new().realistic().rate_limit(5)
+        );
     }
 
     #[test]

@@ -66,6 +66,7 @@
 mod admin;
 mod auth;
 mod body;
+mod cache;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod config;
@@ -75,6 +76,7 @@ mod inspector;
 mod metrics;
 mod model;
 mod occupants;
+mod rate_limit;
 mod server;
 mod snapshot;
 mod stats;
@@ -87,7 +89,9 @@ mod model_tests;
 mod event_tests;
 
 pub use admin::{AdminToken, EmptyAdminToken};
-pub use config::{Grant, Keyset, KeysetParseError, ModelConfig, Permissions};
+pub use config::{
+    Grant, Keyset, KeysetParseError, ModelConfig, Permissions, REALISTIC_HERE_NOW_CACHE,
+};
 pub use fault::{FaultAction, FaultRule, FaultRuleError, Operation};
 pub use http;
 pub use model::{Dispatch, Model, ModelStats, Wait};

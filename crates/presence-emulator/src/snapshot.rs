@@ -370,9 +370,12 @@ impl Model {
 }
 
 /// Puts `fresh` in `current`'s place, keeping what belongs to the server rather than
-/// the state: the registered long-polls, and a cursor that never goes back.
+/// the state: the registered long-polls, the rate limiter's window, and a cursor that
+/// never goes back. The here-now cache starts empty (it holds answers about the old
+/// state).
 fn replace(current: &mut KeysetState, mut fresh: KeysetState) {
     fresh.watchers = std::mem::take(&mut current.watchers);
+    std::mem::swap(&mut fresh.rate, &mut current.rate);
     fresh.last_tt = fresh.last_tt.max(current.last_tt);
     *current = fresh;
 }
@@ -674,6 +677,27 @@ mod tests {
             assert!(err.starts_with(want), "{doc}: {err}");
             assert_eq!(m.snapshot(T0), before, "{doc}");
         }
+    }
+
+    #[test]
+    fn a_reset_or_restore_empties_the_here_now_cache() {
+        let mut m = Model::new(
+            ModelConfig::new()
+                .keyset(Keyset::new("a"))
+                .here_now_cache(Duration::from_secs(3)),
+        );
+        let here = "/v2/presence/sub-key/a/channel/c?uuid=q";
+        get(
+            &mut m,
+            T0,
+            "/v2/presence/sub-key/a/channel/c/heartbeat?uuid=u",
+        );
+        let snap = m.snapshot(T0);
+        assert!(get(&mut m, T0, here).contains(r#""occupancy":1"#));
+        m.reset();
+        assert!(get(&mut m, T0, here).contains(r#""occupancy":0"#));
+        m.restore(T0, &snap).unwrap();
+        assert!(get(&mut m, T0, here).contains(r#""occupancy":1"#));
     }
 
     #[test]

@@ -161,6 +161,24 @@ impl EmulatorConfig {
         self
     }
 
+    /// See [`ModelConfig::here_now_cache`] (`--here-now-cache SECS`).
+    pub fn here_now_cache(mut self, ttl: Duration) -> Self {
+        self.model = self.model.here_now_cache(ttl);
+        self
+    }
+
+    /// See [`ModelConfig::rate_limit`] (`--rate-limit N`).
+    pub fn rate_limit(mut self, per_second: u32) -> Self {
+        self.model = self.model.rate_limit(per_second);
+        self
+    }
+
+    /// See [`ModelConfig::realistic`] (`--realistic`).
+    pub fn realistic(mut self) -> Self {
+        self.model = self.model.realistic();
+        self
+    }
+
     /// Most connections open at once that are not parked in a subscribe long-poll:
     /// idle ones (a fresh connection, keep-alive between requests, a client still
     /// sending its headers) and ones with a request in progress. Default 1024.
