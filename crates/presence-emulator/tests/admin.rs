@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{get_blocking, send_blocking, Resp};
+use common::{get_blocking, send_blocking, spawn_emulator, Resp};
 use presence_emulator::{AdminToken, BlockingEmulatorHandle, Emulator, EmulatorConfig, Keyset};
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::SocketAddr;
@@ -482,31 +482,6 @@ fn the_inspector_page_and_its_assets_are_served_from_the_binary() {
 
 const BIN: &str = env!("CARGO_BIN_EXE_presence-emulator");
 
-/// Starts the binary with `args` and returns it with its address.
-fn spawn(args: &[&str]) -> (Child, SocketAddr) {
-    let mut child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0"])
-        .args(args)
-        .env_remove("PRESENCE_EMULATOR_KEYSETS")
-        .env_remove("PRESENCE_EMULATOR_ADMIN_TOKEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("presence-emulator listening on http://")
-        .unwrap_or_else(|| panic!("{line}"))
-        .parse()
-        .unwrap();
-    (child, addr)
-}
-
 /// Ctrl-C, then waits for the exit.
 fn interrupt(mut child: Child) -> (Option<i32>, String) {
     let pid = child.id().to_string();
@@ -528,7 +503,7 @@ fn export_on_exit_then_import_keeps_every_occupant_and_state_across_a_restart() 
     let file = dir.join("state.json");
     let file_s = file.to_str().unwrap();
     let keysets = ["--keyset", "demo", "--keyset", "other"];
-    let (child, addr) = spawn(&[&keysets[..], &["--export-on-exit", file_s]].concat());
+    let (child, addr) = spawn_emulator(&[&keysets[..], &["--export-on-exit", file_s]].concat());
     populate(addr);
     let before = answers(addr);
     let (code, err) = interrupt(child);
@@ -537,7 +512,7 @@ fn export_on_exit_then_import_keeps_every_occupant_and_state_across_a_restart() 
         serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     assert_eq!(exported["version"], 1);
 
-    let (child, addr) = spawn(&[&keysets[..], &["--import", file_s]].concat());
+    let (child, addr) = spawn_emulator(&[&keysets[..], &["--import", file_s]].concat());
     // Every occupant, state and group is back: the same answers, byte for byte.
     assert_eq!(answers(addr), before);
     let state = admin(addr, "GET", "state", "").json();

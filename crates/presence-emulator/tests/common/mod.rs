@@ -117,3 +117,32 @@ pub(crate) fn send_blocking(
     s.read_to_end(&mut buf).unwrap();
     parse(&buf)
 }
+
+/// Starts the `presence-emulator` binary on a free port with `args` (keyset and admin
+/// token variables removed from its environment, stderr piped) and returns it with the
+/// address it printed.
+pub(crate) fn spawn_emulator(args: &[&str]) -> (std::process::Child, SocketAddr) {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_presence-emulator"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("PRESENCE_EMULATOR_KEYSETS")
+        .env_remove("PRESENCE_EMULATOR_ADMIN_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("presence-emulator listening on http://")
+        .unwrap_or_else(|| panic!("{line}"))
+        .parse()
+        .unwrap();
+    (child, addr)
+}
