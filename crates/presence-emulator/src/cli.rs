@@ -154,6 +154,8 @@ pub struct EmulatorArgs {
     ///            close), close (no response).
     ///
     /// E.g. --fault 'op=heartbeat,p=0.3,seed=7,status=503,retry-after=2'
+    // The help text is shown verbatim; its `[…]` are optional parts, not doc links.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(long = "fault", value_name = "RULE", verbatim_doc_comment)]
     pub faults: Vec<FaultRule>,
 }
