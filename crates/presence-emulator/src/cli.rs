@@ -21,7 +21,9 @@
 //! assert_eq!(config.model().keysets()[0].subscribe_key_str(), "sub-c-1");
 //! ```
 
+use crate::admin::{AdminToken, EmptyAdminToken};
 use crate::config::{Keyset, KeysetParseError, ModelConfig};
+use crate::fault::FaultRule;
 use crate::server::{
     EmulatorConfig, DEFAULT_HEADER_READ_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_LONG_POLLS,
@@ -107,6 +109,55 @@ pub struct EmulatorArgs {
     /// Most channels one `add=` may name (PubNub's documented per-call limit by default)
     #[arg(long, value_name = "N", default_value_t = ModelConfig::default().max_channels_per_add)]
     pub max_channels_per_add: usize,
+    /// Cache here-now answers for SECS seconds on the emulator's clock, as the service
+    /// does (3 s): the same here now (keyset, channels, groups, flags) gets the same
+    /// answer within that time. 0 turns it off [default: 0, or 3 with --realistic]
+    #[arg(long, value_name = "SECS")]
+    pub here_now_cache: Option<u64>,
+    /// Answer requests to a keyset past N per second with 429 and Retry-After
+    /// (0: no limit)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub rate_limit: u32,
+    /// Turn on every behaviour the service is documented to have (today the 3 s
+    /// here-now cache); explicit flags win
+    #[arg(long)]
+    pub realistic: bool,
+    /// Guard the admin API (/_emulator/v1/): its requests must send `Authorization:
+    /// Bearer TOKEN`. Taken from PRESENCE_EMULATOR_ADMIN_TOKEN when the flag is absent
+    /// (its value is never shown); a token given here is visible in the process list
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "PRESENCE_EMULATOR_ADMIN_TOKEN",
+        hide_env_values = true,
+        value_parser = AdminTokenParser
+    )]
+    pub admin_token: Option<AdminToken>,
+    /// Restore the state in FILE (what GET /_emulator/v1/state and --export-on-exit
+    /// write) at start
+    #[arg(long, value_name = "FILE")]
+    pub import: Option<PathBuf>,
+    /// Write the state to FILE on Ctrl-C (restore it with --import)
+    #[arg(long, value_name = "FILE")]
+    pub export_on_exit: Option<PathBuf>,
+    /// A fault rule; repeat for several (the first firing one that is not a latency
+    /// decides, latencies add up). RULE is `key=value` items separated by `,`, exactly
+    /// one action among them:
+    ///
+    ///   filters: op=OP (here_now, where_now, heartbeat, leave, set_state, get_state,
+    ///            subscribe, registry, time), keyset=SUB, channel=NAME,
+    ///            p=PROBABILITY (0..1, default 1), seed=N (default 0; same seed, same
+    ///            requests faulted in every run);
+    ///   actions: status=CODE[,retry-after=SECS][,body=TEXT] (body last: it takes the
+    ///            rest, commas included), false200[=CODE] (HTTP 200, error status in
+    ///            the body), latency=DURATION (250ms, 2s), cut (half the body, then
+    ///            close), close (no response).
+    ///
+    /// E.g. --fault 'op=heartbeat,p=0.3,seed=7,status=503,retry-after=2'
+    // The help text is shown verbatim; its `[…]` are optional parts, not doc links.
+    #[allow(rustdoc::broken_intra_doc_links)]
+    #[arg(long = "fault", value_name = "RULE", verbatim_doc_comment)]
+    pub faults: Vec<FaultRule>,
 }
 
 impl EmulatorArgs {
@@ -125,9 +176,26 @@ impl EmulatorArgs {
             .event_log_capacity(self.event_log_events)
             .event_log_bytes(self.event_log_bytes)
             .max_group_channels(self.max_group_channels)
-            .max_channels_per_add(self.max_channels_per_add);
+            .max_channels_per_add(self.max_channels_per_add)
+            .faults(self.faults.iter().cloned())
+            .rate_limit(self.rate_limit);
+        if self.realistic {
+            config = config.realistic();
+        }
+        if let Some(secs) = self.here_now_cache {
+            config = config.here_now_cache(Duration::from_secs(secs));
+        }
         for keyset in self.all_keysets() {
             config = config.keyset(keyset.clone());
+        }
+        if let Some(token) = &self.admin_token {
+            config = config.admin_token(token.clone());
+        }
+        if let Some(path) = &self.import {
+            config = config.import(path);
+        }
+        if let Some(path) = &self.export_on_exit {
+            config = config.export_on_exit(path);
         }
         config
     }
@@ -196,6 +264,25 @@ impl TypedValueParser for KeysetParser {
     }
 }
 
+/// `--admin-token`'s parser: an error that never repeats the value.
+#[derive(Debug, Clone, Copy)]
+struct AdminTokenParser;
+
+impl TypedValueParser for AdminTokenParser {
+    type Value = AdminToken;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<AdminToken, clap::Error> {
+        utf8(cmd, arg, value)?
+            .parse()
+            .map_err(|e: EmptyAdminToken| refuse(cmd, arg, &e.to_string()))
+    }
+}
+
 /// `--keysets`'s (and `PRESENCE_EMULATOR_KEYSETS`'s) parser.
 #[derive(Debug, Clone, Copy)]
 struct KeysetListParser;
@@ -247,16 +334,26 @@ impl TypedValueParser for KeysetFileParser {
     }
 }
 
-/// The keyset secrets that raw command-line arguments and `PRESENCE_EMULATOR_KEYSETS`
-/// may hold, for binaries to redact from any error they print about arguments they
+/// The keyset secrets and admin tokens that raw command-line arguments,
+/// `PRESENCE_EMULATOR_KEYSETS` and `PRESENCE_EMULATOR_ADMIN_TOKEN` may hold, for binaries to redact from any error they print about arguments they
 /// could not parse (clap repeats an unexpected argument as given). It looks at the
 /// value after `--keyset`/`--keysets` (or `=`-joined), at any other argument shaped
-/// like `SUB:PUB:SECRET`, and at the environment variable.
+/// like `SUB:PUB:SECRET`, at the value after `--admin-token`, and at the environment
+/// variables.
 pub fn secrets_in(args: &[String]) -> Vec<String> {
     let mut values: Vec<&str> = Vec::new();
+    let mut tokens: Vec<String> = Vec::new();
     let mut after_flag = false;
+    let mut after_token = false;
     for arg in args.iter().skip(1) {
-        if after_flag {
+        if after_token {
+            tokens.push(arg.clone());
+            after_token = false;
+        } else if arg == "--admin-token" {
+            after_token = true;
+        } else if let Some(v) = arg.strip_prefix("--admin-token=") {
+            tokens.push(v.to_owned());
+        } else if after_flag {
             values.push(arg);
             after_flag = false;
         } else if arg == "--keyset" || arg == "--keysets" {
@@ -278,6 +375,9 @@ pub fn secrets_in(args: &[String]) -> Vec<String> {
         .filter_map(|item| item.splitn(3, ':').nth(2))
         .filter(|secret| !secret.is_empty())
         .map(str::to_owned)
+        .chain(tokens)
+        .chain(std::env::var("PRESENCE_EMULATOR_ADMIN_TOKEN").ok())
+        .filter(|secret| !secret.is_empty())
         .collect()
 }
 
@@ -325,12 +425,15 @@ mod tests {
             "a:b:s4",
             "--listen",
             "[::1]:80",
+            "--admin-token",
+            "s5",
+            "--admin-token=s6",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
         let found = secrets_in(&args);
-        for s in ["s1", "s2", "s3", "s4"] {
+        for s in ["s1", "s2", "s3", "s4", "s5", "s6"] {
             assert!(found.iter().any(|f| f == s), "{s} in {found:?}");
         }
         assert_eq!(redact_secrets("x a:b:s1 s4", &args), "x a:b:*** ***");
@@ -374,9 +477,30 @@ mod tests {
             "12",
             "--max-channels-per-add",
             "13",
+            "--here-now-cache",
+            "4",
+            "--rate-limit",
+            "14",
             "--keysets",
             "c # a comment\n d:pd",
+            "--admin-token",
+            "t0ken",
+            "--import",
+            "in.json",
+            "--export-on-exit",
+            "out.json",
         ]);
+        let config = args.to_config();
+        assert_eq!(config.admin.token, AdminToken::new("t0ken"));
+        assert_eq!(
+            config.admin.import.as_deref(),
+            Some(std::path::Path::new("in.json"))
+        );
+        assert_eq!(
+            config.admin.export_on_exit.as_deref(),
+            Some(std::path::Path::new("out.json"))
+        );
+        assert!(!format!("{args:?}{config:?}").contains("t0ken"));
         assert_eq!(
             (
                 args.max_connections,
@@ -397,10 +521,50 @@ mod tests {
             .event_log_capacity(10)
             .event_log_bytes(11)
             .max_group_channels(12)
-            .max_channels_per_add(13);
+            .max_channels_per_add(13)
+            .here_now_cache(Duration::from_secs(4))
+            .rate_limit(14);
         assert_eq!(args.to_config().model(), &expected);
         assert!(Cli::try_parse_from(["emu", "--keyset", ":p"]).is_err());
         let e = Cli::try_parse_from(["emu", "--keyset", ":p:hidden"]).unwrap_err();
         assert!(!e.to_string().contains("hidden"), "{e}");
+    }
+
+    #[test]
+    fn realistic_turns_on_the_documented_behaviours_and_explicit_flags_win() {
+        let realistic = parse(&["--realistic"]).to_config();
+        assert_eq!(realistic.model(), &ModelConfig::new().realistic());
+        assert_eq!(
+            realistic.model(),
+            &ModelConfig::new().here_now_cache(crate::REALISTIC_HERE_NOW_CACHE)
+        );
+        let off = parse(&["--realistic", "--here-now-cache", "0"]).to_config();
+        assert_eq!(off.model(), &ModelConfig::new());
+        let limited = parse(&["--realistic", "--rate-limit", "5"]).to_config();
+        assert_eq!(
+            limited.model(),
+            &ModelConfig::new().realistic().rate_limit(5)
+        );
+    }
+
+    #[test]
+    fn fault_rules_reach_the_config_and_bad_ones_are_named() {
+        let args = parse(&[
+            "--fault",
+            "op=heartbeat,status=503",
+            "--fault",
+            "op=leave,p=0.5,seed=3,close",
+        ]);
+        let rules: Vec<FaultRule> = ["op=heartbeat,status=503", "op=leave,p=0.5,seed=3,close"]
+            .iter()
+            .map(|r| r.parse().unwrap())
+            .collect();
+        assert_eq!(args.to_config().fault_rules(), rules.as_slice());
+        let e = Cli::try_parse_from(["emu", "--fault", "op=heartbeat,status=5xx"]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`status` must be an HTTP status (100..=999), not `5xx`"),
+            "{e}"
+        );
     }
 }

@@ -14,6 +14,11 @@
 //!   that tests can move forward ([`EmulatorHandle::advance`]), a bounded number of
 //!   connections and a header read timeout. [`Emulator::start_blocking`] runs it on
 //!   its own runtime for blocking tests.
+//! - The admin API under `/_emulator/v1/` (the state as a [`Snapshot`], reset, the
+//!   clock, fault rules, [`EmulatorStats`] and Prometheus metrics; optionally behind an
+//!   [`AdminToken`]) and the live inspector page at `/_emulator/`, served by the same
+//!   server; `--import` / `--export-on-exit` ([`EmulatorConfig::import`],
+//!   [`EmulatorHandle::exit`]) keep the state across restarts.
 //! - The `presence-emulator` binary: `presence-emulator --listen 127.0.0.1:8090
 //!   --keyset SUB[:PUB[:SECRET]]`. Its flags are `cli::EmulatorArgs`, which
 //!   other binaries (`presence emulator`) flatten into their own command line.
@@ -58,15 +63,23 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod admin;
 mod auth;
 mod body;
+mod cache;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod config;
 mod events;
+mod fault;
+mod inspector;
+mod metrics;
 mod model;
 mod occupants;
+mod rate_limit;
 mod server;
+mod snapshot;
+mod stats;
 mod wire;
 
 #[cfg(test)]
@@ -75,9 +88,18 @@ mod model_tests;
 #[cfg(test)]
 mod event_tests;
 
-pub use config::{Grant, Keyset, KeysetParseError, ModelConfig, Permissions};
+pub use admin::{AdminToken, EmptyAdminToken};
+pub use config::{
+    Grant, Keyset, KeysetParseError, ModelConfig, Permissions, REALISTIC_HERE_NOW_CACHE,
+};
+pub use fault::{FaultAction, FaultRule, FaultRuleError, Operation};
 pub use http;
 pub use model::{Dispatch, Model, ModelStats, Wait};
 pub use server::{
     BlockingEmulatorHandle, ConnectionStats, Emulator, EmulatorConfig, EmulatorHandle,
 };
+pub use snapshot::{
+    ChannelSnapshot, GroupSnapshot, KeysetSnapshot, OccupantSnapshot, Snapshot, SnapshotError,
+    SnapshotFileError, SNAPSHOT_VERSION,
+};
+pub use stats::{EmulatorStats, RequestCount};

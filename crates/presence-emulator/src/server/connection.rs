@@ -6,15 +6,14 @@
 use super::refusal::JsonRefusals;
 use super::slots::Slot;
 use super::Shared;
+use crate::fault::serve::{serve, ReplyBody};
 use crate::model::{Dispatch, Wait};
-use bytes::Bytes;
 use http::{header, HeaderValue};
-use http_body_util::Full;
+use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use std::convert::Infallible;
 use std::io;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
@@ -90,7 +89,19 @@ async fn serve_connection(
             let shared = shared.clone();
             let slot = slot.clone();
             let stop = stop.clone();
-            async move { Ok::<_, Infallible>(handle_request(&shared, &slot, req, stop).await) }
+            async move {
+                let path = req.uri().path();
+                if crate::admin::is_admin_path(path) {
+                    return Ok(admin_request(&shared, &slot, req, stop).await);
+                }
+                let operation = crate::stats::operation_of(path);
+                let faults = &shared.faults;
+                let out = serve(faults, req, |req| handle_request(&shared, &slot, req, stop)).await;
+                let status = out.as_ref().map_or(0, |r| r.status().as_u16());
+                shared.requests.record(operation, status);
+                shared.admin.activity.notify_waiters();
+                out.map(|r| r.map(Either::Left))
+            }
         })
     };
     let mut builder = http1::Builder::new();
@@ -139,12 +150,33 @@ impl Drop for InRequest<'_> {
     }
 }
 
+/// A response body: the emulator's (whole or cut by a fault rule), or the inspector's
+/// event stream.
+pub(crate) type ResponseBody = Either<ReplyBody, crate::admin::EventStream>;
+
+/// An admin API or inspector request (never faulted, not counted as presence).
+async fn admin_request(
+    shared: &Arc<Shared>,
+    slot: &Arc<Slot>,
+    req: http::Request<Incoming>,
+    shutdown: watch::Receiver<bool>,
+) -> http::Response<ResponseBody> {
+    shared.slots.begin(slot);
+    let _guard = InRequest {
+        shared,
+        slot,
+        wait: None,
+    };
+    shared.requests.record_admin();
+    crate::admin::serve(shared, req, shutdown).await
+}
+
 async fn handle_request(
     shared: &Shared,
     slot: &Arc<Slot>,
     req: http::Request<Incoming>,
     mut shutdown: watch::Receiver<bool>,
-) -> http::Response<Full<Bytes>> {
+) -> http::Response<ReplyBody> {
     shared.slots.begin(slot);
     let mut guard = InRequest {
         shared,
@@ -186,7 +218,7 @@ async fn long_poll(
     wait: &Wait,
     waker: &Notify,
     shutdown: &mut watch::Receiver<bool>,
-) -> http::Response<Full<Bytes>> {
+) -> http::Response<ReplyBody> {
     let mut check_model = true;
     loop {
         let moved = shared.clock_moved.notified();
@@ -223,8 +255,8 @@ async fn long_poll(
     }
 }
 
-fn full(resp: http::Response<Vec<u8>>) -> http::Response<Full<Bytes>> {
-    resp.map(|b| Full::new(Bytes::from(b)))
+fn full(resp: http::Response<Vec<u8>>) -> http::Response<ReplyBody> {
+    resp.map(ReplyBody::whole)
 }
 
 pub(crate) async fn timer_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
