@@ -23,6 +23,16 @@
 //!   --keyset SUB[:PUB[:SECRET]]`. Its flags are `cli::EmulatorArgs`, which
 //!   other binaries (`presence emulator`) flatten into their own command line.
 //!
+//! # Behaving like the service, failing on purpose
+//! - Switches, off by default: the here-now cache
+//!   ([`EmulatorConfig::here_now_cache`], `--here-now-cache SECS`), a per-keyset rate
+//!   limit answered with 429 and `Retry-After` ([`EmulatorConfig::rate_limit`],
+//!   `--rate-limit N`), and every documented behaviour at once
+//!   ([`EmulatorConfig::realistic`], `--realistic`).
+//! - Fault rules ([`FaultRule`], `--fault RULE`, [`EmulatorHandle::set_faults`]): an
+//!   error status or a "false 200", latency, a body cut mid-way or a connection closed
+//!   without a response, by operation, keyset and channel, with seeded probabilities.
+//!
 //! # Features
 //! - `cli` (default): the `presence-emulator` binary and the `cli` module, with
 //!   clap. Crates that use the emulator as a library (in tests) turn it off with
