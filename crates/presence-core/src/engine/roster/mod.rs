@@ -655,39 +655,63 @@ impl RosterEngine {
 
     /// Drains the watch's events into the roster.
     fn after_watch_input(&mut self) {
+        // One answer's presence events, applied in timetoken order however the answer
+        // listed them (a stable sort: events of one timetoken keep their order).
+        let mut batch: Vec<PresenceEvent> = Vec::new();
         while let Some(event) = self.watch.poll_event() {
             match event {
-                WatchEvent::Connected => self.want(ResyncReason::Start),
-                WatchEvent::Presence(e) => match self.snapshot.as_mut() {
-                    Some(snap) => snap.buffered.push(e),
-                    None => self.apply(e),
-                },
-                WatchEvent::Failed {
+                WatchEvent::Presence(e) => batch.push(e),
+                notice => {
+                    self.take_batch(&mut batch);
+                    self.watch_notice(notice);
+                }
+            }
+        }
+        self.take_batch(&mut batch);
+    }
+
+    /// A watch event other than a presence event.
+    fn watch_notice(&mut self, notice: WatchEvent) {
+        match notice {
+            WatchEvent::Connected => self.want(ResyncReason::Start),
+            // Batched by `after_watch_input`.
+            WatchEvent::Presence(_) => {}
+            WatchEvent::Failed {
+                failure,
+                retry_in: Some(delay),
+            } => {
+                self.events.push_back(RosterEvent::Failed {
                     failure,
                     retry_in: Some(delay),
-                } => {
-                    self.events.push_back(RosterEvent::Failed {
-                        failure,
-                        retry_in: Some(delay),
-                    });
-                    self.want(ResyncReason::EventsMissed);
-                }
-                WatchEvent::Failed {
+                });
+                self.want(ResyncReason::EventsMissed);
+            }
+            WatchEvent::Failed {
+                failure,
+                retry_in: None,
+            } => {
+                self.abandon_snapshot();
+                self.stopped = true;
+                self.synced = false;
+                self.events.push_back(RosterEvent::Failed {
                     failure,
                     retry_in: None,
-                } => {
-                    self.abandon_snapshot();
-                    self.stopped = true;
-                    self.synced = false;
-                    self.events.push_back(RosterEvent::Failed {
-                        failure,
-                        retry_in: None,
-                    });
-                }
-                // Always follows a `Failed` without a retry, which stopped the roster.
-                WatchEvent::GaveUp { .. } => {}
-                // An unreadable message may have been about a member.
-                WatchEvent::Unreadable(_) => self.want(ResyncReason::OccupancyMismatch),
+                });
+            }
+            // Always follows a `Failed` without a retry, which stopped the roster.
+            WatchEvent::GaveUp { .. } => {}
+            // An unreadable message may have been about a member.
+            WatchEvent::Unreadable(_) => self.want(ResyncReason::OccupancyMismatch),
+        }
+    }
+
+    /// Applies (or, during a snapshot, keeps) `batch` in timetoken order.
+    fn take_batch(&mut self, batch: &mut Vec<PresenceEvent>) {
+        batch.sort_by_key(event_tt);
+        for e in batch.drain(..) {
+            match self.snapshot.as_mut() {
+                Some(snap) => snap.buffered.push(e),
+                None => self.apply(e),
             }
         }
     }
