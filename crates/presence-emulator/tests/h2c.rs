@@ -27,14 +27,12 @@ fn comparable(headers: impl Iterator<Item = (String, String)>) -> Vec<(String, S
     h
 }
 
-async fn start() -> EmulatorHandle {
-    Emulator::start(
-        EmulatorConfig::new()
-            .keyset(Keyset::new("sk"))
-            .paused_clock(T0),
-    )
-    .await
-    .unwrap()
+/// An emulator with keyset `sk` on a paused clock, `tune` applied to its configuration.
+async fn start(tune: impl FnOnce(EmulatorConfig) -> EmulatorConfig) -> EmulatorHandle {
+    let config = EmulatorConfig::new()
+        .keyset(Keyset::new("sk"))
+        .paused_clock(T0);
+    Emulator::start(tune(config)).await.unwrap()
 }
 
 /// An HTTP/2 connection opened with the preface straight away (no upgrade).
@@ -119,15 +117,18 @@ fn script() -> Vec<String> {
     .collect()
 }
 
-/// Waits until `emu` has exactly one parked long-poll and no counted connection.
-async fn parked(emu: &EmulatorHandle) {
+/// Waits until `emu` has `n` parked long-polls and no counted connection.
+async fn parked(emu: &EmulatorHandle, n: usize) {
     let start = Instant::now();
     loop {
         let c = emu.connections();
-        if c.long_polls == 1 && c.active == 0 {
+        if c.long_polls == n && c.active == 0 {
             return;
         }
-        assert!(start.elapsed() < GUARD, "the long-poll never parked: {c:?}");
+        assert!(
+            start.elapsed() < GUARD,
+            "{n} long-polls never parked: {c:?}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -140,7 +141,7 @@ fn cursor(body: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_and_http1_get_identical_answers() {
-    let (one, two) = (start().await, start().await);
+    let (one, two) = (start(|c| c).await, start(|c| c).await);
     let h2 = h2_connect(two.local_addr()).await;
     let mut h1_answers = Vec::new();
     let mut h2_answers = Vec::new();
@@ -174,7 +175,7 @@ async fn http2_and_http1_get_identical_answers() {
         let poll = poll.clone();
         async move { h1_get(addr, &poll).await }
     });
-    parked(&one).await;
+    parked(&one, 1).await;
     assert_eq!(h1_get(one.local_addr(), join).await.0, 200);
     let h1_event = waiting.await.unwrap();
 
@@ -182,7 +183,7 @@ async fn http2_and_http1_get_identical_answers() {
         let h2 = h2.clone();
         async move { h2_get(&h2, &poll).await }
     });
-    parked(&two).await;
+    parked(&two, 1).await;
     // The join goes over the same HTTP/2 connection as the parked stream.
     assert_eq!(h2_get(&h2, join).await.0, 200);
     let h2_event = waiting.await.unwrap();
@@ -195,14 +196,7 @@ async fn http2_and_http1_get_identical_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_long_polls_hold_no_slot_and_shutdown_answers_them() {
-    let emu = Emulator::start(
-        EmulatorConfig::new()
-            .keyset(Keyset::new("sk"))
-            .paused_clock(T0)
-            .max_connections(1),
-    )
-    .await
-    .unwrap();
+    let emu = start(|c| c.max_connections(1)).await;
     let h2 = h2_connect(emu.local_addr()).await;
     // Three long-polls on streams of one connection.
     let mut polls = Vec::new();
@@ -216,13 +210,8 @@ async fn http2_long_polls_hold_no_slot_and_shutdown_answers_them() {
             .await
         }));
     }
-    let start = Instant::now();
-    while emu.connections().long_polls < 3 {
-        assert!(start.elapsed() < GUARD, "{:?}", emu.connections());
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
     // The parked connection does not count: an HTTP/1.1 client gets the one slot.
-    assert_eq!(emu.connections().active, 0);
+    parked(&emu, 3).await;
     let (status, _, _) = h1_get(emu.local_addr(), "/v2/presence/sub-key/sk?uuid=x").await;
     assert_eq!(status, 200);
     // Virtual time passes the subscribe timeout: every stream gets its empty `m`.
@@ -292,14 +281,7 @@ const GOAWAY: u8 = 7;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_streams_are_bounded_and_idle_connections_closed() {
     use tokio::io::AsyncWriteExt as _;
-    let emu = Emulator::start(
-        EmulatorConfig::new()
-            .keyset(Keyset::new("sk"))
-            .paused_clock(T0)
-            .header_read_timeout(Duration::from_secs(1)),
-    )
-    .await
-    .unwrap();
+    let emu = start(|c| c.header_read_timeout(Duration::from_secs(1))).await;
     let mut tcp = tokio::net::TcpStream::connect(emu.local_addr())
         .await
         .unwrap();
@@ -340,13 +322,7 @@ async fn http2_streams_are_bounded_and_idle_connections_closed() {
     .await
     .expect("no stream was refused");
     assert_eq!(refused, (2 * limit + 1, vec![0, 0, 0, 7]));
-    let start = Instant::now();
-    while emu.connections().long_polls < 256 {
-        assert!(start.elapsed() < GUARD, "{:?}", emu.connections());
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert_eq!(emu.connections().long_polls, 256);
-    assert_eq!(emu.connections().active, 0);
+    parked(&emu, 256).await;
 
     // A connection whose streams are all answered is idle: after `header_read_timeout`
     // the server says GOAWAY and closes it (no stream is refused or lost meanwhile).
