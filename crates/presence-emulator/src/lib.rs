@@ -23,6 +23,10 @@
 //! - `cli` (default): the `presence-emulator` binary and the `cli` module, with
 //!   clap. Crates that use the emulator as a library (in tests) turn it off with
 //!   `default-features = false` and do not compile clap.
+//! - `jemalloc` (default): the binary's global allocator is jemalloc (tikv-jemallocator,
+//!   built from C: needs `cc` and `make`), so the process gives memory back after users
+//!   leave; the library never sets an allocator. `--no-default-features --features cli`
+//!   builds the binary on the system allocator (docs/PERFORMANCE.md §4 compares them).
 //!
 //! # In-process use from a test
 //! ```
