@@ -35,6 +35,12 @@
 //! See the crate's README for output formats.
 #![forbid(unsafe_code)]
 
+/// jemalloc with its background threads on, as in `presence-emulator`: `presence
+/// emulator` gives freed memory back after users leave (docs/PERFORMANCE.md §4).
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod args;
 mod client;
 mod error;
