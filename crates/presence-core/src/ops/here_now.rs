@@ -530,13 +530,19 @@ fn fields<'a, K: Key>(
 ) -> json::Result<()> {
     r.begin_object(what)?;
     let (mut first, mut seen) = (true, 0u32);
-    while let Some(key) = r.next_key(&mut first)? {
-        let Some(known) = K::of(&key) else {
+    while let Some(key) = r.next_raw_key(&mut first)? {
+        let known = if key.escaped {
+            K::of(&r.decode(key)?)
+        } else {
+            K::of(key.text)
+        };
+        let Some(known) = known else {
             r.skip()?;
             continue;
         };
         let bit = 1u32 << known.index();
         if seen & bit != 0 {
+            let key = r.decode(key)?;
             return r.error(format!("duplicate field `{key}` in {what}"));
         }
         seen |= bit;
