@@ -6,7 +6,7 @@
 //! - the facade, `presence::Client` (and `presence::blocking::Client`) here now with
 //!   `include_state` (request building, signing-free send, owned parse), against the raw
 //!   client sending the same pre-built request and scanning the body with serde's
-//!   `IgnoredAny` (section `facade`),
+//!   `IgnoredAny`, with a row for each step in between (section `facade`),
 //!
 //! and (bench 4 over HTTP) the emulator's heartbeats/s and here-now/s with 100 000
 //! occupants, driven by the raw hyper-util client.
@@ -292,7 +292,10 @@ fn scanned(body: &[u8]) -> bool {
 }
 
 /// The facade against the raw clients: here now on the 10-occupant lobby with state,
-/// the raw side sending the same request, pre-built, and scanning the body.
+/// the raw side sending the same request, pre-built, and scanning the body. Between
+/// the two, one row per step the facade adds (issue 14): the raw client inside a
+/// `tokio::time::timeout` (the transport's overall bound), the transport scanning the
+/// body as the raw client does, and the transport with the facade's owned parse.
 fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     let rt = Arc::new(runtime());
     let config = Config::new(Keyset::new("demo"), UserId::new("bench-reader").unwrap())
@@ -302,7 +305,8 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
         op.to_request(&config, &RequestMeta::new(0))
             .expect("request"),
     );
-    let client = presence::Client::with_transport(config.clone(), HyperTransport::new().unwrap());
+    let transport = HyperTransport::new().unwrap();
+    let client = presence::Client::with_transport(config.clone(), transport.clone());
     let blocking = presence::blocking::Client::with_transport(config, UreqTransport::new());
     // Both clients see the same answer before anything is timed.
     let seen = rt.block_on(
@@ -314,51 +318,79 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     );
     assert_eq!(seen.expect("here now").total_occupancy, 10);
     let raw = raw_hyper();
-    let r1 = Arc::clone(&req);
-    let mut variants = vec![
-        {
-            let rt = Arc::clone(&rt);
-            Variant::new("raw hyper-util + IgnoredAny scan", move |c, d| {
-                let (raw, r1) = (raw.clone(), Arc::clone(&r1));
-                run_tasks(
-                    &rt,
-                    c,
-                    d,
-                    Arc::new(move || {
-                        let (client, req) = (raw.clone(), copy(&r1));
-                        Box::pin(async move {
-                            match client.request(req.map(|b| Full::new(Bytes::from(b)))).await {
-                                Ok(resp) if resp.status() == 200 => {
-                                    match resp.into_body().collect().await {
-                                        Ok(body) => scanned(&body.to_bytes()),
-                                        Err(_) => false,
-                                    }
-                                }
-                                _ => false,
+    let async_variant = |name: &str, call: Arc<dyn Fn() -> BoxFut + Send + Sync>| {
+        let rt = Arc::clone(&rt);
+        Variant::new(name, move |c, d| {
+            let call = Arc::clone(&call);
+            run_tasks(&rt, c, d, Arc::new(move || call()))
+        })
+    };
+    let raw_scan = |timeout: bool| {
+        let (raw, req) = (raw.clone(), Arc::clone(&req));
+        Arc::new(move || {
+            let (client, req) = (raw.clone(), copy(&req));
+            Box::pin(async move {
+                let call = async {
+                    match client.request(req.map(|b| Full::new(Bytes::from(b)))).await {
+                        Ok(resp) if resp.status() == 200 => {
+                            match resp.into_body().collect().await {
+                                Ok(body) => scanned(&body.to_bytes()),
+                                Err(_) => false,
                             }
-                        }) as BoxFut
-                    }),
-                )
-            })
-        },
-        {
-            let rt = Arc::clone(&rt);
-            Variant::new("presence::Client here_now (include_state)", move |c, d| {
+                        }
+                        _ => false,
+                    }
+                };
+                if timeout {
+                    matches!(
+                        tokio::time::timeout(Duration::from_secs(30), call).await,
+                        Ok(true)
+                    )
+                } else {
+                    call.await
+                }
+            }) as BoxFut
+        })
+    };
+    let transport_call = |parse: bool| {
+        let (transport, req, op) = (transport.clone(), Arc::clone(&req), op.clone());
+        Arc::new(move || {
+            let (sent, op) = (transport.execute(copy(&req)), op.clone());
+            Box::pin(async move {
+                match sent.await {
+                    Ok(resp) if resp.status() == 200 && parse => {
+                        matches!(op.parse_response(&resp), Ok(r) if r.total_occupancy == 10)
+                    }
+                    Ok(resp) if resp.status() == 200 => scanned(resp.body()),
+                    _ => false,
+                }
+            }) as BoxFut
+        })
+    };
+    let mut variants = vec![
+        async_variant("raw hyper-util + IgnoredAny scan", raw_scan(false)),
+        async_variant(
+            "raw hyper-util + tokio::time::timeout + IgnoredAny scan",
+            raw_scan(true),
+        ),
+        async_variant(
+            "transport-hyper (defaults) + IgnoredAny scan",
+            transport_call(false),
+        ),
+        async_variant(
+            "transport-hyper (defaults) + owned parse",
+            transport_call(true),
+        ),
+        async_variant(
+            "presence::Client here_now (include_state)",
+            Arc::new(move || {
                 let client = client.clone();
-                run_tasks(
-                    &rt,
-                    c,
-                    d,
-                    Arc::new(move || {
-                        let client = client.clone();
-                        Box::pin(async move {
-                            let now = client.here_now().channels(["lobby"]).include_state(true);
-                            matches!(now.execute().await, Ok(r) if r.total_occupancy == 10)
-                        }) as BoxFut
-                    }),
-                )
-            })
-        },
+                Box::pin(async move {
+                    let now = client.here_now().channels(["lobby"]).include_state(true);
+                    matches!(now.execute().await, Ok(r) if r.total_occupancy == 10)
+                }) as BoxFut
+            }),
+        ),
     ];
     for c in [1, 64] {
         compare(
@@ -370,13 +402,25 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
             rounds,
         );
     }
-    let (agent, r2) = (ureq_agent(Some(64)), Arc::clone(&req));
+    let agent = ureq_agent(Some(64));
+    let ureq_transport = UreqTransport::new();
     let thread_variant = |name: &str, call: Arc<dyn Fn() -> bool + Send + Sync>| {
         Variant::new(name, move |c, d| {
             let call = Arc::clone(&call);
             run_threads(c, d, Arc::new(move || call()))
         })
     };
+    let ureq_transport_call = |parse: bool| {
+        let (transport, req, op) = (ureq_transport.clone(), Arc::clone(&req), op.clone());
+        Arc::new(move || match transport.execute(copy(&req)) {
+            Ok(resp) if resp.status() == 200 && parse => {
+                matches!(op.parse_response(&resp), Ok(r) if r.total_occupancy == 10)
+            }
+            Ok(resp) if resp.status() == 200 => scanned(resp.body()),
+            _ => false,
+        })
+    };
+    let r2 = Arc::clone(&req);
     let mut variants = vec![
         thread_variant(
             "raw ureq (pool 64 idle) + IgnoredAny scan",
@@ -387,6 +431,14 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
                     .is_ok_and(|body| scanned(&body)),
                 _ => false,
             }),
+        ),
+        thread_variant(
+            "transport-ureq (defaults) + IgnoredAny scan",
+            ureq_transport_call(false),
+        ),
+        thread_variant(
+            "transport-ureq (defaults) + owned parse",
+            ureq_transport_call(true),
         ),
         thread_variant(
             "presence::blocking::Client here_now (include_state)",

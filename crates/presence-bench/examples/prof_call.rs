@@ -7,13 +7,16 @@
 //! - `raw`: raw hyper-util sending a pre-built request, body scanned with `IgnoredAny`
 //!   (the baseline of the e2e bench's `facade` section);
 //! - `raw-timeout`: the same inside `tokio::time::timeout`;
+//! - `lean`: hyper's own http1 connections with a `Vec` of idle senders instead of
+//!   hyper-util's pool (what the pool costs);
 //! - `transport`: `HyperTransport::execute` of the pre-built request, `IgnoredAny` scan;
 //! - `transport-parse`: the same, parsed into the owned `HereNowResult`;
 //! - `facade`: `presence::Client` here now (build, span, send, owned parse);
 //! - `ureq-raw`, `ureq-transport`, `ureq-transport-parse`, `blocking`: the same for the
 //!   blocking stack;
 //! - `build`: `to_request` with a request id, no I/O; `parse`: the owned parse, no I/O;
-//!   `scan`: the `IgnoredAny` scan of the same body, no I/O.
+//!   `scan`: the `IgnoredAny` scan of the same body, no I/O;
+//! - `sizes`: prints the sizes of the futures and values of one call, and exits.
 //!
 //! `valgrind --tool=callgrind target/release/examples/prof_call facade 2000` and the
 //! same with 500: the difference over 1500 is one call's instructions.
@@ -202,6 +205,45 @@ fn main() {
                 })
             })
         }
+        "lean" => {
+            // hyper's http1 connection API with a Vec of idle senders: the floor under
+            // hyper-util's pool.
+            type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+            let idle: Arc<std::sync::Mutex<Vec<Sender>>> = Arc::default();
+            let addr = req.uri().authority().unwrap().as_str().to_owned();
+            run_async(n, conc, move || {
+                let (idle, req, addr) = (Arc::clone(&idle), Arc::clone(&req), addr.clone());
+                Box::pin(async move {
+                    let popped = idle.lock().unwrap().pop();
+                    let mut sender = match popped {
+                        Some(s) => s,
+                        None => {
+                            let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                            tcp.set_nodelay(true).unwrap();
+                            let (s, conn) = hyper::client::conn::http1::handshake(
+                                hyper_util::rt::TokioIo::new(tcp),
+                            )
+                            .await
+                            .unwrap();
+                            tokio::spawn(conn);
+                            s
+                        }
+                    };
+                    sender.ready().await.unwrap();
+                    let mut r = copy(&req).map(|b| Full::new(Bytes::from(b)));
+                    let pq = r.uri().path_and_query().unwrap().clone();
+                    *r.uri_mut() = http::Uri::from(pq);
+                    r.headers_mut().insert(
+                        http::header::HOST,
+                        http::HeaderValue::from_str(&addr).unwrap(),
+                    );
+                    let resp = sender.send_request(r).await.unwrap();
+                    let body = resp.into_body().collect().await.unwrap().to_bytes();
+                    idle.lock().unwrap().push(sender);
+                    scanned(&body)
+                })
+            })
+        }
         "transport" | "transport-parse" => {
             let t = hyper_transport();
             let parse = mode == "transport-parse";
@@ -217,6 +259,45 @@ fn main() {
                     }
                 })
             })
+        }
+        "sizes" => {
+            let client = presence::Client::with_transport(config.clone(), hyper_transport());
+            {
+                let fut = client.here_now().channels(["lobby"]).execute();
+                eprintln!("facade future: {} bytes", std::mem::size_of_val(&*fut));
+                let t = hyper_transport();
+                let tf = t.execute(copy(&req));
+                eprintln!("transport future: {} bytes", std::mem::size_of_val(&tf));
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let _g = rt.enter();
+                let sl = tokio::time::sleep(Duration::from_secs(1));
+                eprintln!("sleep: {} bytes", std::mem::size_of_val(&sl));
+                let raw: Client<HttpConnector, Full<Bytes>> =
+                    Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+                let rf = raw.request(copy(&req).map(|b| Full::new(Bytes::from(b))));
+                eprintln!("response future: {} bytes", std::mem::size_of_val(&rf));
+                eprintln!(
+                    "parts: {} bytes, uri {}",
+                    std::mem::size_of::<http::request::Parts>(),
+                    std::mem::size_of::<http::Uri>()
+                );
+                eprintln!(
+                    "HereNow<&Client>: {} bytes",
+                    std::mem::size_of_val(&client.here_now())
+                );
+                let c = async {
+                    http_body_util::BodyExt::collect(http_body_util::Limited::new(
+                        http_body_util::Empty::<Bytes>::new(),
+                        10,
+                    ))
+                    .await
+                };
+                eprintln!("collect: {} bytes", std::mem::size_of_val(&c));
+            }
+            std::process::exit(0);
         }
         "facade" => {
             let client = presence::Client::with_transport(config.clone(), hyper_transport());

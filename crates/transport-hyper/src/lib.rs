@@ -59,16 +59,18 @@
 #![deny(missing_docs)]
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::ACCEPT_ENCODING;
 use http::Version;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Body as _;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use transport_common::{check_request, classify, target_of, Cause};
@@ -179,56 +181,89 @@ impl HyperTransport {
     /// Send `req` and collect the whole response, bounded by the configured
     /// request timeout.
     ///
-    /// Any status (2xx, 403, 500…) is `Ok`. See [`Error`] for the failures.
-    pub async fn execute(
+    /// Any status (2xx, 403, 500…) is `Ok`. See [`Error`] for the failures. Nothing is
+    /// sent until the future is polled.
+    pub fn execute(
         &self,
         req: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>, Error> {
+    ) -> impl Future<Output = Result<http::Response<Vec<u8>>, Error>> + Send + 'static {
         self.execute_with_timeout(req, self.inner.settings.limits.request_timeout)
-            .await
     }
 
     /// Like [`execute`](Self::execute) with `timeout` as the overall bound
     /// for this call only, e.g. for a long-poll that the server holds open.
-    pub async fn execute_with_timeout(
+    pub fn execute_with_timeout(
         &self,
         req: http::Request<Vec<u8>>,
         timeout: Duration,
-    ) -> Result<http::Response<Vec<u8>>, Error> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(Error::NoRuntime);
+    ) -> impl Future<Output = Result<http::Response<Vec<u8>>, Error>> + Send + 'static {
+        // The request is checked and handed to the pool's (lazy) future here, so the
+        // future returned holds only that future and what errors need: it is part of
+        // every caller's future (the facade boxes one per call).
+        let started = self.start(req);
+        let limits = &self.inner.settings.limits;
+        let (limit, connect_timeout) = (limits.max_body_size, limits.connect_timeout);
+        async move {
+            let (pending, uri) = started?;
+            if tokio::runtime::Handle::try_current().is_err() {
+                return Err(Error::NoRuntime);
+            }
+            let exchange = exchange(pending, &uri, limit, connect_timeout);
+            match tokio::time::timeout(timeout, exchange).await {
+                Ok(result) => result,
+                Err(_elapsed) => Err(Error::Timeout { after: timeout }),
+            }
         }
+    }
+
+    /// Checks `req` and gives it to the client: its (not yet polled) response future,
+    /// and its URI for errors.
+    fn start(&self, req: http::Request<Vec<u8>>) -> Result<(ResponseFuture, http::Uri), Error> {
         check_request(&req)?;
         let (mut parts, body) = req.into_parts();
         // hyper cannot decode a compressed body: ask for identity only.
-        parts.headers.remove(ACCEPT_ENCODING);
+        if !parts.headers.is_empty() {
+            parts.headers.remove(ACCEPT_ENCODING);
+        }
         // HTTP/1.1 is the only protocol this transport speaks.
         parts.version = Version::HTTP_11;
         // For errors only: `scheme://host:port` is formatted when one happens.
         let uri = parts.uri.clone();
         let req = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
+        Ok((self.inner.client.request(req), uri))
+    }
+}
 
-        let limit = self.inner.settings.limits.max_body_size;
-        let connect_timeout = self.inner.settings.limits.connect_timeout;
-        let client = &self.inner.client;
-        let exchange = async {
-            let resp = client
-                .request(req)
-                .await
-                .map_err(|e| map_client_error(e, target_of(&uri), connect_timeout))?;
-            let (parts, body) = resp.into_parts();
-            let bytes = Limited::new(body, limit)
-                .collect()
-                .await
-                .map_err(|e| map_body_error(e, target_of(&uri), limit))?
-                .to_bytes();
-            Ok(http::Response::from_parts(parts, Vec::from(bytes)))
-        };
-        match tokio::time::timeout(timeout, exchange).await {
-            Ok(result) => result,
-            Err(_elapsed) => Err(Error::Timeout { after: timeout }),
+/// Waits for the response head, then reads the body (at most `limit` bytes) into one
+/// `Vec` sized from its `Content-Length`.
+async fn exchange(
+    pending: ResponseFuture,
+    uri: &http::Uri,
+    limit: usize,
+    connect_timeout: Duration,
+) -> Result<http::Response<Vec<u8>>, Error> {
+    let resp = pending
+        .await
+        .map_err(|e| map_client_error(e, target_of(uri), connect_timeout))?;
+    let (parts, mut body) = resp.into_parts();
+    let too_large = || Error::BodyTooLarge { limit };
+    let hint = body.size_hint();
+    if hint.lower() > limit as u64 {
+        return Err(too_large());
+    }
+    let expected = hint.exact().map_or(0, |n| n as usize);
+    let mut bytes = Vec::with_capacity(expected.min(limit));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| map_body_error(Box::new(e), target_of(uri)))?;
+        // Trailers are dropped, as before.
+        if let Ok(data) = frame.into_data() {
+            if data.len() > limit - bytes.len() {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&data);
         }
     }
+    Ok(http::Response::from_parts(parts, bytes))
 }
 
 fn map_client_error(
@@ -258,10 +293,7 @@ fn map_client_error(
     }
 }
 
-fn map_body_error(err: BoxError, target: String, limit: usize) -> Error {
-    if err.is::<http_body_util::LengthLimitError>() {
-        return Error::BodyTooLarge { limit };
-    }
+fn map_body_error(err: BoxError, target: String) -> Error {
     match classify(&*err) {
         Cause::Tls => Error::Tls {
             target: Some(target),

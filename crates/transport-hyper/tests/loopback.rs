@@ -116,6 +116,14 @@ fn respond(stream: &mut TcpStream, path: &str) -> bool {
             b"<html><body><h1>502 Bad Gateway</h1></body></html>\n".to_vec(),
         ),
         "/big" => ("200 OK", "application/octet-stream", vec![b'x'; 64 * 1024]),
+        "/big-chunked" => {
+            // No Content-Length: the limit can only be found while reading.
+            let chunk = "x".repeat(1000);
+            let out = format!(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n{chunk}\r\n3e8\r\n{chunk}\r\n0\r\n\r\n"
+            );
+            return stream.write_all(out.as_bytes()).is_ok();
+        }
         "/redirect" => {
             return stream
                 .write_all(b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 5\r\n\r\nmoved")
@@ -333,12 +341,20 @@ async fn body_over_the_limit_is_rejected() {
         .max_body_size(1024)
         .build()
         .unwrap();
-    let err = t.execute(get(&ok.url("/big"))).await.unwrap_err();
-    assert!(
-        matches!(err, Error::BodyTooLarge { limit: 1024 }),
-        "{err:?}"
-    );
+    for path in ["/big", "/big-chunked"] {
+        let err = t.execute(get(&ok.url(path))).await.unwrap_err();
+        assert!(
+            matches!(err, Error::BodyTooLarge { limit: 1024 }),
+            "{path}: {err:?}"
+        );
+    }
     assert_still_works(&t, &ok).await;
+    let small = HyperTransport::builder()
+        .max_body_size(2000)
+        .build()
+        .unwrap();
+    let resp = small.execute(get(&ok.url("/big-chunked"))).await.unwrap();
+    assert_eq!(resp.body().len(), 2000);
 }
 
 #[tokio::test]
