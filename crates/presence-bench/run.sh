@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 echo "nproc: $(nproc)"
 grep -m1 'model name' /proc/cpuinfo || true
 rustc --version
-for b in parse parse_ratio request emulator emulator_memory emulator_http e2e roster; do
+for b in parse parse_ratio request emulator emulator_memory emulator_http emulator_longpoll e2e roster fleet; do
   echo; echo "== $b  ($(uptime))"
   cargo bench -q -p presence-bench --bench "$b" 2>&1 | grep -v '^Benchmarking\|^\s*$\|^Found\|^  [0-9]* (\|^Gnuplot\|^WARNING' || true
 done

@@ -13,7 +13,7 @@
 //! flight per connection, default 1; `PRESENCE_LOAD_ONLY=heartbeat` or `here` runs one
 //! table section.)
 
-use presence_bench::{bench_mode, env_count, env_secs, load_avg};
+use presence_bench::{bench_mode, cpu_split, env_count, env_secs, load_avg};
 use presence_emulator::{Emulator, EmulatorConfig};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,43 +35,6 @@ fn heartbeat_path(i: usize) -> String {
     format!(
         "/v2/presence/sub-key/demo/channel/bench-ch-{:04}/heartbeat?heartbeat=300&pnsdk=PubNub-Rust%2F0.9.0&uuid=user-{i:06}",
         i % CHANNELS
-    )
-}
-
-/// CPU time (user + system) of this process's threads, split into (client, server):
-/// the client is the thread named [`CLIENT_THREAD`], the server every other thread.
-fn cpu_split() -> (Duration, Duration) {
-    let tick = 100.0; // USER_HZ on Linux.
-    let (mut client, mut server) = (0.0f64, 0.0f64);
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return (Duration::ZERO, Duration::ZERO);
-    };
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        // `pid (comm) state …`: fields after the closing parenthesis, utime is the 12th.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = &stat[open + 1..close];
-        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        let secs = (ticks(11) + ticks(12)) / tick;
-        if comm == CLIENT_THREAD {
-            client += secs;
-        } else {
-            server += secs;
-        }
-    }
-    (
-        Duration::from_secs_f64(client),
-        Duration::from_secs_f64(server),
     )
 }
 
@@ -159,7 +122,7 @@ fn run(
     duration: Duration,
 ) -> Run {
     let stop = Arc::new(AtomicBool::new(false));
-    let (cpu0, t0) = (cpu_split(), Instant::now());
+    let (cpu0, t0) = (cpu_split(CLIENT_THREAD), Instant::now());
     let (ok, errors) = rt.block_on(async {
         let tasks: Vec<_> = (0..connections)
             .map(|c| {
@@ -179,7 +142,7 @@ fn run(
         total
     });
     let elapsed = t0.elapsed();
-    let cpu1 = cpu_split();
+    let cpu1 = cpu_split(CLIENT_THREAD);
     Run {
         ok,
         errors,

@@ -7,6 +7,9 @@
 //! overhead and fragmentation are not in that figure, so the process RSS delta over
 //! the same inserts (`/proc/self/statm`) is printed beside it.
 //!
+//! Then a churn run: rounds of 100 000 users joining and all leaving, with the live
+//! heap and RSS after each.
+//!
 //! `cargo bench -p presence-bench --bench emulator_memory`
 
 use presence_bench::alloc::{live_bytes, Counting};
@@ -84,9 +87,56 @@ fn measure(s: &Scenario) {
     drop(model);
 }
 
+/// Users come and go: each round 100 000 users join 1 000 channels, then all leave.
+/// After each round: the model's live heap bytes (counting allocator) over the empty
+/// model's, what its event log holds, and the process RSS (issue 15, item 2).
+fn churn() {
+    let rounds = presence_bench::env_count("PRESENCE_CHURN_ROUNDS", 8);
+    let users = presence_bench::env_count("PRESENCE_CHURN_USERS", 100_000);
+    let mut model = Model::new(ModelConfig::new());
+    let live0 = live_bytes();
+    let rss0 = rss_bytes();
+    let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+    println!("| round | live heap with {users} users | live heap after all left | of which event log | RSS after all left |");
+    println!("|---:|---:|---:|---:|---:|");
+    for round in 0..rounds {
+        for (k, leave) in [(0, false), (1, true)] {
+            for u in 0..users {
+                let op = if leave { "leave" } else { "heartbeat" };
+                let req = http::Request::get(format!(
+                    "/v2/presence/sub-key/demo/channel/ch{}/{op}?heartbeat=300&uuid=r{round}-user-{u:06}",
+                    u % 1000
+                ))
+                .body(())
+                .expect("request");
+                let now = T0 + Duration::from_secs((round * 2 + k) as u64);
+                assert_eq!(model.handle(now, &req).status(), 200);
+            }
+            if !leave {
+                print!(
+                    "| {round} | {:.1} MiB ",
+                    mib(live_bytes().saturating_sub(live0))
+                );
+            }
+        }
+        let s = model.stats();
+        assert_eq!((s.users, s.occupants), (0, 0));
+        println!(
+            "| {:.2} MiB | {:.2} MiB | {:.1} MiB (start {:.1}) |",
+            mib(live_bytes().saturating_sub(live0)),
+            mib(s.event_bytes),
+            mib(rss_bytes()),
+            mib(rss0),
+        );
+    }
+}
+
 fn main() {
     if !bench_mode() {
         return;
+    }
+    if std::env::args().any(|a| a == "--churn") {
+        return churn();
     }
     let header = || {
         println!("load before: {}", load_avg());
@@ -143,6 +193,14 @@ fn main() {
                 .collect::<String>()
         );
     }
+    println!();
+    println!("Churn (its own process):");
+    let out = std::process::Command::new(&exe)
+        .args(["--bench", "--churn"])
+        .output()
+        .expect("run churn");
+    assert!(out.status.success(), "churn failed");
+    print!("{}", String::from_utf8_lossy(&out.stdout));
     println!();
     println!("load after: {}", load_avg());
 }

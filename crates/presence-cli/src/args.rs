@@ -122,6 +122,9 @@ pub(crate) enum ClientCommand {
     Watch(Targets),
     /// Keep the members of channels and groups on screen, kept right, until Ctrl-C
     Roster(RosterArgs),
+    /// Keep many users present from this one process until Ctrl-C, then leave for all
+    /// (also a load generator)
+    Fleet(FleetArgs),
 }
 
 /// Channels and channel groups.
@@ -177,6 +180,29 @@ pub(crate) struct RosterArgs {
     pub(crate) resync_every: Option<u64>,
 }
 
+/// `fleet`.
+#[derive(Debug, Args)]
+pub(crate) struct FleetArgs {
+    /// How many users (ids PREFIX0 … PREFIX{N-1})
+    #[arg(long, value_name = "N")]
+    pub(crate) users: usize,
+    /// User id prefix
+    #[arg(long, value_name = "P", default_value = "fleet-")]
+    pub(crate) user_prefix: String,
+    /// Channels and groups every user is present on.
+    #[command(flatten)]
+    pub(crate) targets: Targets,
+    /// Timeout and state of every user.
+    #[command(flatten)]
+    pub(crate) announce: Announce,
+    /// Most requests in flight at once [default: 64]
+    #[arg(long, value_name = "K")]
+    pub(crate) concurrency: Option<usize>,
+    /// Spread the first heartbeats over S seconds (0: at once) [default: one interval]
+    #[arg(long, value_name = "S")]
+    pub(crate) spread: Option<f64>,
+}
+
 /// `where-now`.
 #[derive(Debug, Args)]
 pub(crate) struct WhereNowArgs {
@@ -191,15 +217,24 @@ pub(crate) struct HeartbeatArgs {
     /// Channels and groups to be present on.
     #[command(flatten)]
     pub(crate) targets: Targets,
-    /// Presence timeout in seconds (at least 20) [default: 300]
+    /// Timeout and state.
+    #[command(flatten)]
+    pub(crate) announce: Announce,
+    /// Keep heartbeating until Ctrl-C, then leave
+    #[arg(long)]
+    pub(crate) keep_alive: bool,
+}
+
+/// What a heartbeat announces besides its names (`heartbeat`, `fleet`).
+#[derive(Debug, Args)]
+pub(crate) struct Announce {
+    /// Presence timeout in seconds (at least 20); heartbeats go every S/2-1 s
+    /// [default: 300]
     #[arg(long, value_name = "S")]
     pub(crate) timeout: Option<u32>,
     /// State to announce on every channel and group (a JSON object)
     #[arg(long, value_name = "JSON")]
     pub(crate) state: Option<String>,
-    /// Keep heartbeating until Ctrl-C, then leave
-    #[arg(long)]
-    pub(crate) keep_alive: bool,
 }
 
 /// `set-state`.

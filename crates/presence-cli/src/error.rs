@@ -166,6 +166,12 @@ impl Redactor {
             std::env::var("PRESENCE_SECRET_KEY").ok(),
             std::env::var("PRESENCE_AUTH_KEY").ok(),
         ];
+        // `presence emulator`'s keyset secrets (--keyset, --keysets, the environment).
+        found.extend(
+            presence_emulator::cli::secrets_in(args)
+                .into_iter()
+                .map(Some),
+        );
         for (i, arg) in args.iter().enumerate() {
             for flag in ["--secret-key", "--auth-key"] {
                 if arg == flag {

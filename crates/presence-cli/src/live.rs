@@ -1,14 +1,16 @@
-//! The long-running commands: `heartbeat --keep-alive`, `watch` and `emulator`, each
-//! ending on Ctrl-C ([`Interrupt`]).
+//! The long-running commands: `heartbeat --keep-alive`, `watch`, `roster`, `fleet`
+//! and `emulator`, each ending on Ctrl-C ([`Interrupt`]).
 
 use crate::client::Backend;
 use crate::error::CliError;
 use crate::output::{event_json, event_line, roster_screen, Names, Printer};
+use presence::fleet::{FleetEvent, FleetStats, FleetUser};
 use presence::heartbeat::{HeartbeatEvent, PresenceBuilder};
 use presence::roster::Member;
 use presence::roster::RosterEvent;
 use presence::watch::WatchEvent;
 use presence::Failure;
+use presence::UserId;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::task::Poll;
@@ -474,6 +476,198 @@ pub(crate) async fn roster(
     }
 }
 
+/// What `fleet` holds: its users, validated.
+#[derive(Debug)]
+pub(crate) struct FleetSpec {
+    users: Vec<FleetUser>,
+    names: Names,
+    concurrency: Option<usize>,
+    spread: Option<Duration>,
+}
+
+impl FleetSpec {
+    /// The users `--users N --user-prefix P` names, each on the same channels, groups,
+    /// timeout and state (checked here: bad input exits 2 before anything is sent).
+    pub(crate) fn new(
+        args: &crate::args::FleetArgs,
+        state: Option<Value>,
+    ) -> Result<Self, CliError> {
+        if args.users == 0 {
+            return Err(CliError::invalid_input("`users` must be at least 1"));
+        }
+        if args.concurrency == Some(0) {
+            return Err(CliError::invalid_input("`concurrency` must be at least 1"));
+        }
+        let spread = match args.spread {
+            Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
+            Some(_) => {
+                return Err(CliError::invalid_input(
+                    "`spread` must be a number of seconds, 0 or more",
+                ))
+            }
+            None => None,
+        };
+        let mut users = Vec::with_capacity(args.users);
+        for i in 0..args.users {
+            let id = UserId::new(format!("{}{i}", args.user_prefix))
+                .map_err(|e| CliError::from_core(&e))?;
+            let mut user = FleetUser::new(id)
+                .channels(args.targets.channels.iter().cloned())
+                .channel_groups(args.targets.groups.iter().cloned());
+            if let Some(timeout) = args.announce.timeout {
+                user = user.timeout(timeout);
+            }
+            if let Some(state) = &state {
+                user = user.state(state.clone());
+            }
+            users.push(user);
+        }
+        Ok(Self {
+            users,
+            names: Names {
+                channels: args.targets.channels.clone(),
+                groups: args.targets.groups.clone(),
+            },
+            concurrency: args.concurrency,
+            spread,
+        })
+    }
+}
+
+/// A fleet on either client.
+enum Crowd {
+    Async(presence::fleet::Fleet),
+    Blocking(presence::blocking::Fleet),
+}
+
+impl Crowd {
+    fn add(&self, user: FleetUser) -> Result<bool, presence::core::Error> {
+        match self {
+            Crowd::Async(f) => f.add(user),
+            Crowd::Blocking(f) => f.add(user),
+        }
+    }
+
+    fn stats(&self) -> FleetStats {
+        match self {
+            Crowd::Async(f) => f.stats(),
+            Crowd::Blocking(f) => f.stats(),
+        }
+    }
+
+    fn try_event(&mut self) -> Option<FleetEvent> {
+        match self {
+            Crowd::Async(f) => f.try_event(),
+            Crowd::Blocking(f) => f.try_event(),
+        }
+    }
+
+    /// Stops with a leave for every user and waits for them.
+    async fn stop(self) {
+        match self {
+            Crowd::Async(f) => f.stop().await,
+            Crowd::Blocking(f) => f.stop(),
+        }
+    }
+}
+
+/// `fleet`: keeps `--users` users present with `client.fleet()` until Ctrl-C, then
+/// leaves for all of them. Prints the counters once a second (`--json`: the
+/// `FleetStats` serialization plus `elapsed_s` and `heartbeats_per_sec`); the first
+/// user that gives up is reported on stderr (the rest are counted); when every user
+/// gave up it ends with that failure.
+pub(crate) async fn fleet(
+    backend: &Backend,
+    spec: FleetSpec,
+    printer: &Printer,
+    mut interrupt: Interrupt,
+) -> Result<(), CliError> {
+    macro_rules! configure {
+        ($client:expr) => {{
+            let mut b = $client.fleet();
+            if let Some(k) = spec.concurrency {
+                b = b.max_in_flight(k);
+            }
+            if let Some(window) = spec.spread {
+                b = b.spread(window);
+            }
+            b.start().map_err(started)?
+        }};
+    }
+    let mut crowd = match backend {
+        Backend::Async(c) => Crowd::Async(configure!(c)),
+        Backend::Blocking(c) => Crowd::Blocking(configure!(c)),
+    };
+    let count = spec.users.len();
+    for user in spec.users {
+        crowd.add(user).map_err(|e| CliError::from_core(&e))?;
+    }
+    printer.status(
+        &json!({"event": "started", "users": count, "channels": spec.names.channels, "groups": spec.names.groups}),
+        &format!(
+            "keeping {count} users present on {} (Ctrl-C to leave)",
+            spec.names.describe()
+        ),
+    );
+    let started_at = tokio::time::Instant::now();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.tick().await;
+    let (mut last_heartbeats, mut last_at) = (0u64, started_at);
+    let mut first_failure: Option<Failure> = None;
+    loop {
+        tokio::select! {
+            () = interrupt.wait() => break,
+            now = ticker.tick() => {
+                while let Some(event) = crowd.try_event() {
+                    if let FleetEvent::GaveUp { user_id, failure } = event {
+                        if first_failure.is_none() {
+                            let error = CliError::from_failure(&failure);
+                            printer.status(
+                                &json!({"event": "gave_up", "user_id": user_id, "error": error.to_json()}),
+                                &format!("{user_id} gave up: {} (others that do are counted)", error.message),
+                            );
+                            first_failure = Some(failure);
+                        }
+                    }
+                }
+                let stats = crowd.stats();
+                let secs = now.duration_since(last_at).as_secs_f64().max(1e-3);
+                let rate = (stats.heartbeats - last_heartbeats) as f64 / secs;
+                (last_heartbeats, last_at) = (stats.heartbeats, now);
+                let elapsed = now.duration_since(started_at).as_secs_f64();
+                let mut line = serde_json::to_value(&stats)
+                    .map_err(|e| CliError::io("cannot serialise the counters", e))?;
+                line["elapsed_s"] = json!((elapsed * 10.0).round() / 10.0);
+                line["heartbeats_per_sec"] = json!((rate * 10.0).round() / 10.0);
+                printer.line(
+                    &line.to_string(),
+                    &format!("{elapsed:>6.1} s  {stats}; {rate:.1} heartbeats/s"),
+                )?;
+                if stats.gave_up == stats.users && stats.users > 0 {
+                    let failure = first_failure.take().unwrap_or_else(|| {
+                        Failure::Transport(presence::core::TransportFailure::new(
+                            presence::core::TransportFailureKind::Other,
+                            "every user gave up",
+                        ))
+                    });
+                    crowd.stop().await;
+                    return Err(CliError::from_failure(&failure));
+                }
+            }
+        }
+    }
+    printer.status(
+        &json!({"event": "stopping", "users": count}),
+        &format!("leaving for {count} users"),
+    );
+    crowd.stop().await;
+    printer.status(
+        &json!({"event": "left", "users": count}),
+        &format!("{count} users left {}", spec.names.describe()),
+    );
+    Ok(())
+}
+
 /// `emulator`: serves a local Presence API until Ctrl-C. Prints the origin on stdout.
 pub(crate) async fn emulator(
     args: presence_emulator::cli::EmulatorArgs,
@@ -482,8 +676,7 @@ pub(crate) async fn emulator(
 ) -> Result<(), CliError> {
     use presence_emulator::Emulator;
     let mut keys: Vec<String> = args
-        .keysets
-        .iter()
+        .all_keysets()
         .map(|k| k.subscribe_key_str().to_owned())
         .collect();
     if keys.is_empty() {

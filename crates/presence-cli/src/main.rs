@@ -11,8 +11,13 @@
 //!   get-state  --channels … [--groups …] [--for USER]
 //!   watch      --channels … [--groups …]
 //!   roster     --channels … [--groups …] [--page-size N] [--resync-every S]
+//!   fleet      --users N [--user-prefix P] --channels … [--groups …] [--timeout S] [--state JSON]
+//!              [--concurrency K] [--spread S]
 //!   emulator   [--listen 127.0.0.1:8090] [--keyset SUB[:PUB[:SECRET]]]… [--max-url-len BYTES]
+//!              [--keyset-file PATH]… [--keysets LIST | PRESENCE_EMULATOR_KEYSETS]
 //!              [--signature-window SECS] [--announce-max N] [--interval SECS] [--max-connections N]
+//!              [--max-long-polls N] [--header-read-timeout SECS] [--event-log-events N]
+//!              [--event-log-bytes BYTES] [--max-group-channels N] [--max-channels-per-add N]
 //! global: --origin --subscribe-key --publish-key --secret-key --auth-key --user-id
 //!         --transport hyper|ureq --json   (each but --json also PRESENCE_*)
 //! ```
@@ -158,11 +163,11 @@ async fn run_client(
             Outcome::WhereNow { user_id, result }
         }
         ClientCommand::Heartbeat(a) => {
-            let state = a.state.as_deref().map(parse_state).transpose()?;
+            let state = a.announce.state.as_deref().map(parse_state).transpose()?;
             let mut op = Heartbeat::new()
                 .channels(a.targets.channels.iter().cloned())
                 .channel_groups(a.targets.groups.iter().cloned());
-            if let Some(timeout) = a.timeout {
+            if let Some(timeout) = a.announce.timeout {
                 op = op.timeout(timeout);
             }
             if let Some(state) = &state {
@@ -175,7 +180,7 @@ async fn run_client(
                 let interrupt = Interrupt::install().await?;
                 let spec = HoldSpec {
                     names,
-                    timeout: a.timeout,
+                    timeout: a.announce.timeout,
                     state,
                 };
                 return live::keep_alive(&backend, spec, printer, interrupt).await;
@@ -184,7 +189,7 @@ async fn run_client(
             Outcome::Heartbeat {
                 user_id: me,
                 names,
-                timeout: a.timeout,
+                timeout: a.announce.timeout,
                 state,
             }
         }
@@ -221,6 +226,12 @@ async fn run_client(
                 .user_id(user_id.clone());
             let result = backend.execute(op).await?;
             Outcome::GetState { user_id, result }
+        }
+        ClientCommand::Fleet(a) => {
+            let state = a.announce.state.as_deref().map(parse_state).transpose()?;
+            let spec = live::FleetSpec::new(&a, state)?;
+            let interrupt = Interrupt::install().await?;
+            return live::fleet(&backend, spec, printer, interrupt).await;
         }
         ClientCommand::Roster(a) => {
             backend.validate(

@@ -1132,3 +1132,117 @@ fn roster_on_a_forbidden_channel_exits_1_with_the_403() {
     assert_eq!(ran.code, 1, "{ran:?}");
     assert_eq!(ran.error_json()["status"], 403, "{ran:?}");
 }
+
+#[test]
+fn fleet_keeps_many_users_present_until_sigint_then_leaves_for_all() {
+    let emu = emulator();
+    let origin = emu.origin();
+    for (transport, channel) in [("hyper", "crowd-h"), ("ureq", "crowd-u")] {
+        let json = transport == "hyper";
+        let mut cmd = presence(
+            &origin,
+            "load",
+            &[
+                "fleet",
+                "--users",
+                "50",
+                "--user-prefix",
+                "bot-",
+                "--channels",
+                channel,
+                "--state",
+                r#"{"bot":true}"#,
+                "--spread",
+                "0",
+                "--concurrency",
+                "8",
+                "--transport",
+                transport,
+            ],
+        );
+        if json {
+            cmd.arg("--json");
+        }
+        let running = spawn(&mut cmd);
+        let started = running.stderr_line();
+        assert!(started.contains("50"), "{started}");
+        // Counters once a second until all 50 are present.
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            assert!(Instant::now() < deadline, "never all present");
+            let line = running.stdout_line();
+            let present = if json {
+                let v: Value = serde_json::from_str(&line).unwrap();
+                assert!(
+                    v["heartbeats_per_sec"].is_number() && v["elapsed_s"].is_number(),
+                    "{v}"
+                );
+                assert_eq!(v["users"], 50, "{v}");
+                v["present"].as_u64().unwrap()
+            } else {
+                assert!(line.contains(" s  50 users: "), "{line}");
+                line.split("50 users: ")
+                    .nth(1)
+                    .and_then(|r| r.split(' ').next())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap()
+            };
+            if present == 50 {
+                break;
+            }
+        }
+        let now = here_now_json(&origin, channel);
+        assert_eq!(now["channels"][0]["occupancy"], 50, "{now}");
+        let (status, _, stderr) = running.interrupt();
+        assert_eq!(status.code(), Some(0), "{stderr:?}");
+        assert!(stderr.iter().any(|l| l.contains("left")), "{stderr:?}");
+        let now = here_now_json(&origin, channel);
+        assert_eq!(now["channels"][0]["occupancy"], 0, "{now}");
+    }
+}
+
+#[test]
+fn fleet_rejects_bad_input_before_sending_anything() {
+    let emu = emulator();
+    for args in [
+        &["fleet", "--users", "0", "--channels", "a", "--json"][..],
+        &["fleet", "--users", "3", "--json"][..],
+        &[
+            "fleet",
+            "--users",
+            "3",
+            "--channels",
+            "a",
+            "--state",
+            "[1]",
+            "--json",
+        ][..],
+    ] {
+        let ran = run(presence(&emu.origin(), "load", args));
+        assert_eq!(ran.code, 2, "{args:?}: {ran:?}");
+        assert_eq!(ran.error_json()["kind"], "invalid_input", "{args:?}");
+    }
+}
+
+#[test]
+fn fleet_on_a_forbidden_channel_exits_1_when_every_user_gave_up() {
+    let emu = pam_emulator();
+    let ran = run(pam_command(
+        &emu.origin(),
+        "load",
+        &[
+            "fleet",
+            "--users",
+            "3",
+            "--channels",
+            "closed",
+            "--spread",
+            "0",
+            "--json",
+        ],
+    ));
+    assert_eq!(ran.code, 1, "{ran:?}");
+    let last = ran.stderr.lines().last().unwrap();
+    let err: Value = serde_json::from_str(last).unwrap();
+    assert_eq!(err["status"], 403, "{ran:?}");
+}

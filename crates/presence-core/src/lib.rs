@@ -8,9 +8,10 @@
 //!   [`SetState`], [`GetState`] and [`Subscribe`] — validation, encoding (PROTOCOL.md
 //!   §3), signing (§6) and parsing of every known body shape (§4, §5).
 //! - Long-lived behaviour as state machines driven from outside: [`HeartbeatEngine`]
-//!   keeps a user present (§8), [`WatchEngine`] receives [`PresenceEvent`]s over
-//!   subscribe (§7), [`RosterEngine`] keeps channels' members right (a paged here-now
-//!   snapshot, [`HereNowPager`], plus the events after it).
+//!   keeps a user present (§8), [`FleetEngine`] keeps many users present from one
+//!   client, [`WatchEngine`] receives [`PresenceEvent`]s over subscribe (§7),
+//!   [`RosterEngine`] keeps channels' members right (a paged here-now snapshot,
+//!   [`HereNowPager`], plus the events after it).
 //! - Configuration as plain data: [`Config`], [`Keyset`], [`KeysetStore`], [`UserId`],
 //!   [`Origin`].
 //!
@@ -48,8 +49,9 @@
 //! 1. After creating the engine and after every input (`join`, `left`, `add`,
 //!    `handle_response`, `handle_timeout`, …), drain `poll_request(now)` until it
 //!    returns `None`, sending each [`Transmit`] (build it with
-//!    [`Transmit::to_request`]); for the watch engine also drain `poll_cancel` and
-//!    abort those requests (then report them with `handle_cancelled`).
+//!    [`Transmit::to_request`]); for the watch and roster engines also drain
+//!    `poll_cancel` and abort those requests (then report them with
+//!    `handle_cancelled`).
 //! 2. Drain `poll_event` and hand the events to the user.
 //! 3. Wait until the earliest of: a response arrives (→ `handle_response(now, id,
 //!    &resp)`), a request fails (→ `handle_failure(now, id, failure)`, with a
@@ -57,7 +59,27 @@
 //!    `poll_timeout()` (→ `handle_timeout(now)`), or a user input. Then go to 1.
 //!
 //! Responses for requests the engine no longer cares about (after a disconnect or a
-//! channel change) are ignored, so a driver need not track them.
+//! channel change) are ignored, so a driver need not track them. Report them all the
+//! same: the heartbeat engine holds a leave back until the heartbeat for its channels
+//! has been answered, failed or cancelled.
+//!
+//! **No spin.** Each engine keeps a floor between its requests that does not depend on
+//! how fast the origin answers: two heartbeats never start less than
+//! [`MIN_HEARTBEAT_INTERVAL`] (1 s) apart; two subscribes never less than
+//! [`MIN_POLL_GAP`] (100 ms), nor less than [`IDLE_POLL_GAP`] (1 s) after the start of
+//! a long-poll that brought nothing new. Against an origin answering everything at once
+//! (an empty long-poll, a 200 heartbeat, a storm of errors) that is at most one
+//! heartbeat and one subscribe per second per engine. Retries end in a typed give-up
+//! ([`HeartbeatEvent::GaveUp`], [`WatchEvent::GaveUp`]).
+//!
+//! **Transitions as data.** `record_transitions(capacity)` makes an engine record every
+//! input as a [`Transition`] (state before, input, state after, effects), drained with
+//! `poll_transition`; the contract scenarios of PubNub's presence feature file are
+//! tested over it (`tests/contract.rs`, docs/TESTING.md).
+//!
+//! `docs/EMBEDDING.md` in the repository gives every engine's contract in detail, what
+//! a driver pays per request, and walks through `examples/event_loop`: all four
+//! engines on one thread with `mio` and `ureq-proto`, no async runtime.
 //!
 //! ```
 //! use presence_core::{HeartbeatConfig, HeartbeatEngine};
@@ -96,16 +118,25 @@ pub use config::{
     Config, Keyset, KeysetStore, Origin, Secret, UserId, DEFAULT_PNSDK, MAX_NAME_CHARS,
 };
 pub use encoding::percent_encode;
+pub use engine::fleet::{
+    FleetConfig, FleetEngine, FleetEvent, FleetStats, FleetUser, UserStatus, LATENCY_WINDOW,
+};
 pub use engine::heartbeat::{
-    HeartbeatConfig, HeartbeatEngine, HeartbeatEvent, HeartbeatRequest, HeartbeatState,
+    HeartbeatConfig, HeartbeatEffect, HeartbeatEngine, HeartbeatEvent, HeartbeatInput,
+    HeartbeatRequest, HeartbeatState, HeartbeatTransition, DEFAULT_MAX_RETRIES,
     MIN_HEARTBEAT_INTERVAL,
 };
 pub use engine::roster::{
     ChangeKind, Member, ResyncReason, RosterChange, RosterConfig, RosterEngine, RosterEvent,
     RosterRequest,
 };
-pub use engine::watch::{WatchConfig, WatchEngine, WatchEvent, WatchState};
-pub use engine::{Failure, RequestId, Transmit, TransportFailure, TransportFailureKind};
+pub use engine::watch::{
+    WatchConfig, WatchEffect, WatchEngine, WatchEvent, WatchInput, WatchState, WatchTransition,
+    IDLE_POLL_GAP, MIN_POLL_GAP,
+};
+pub use engine::{
+    Failure, RequestId, Transition, Transmit, TransportFailure, TransportFailureKind,
+};
 pub use error::{is_retryable_status, Error, ErrorKind, RawBody, ServiceError};
 pub use ops::get_state::{GetState, GetStateResult};
 pub use ops::heartbeat::{Heartbeat, DEFAULT_PRESENCE_TIMEOUT, MIN_PRESENCE_TIMEOUT};

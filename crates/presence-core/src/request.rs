@@ -2,7 +2,7 @@
 //! parameters (`uuid`, `pnsdk`, `requestid`, `auth`, extra parameters), signing and the
 //! final `http::Request`.
 
-use crate::config::{Config, Keyset, MAX_NAME_CHARS};
+use crate::config::{Config, Keyset, UserId, MAX_NAME_CHARS};
 use crate::encoding::{push_encoded, push_list, Set};
 use crate::error::Error;
 use crate::response;
@@ -54,11 +54,15 @@ pub enum KeysetChoice {
     Explicit(Keyset),
 }
 
-/// Options every operation accepts: keyset override and extra query parameters.
+/// Options every operation accepts: keyset override, the acting user and extra query
+/// parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CallOptions {
     /// The keyset to use.
     pub keyset: KeysetChoice,
+    /// The user the request is made as (its `uuid`), instead of the configuration's;
+    /// also the default subject of where now and state. The fleet engine sets it.
+    pub user_id: Option<UserId>,
     /// Extra query parameters (Go's `QueryParam(map)`), encoded like every other value
     /// and covered by the signature. A key the request already carries is rejected.
     pub query: Vec<(String, String)>,
@@ -313,17 +317,15 @@ pub(crate) fn build<O: Operation>(
 ) -> Result<HttpRequest, Error> {
     let options = op.options();
     let keyset = options.resolve(config)?;
-    let target = Target {
-        keyset,
-        user_id: config.user_id.as_str(),
-    };
+    let user_id = options.user_id.as_ref().unwrap_or(&config.user_id).as_str();
+    let target = Target { keyset, user_id };
     let mut parts = RequestParts {
         path: String::with_capacity(384),
         query: Vec::with_capacity(8 + options.query.len()),
     };
     op.encode(&target, &mut parts)?;
 
-    parts.query("uuid", config.user_id.as_str());
+    parts.query("uuid", user_id);
     parts.query("pnsdk", config.pnsdk.as_str());
     if let Some(id) = &meta.request_id {
         parts.query("requestid", id.as_str());
@@ -525,6 +527,14 @@ macro_rules! operation_common {
             /// Uses this keyset for this call.
             pub fn keyset(mut self, keyset: $crate::Keyset) -> Self {
                 self.options.keyset = $crate::request::KeysetChoice::Explicit(keyset);
+                self
+            }
+
+            /// Makes this call as `user` (its `uuid`) instead of the configured user: a
+            /// heartbeat or leave for another user id from the same client, as the fleet
+            /// does. Where now and state then default to asking about `user` too.
+            pub fn as_user(mut self, user: $crate::UserId) -> Self {
+                self.options.user_id = Some(user);
                 self
             }
 

@@ -5,8 +5,11 @@
 //! signature      = "v2." + base64url_no_pad(HMAC-SHA256(secret_key, string_to_sign))
 //! ```
 //! `canonical_query` is every query parameter except `signature`, sorted by key
-//! (byte order), `key=value` joined by `&`, each *decoded* value re-encoded with the
-//! strict [`crate::encoding::SIGNATURE`] set.
+//! (byte order), `key=value` joined by `&`, each *decoded* key and value re-encoded
+//! with the strict [`crate::encoding::SIGNATURE`] set. Encoding the keys too means no
+//! `&` or `=` of the canonical string can come from inside a name or a value, so a
+//! signed parameter set has exactly one canonical string: a parameter cannot be
+//! stripped or merged into another by moving separators into a key.
 //!
 //! The emulator verifies signatures with the same functions, so client and server
 //! agree by construction; the test vectors below pin both to the official SDKs.
@@ -19,11 +22,17 @@ use sha2::Sha256;
 
 /// Builds the canonical query string from decoded `(key, value)` pairs.
 ///
-/// Pairs named `signature` are skipped; the rest are sorted by key (then value).
+/// Pairs named `signature` are skipped; the rest are sorted by key (then value), and
+/// both keys and values are percent-encoded with the strict signature set. The keys
+/// the SDKs send are plain ASCII (`uuid`, `channel-group`, …), which the set leaves
+/// unchanged, so encoding keys changes no signature they compute.
 ///
 /// ```
 /// let q = presence_core::canonical_query([("uuid", "a b"), ("heartbeat", "300")]);
 /// assert_eq!(q, "heartbeat=300&uuid=a%20b");
+/// // A key holding separators stays one parameter.
+/// let q = presence_core::canonical_query([("channel-group=g&heartbeat", "600")]);
+/// assert_eq!(q, "channel-group%3Dg%26heartbeat=600");
 /// ```
 pub fn canonical_query<'a, I>(pairs: I) -> String
 where
@@ -34,12 +43,13 @@ where
         .filter(|(k, _)| *k != "signature")
         .collect();
     pairs.sort_unstable();
-    let mut out = String::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() * 3 + 2).sum());
+    let mut out =
+        String::with_capacity(pairs.iter().map(|(k, v)| (k.len() + v.len()) * 3 + 2).sum());
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push('&');
         }
-        out.push_str(k);
+        push_encoded(&mut out, k, Set::Signature);
         out.push('=');
         push_encoded(&mut out, v, Set::Signature);
     }
@@ -242,6 +252,35 @@ mod tests {
             ),
             "v2.2jJwV4WNkFZnrrnuz0oCk6SGe0_sGuykLtDmwDFu6QA"
         );
+    }
+
+    #[test]
+    fn keys_are_encoded_so_no_parameter_can_be_stripped_or_merged() {
+        // Plain ASCII keys (every key an SDK sends) are unchanged: the vectors above
+        // still hold.
+        assert_eq!(
+            canonical_query([
+                ("channel-group", "g"),
+                ("heartbeat", "600"),
+                ("uuid", "bob")
+            ]),
+            "channel-group=g&heartbeat=600&uuid=bob"
+        );
+        // The same bytes moved into one key are a different canonical string, so a
+        // signature for the three parameters above does not cover the one below.
+        let merged = canonical_query([("channel-group=g&heartbeat", "600"), ("uuid", "bob")]);
+        assert_eq!(merged, "channel-group%3Dg%26heartbeat=600&uuid=bob");
+        let sig = sign_v2(
+            "sec",
+            "GET",
+            "pub",
+            "/p",
+            "channel-group=g&heartbeat=600&uuid=bob",
+            b"",
+        );
+        assert!(!verify_v2("sec", "GET", "pub", "/p", &merged, b"", &sig));
+        // Non-ASCII and reserved bytes in a key get the strict set, like values.
+        assert_eq!(canonical_query([("ü k*", "v")]), "%C3%BC%20k%2A=v");
     }
 
     #[test]

@@ -402,6 +402,28 @@ impl World {
         self.pending.remove(&id).map(|p| (id, p))
     }
 
+    /// Lets the watch's floor between subscribes pass (at most 1 s, as a driver waiting
+    /// on `poll_timeout` would) until a subscribe is on the wire.
+    fn await_subscribe(&mut self) {
+        for _ in 0..3 {
+            if self
+                .pending
+                .values()
+                .any(|p| matches!(p, Pending::Subscribe { .. }))
+            {
+                return;
+            }
+            match self.engine.poll_timeout() {
+                Some(at) if at <= self.now + Duration::from_secs(1) => {
+                    self.now = self.now.max(at);
+                    self.engine.handle_timeout(self.now);
+                    self.pump();
+                }
+                _ => return,
+            }
+        }
+    }
+
     fn step(&mut self, action: &Action) {
         match action.clone() {
             Action::Join(c, u, s) => {
@@ -450,6 +472,7 @@ impl World {
                 }
             }
             Action::AnswerSubscribe { dup, reorder } => {
+                self.await_subscribe();
                 let Some((id, Pending::Subscribe { cursor })) =
                     self.take(|p| matches!(p, Pending::Subscribe { .. }))
                 else {

@@ -157,6 +157,7 @@ fn ops_with_overrides() -> Vec<(&'static str, Box<dyn Debug>)> {
             Box::new(CallOptions {
                 keyset: KeysetChoice::Explicit(override_keyset()),
                 query: vec![("x".into(), "1".into())],
+                ..CallOptions::default()
             }),
         ),
         (
@@ -329,7 +330,7 @@ fn engines_and_transmits_never_print_secrets() {
     let now = t0();
     let options = CallOptions {
         keyset: KeysetChoice::Explicit(override_keyset()),
-        query: Vec::new(),
+        ..CallOptions::default()
     };
     let hb_config = HeartbeatConfig::new(60);
     assert_debug_clean("HeartbeatConfig", &hb_config);
@@ -495,7 +496,7 @@ fn engine_requests_never_carry_the_secret_key() {
     let config = config();
     let options = CallOptions {
         keyset: KeysetChoice::Explicit(override_keyset()),
-        query: Vec::new(),
+        ..CallOptions::default()
     };
     let mut hb = HeartbeatEngine::new(HeartbeatConfig::new(60));
     hb.set_call_options(options.clone());

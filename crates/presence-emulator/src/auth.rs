@@ -1,8 +1,8 @@
 //! Signature v2 verification (PROTOCOL.md §6) and token grants.
 
-use crate::config::Keyset;
+use crate::config::{Grant, Keyset, Permissions};
 use crate::wire::Query;
-use percent_encoding::{percent_encode, AsciiSet, CONTROLS};
+use percent_encoding::{percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
 #[cfg(test)]
 use presence_core::sign_v2;
 use presence_core::{canonical_query, verify_v2};
@@ -61,18 +61,35 @@ const RUST_SDK_SET: &AsciiSet = &CONTROLS
     .add(b'!')
     .add(b'$');
 
-/// At most this many parameters whose raw and decoded values differ are tried in both
-/// forms (2^N candidates); beyond it only "all decoded" and "all raw" are tried.
-const MAX_AMBIGUOUS: usize = 4;
+/// PROTOCOL.md §6's strict set (what [`canonical_query`] encodes): all but
+/// `A-Z a-z 0-9 - _ .`.
+const STRICT_SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+
+/// The parameters the official Python SDK percent-encodes *before* signing, so that its
+/// signature covers their wire form (`pubnub/endpoints/presence/*.py`: `state` through
+/// `utils.url_write`, `channel-group` through `utils.join_items_and_encode`).
+const PYTHON_PRE_ENCODED: [&str; 2] = ["state", "channel-group"];
+
+/// At most this many occurrences of [`PYTHON_PRE_ENCODED`] parameters are tried in
+/// both forms (2^N candidates); beyond it only "all of them in wire form" is tried. A
+/// real request has at most one of each.
+const MAX_PRE_ENCODED: usize = 4;
 
 /// Verifies `signature` and `timestamp` of a request to a keyset with a secret key.
 ///
-/// The strict rule of §6 (decoded values, strict re-encoding, the encoded path as
-/// received) is tried first. So that every official SDK's signature is accepted, the
-/// verifier also tries, for each parameter whose wire form differs from its decoded
-/// form, the wire form itself (the Python SDK signs its pre-encoded `state` and
-/// `channel-group` values, §10.6), and the Rust SDK's lenient encoding of the same
-/// candidates.
+/// The candidates, in order (each one HMAC, compared in constant time):
+/// 1. PROTOCOL.md §6 exactly: every decoded key and value strictly re-encoded
+///    ([`canonical_query`]), the encoded path as received. A request signed per §6 is
+///    accepted here, whatever its parameters.
+/// 2. The Python SDK's variant: `state` and `channel-group` signed in their wire form
+///    (every subset of those present whose wire form differs from the decoded one).
+/// 3. The Rust `pubnub` crate's variant: decoded values encoded with its lenient set.
+///
+/// Keys are always decoded and strictly encoded, and values of candidates 1 and 2 are
+/// strictly encoded too, so no `&` or `=` in a candidate comes from inside a name or a
+/// value: no parameter can be stripped, split or merged without changing the signed
+/// string. (Candidate 3's values may hold a raw `&`, but not a raw `=`, and keys hold
+/// neither, so its parameter boundaries are unambiguous as well.)
 pub(crate) fn verify_signature(
     keyset: &Keyset,
     secret: &str,
@@ -95,63 +112,77 @@ pub(crate) fn verify_signature(
         return Err(SignatureError::StaleTimestamp);
     }
     let publish_key = keyset.publish_key.as_deref().unwrap_or("");
+    let matches =
+        |canonical: &str| verify_v2(secret, method, publish_key, raw_path, canonical, b"", given);
     let params: Vec<_> = query
         .params
         .iter()
         .filter(|p| p.key != "signature")
         .collect();
-    let ambiguous: Vec<usize> = params
+    let decoded: Vec<(&str, &str)> = params
+        .iter()
+        .map(|p| (p.key.as_ref(), p.value.as_ref()))
+        .collect();
+    // 1. §6.
+    if matches(&canonical_query(decoded.iter().copied())) {
+        return Ok(());
+    }
+    // 2. Python: some pre-encoded values signed in wire form.
+    let pre_encoded: Vec<usize> = params
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.raw_value != p.value)
+        .filter(|(_, p)| PYTHON_PRE_ENCODED.contains(&p.key.as_ref()) && p.raw_value != p.value)
         .map(|(i, _)| i)
         .collect();
-    let masks: Vec<u64> = if ambiguous.len() <= MAX_AMBIGUOUS {
-        (0..1u64 << ambiguous.len()).collect()
+    let masks: Vec<u64> = if pre_encoded.len() <= MAX_PRE_ENCODED {
+        (1..1u64 << pre_encoded.len()).collect()
     } else {
-        vec![0, (1u64 << MAX_AMBIGUOUS) - 1]
+        vec![u64::MAX]
     };
-    let matches =
-        |canonical: &str| verify_v2(secret, method, publish_key, raw_path, canonical, b"", given);
     for mask in masks {
-        let use_raw = |i: usize| {
-            ambiguous
-                .iter()
-                .position(|&a| a == i)
-                .is_some_and(|bit| bit >= MAX_AMBIGUOUS || mask & (1 << bit) != 0)
-        };
-        let pairs: Vec<(&str, &str)> = params
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let v = if use_raw(i) {
-                    p.raw_value
-                } else {
-                    p.value.as_ref()
-                };
-                (p.key.as_ref(), v)
-            })
-            .collect();
+        let mut pairs = decoded.clone();
+        for (bit, &i) in pre_encoded.iter().enumerate() {
+            if bit >= 64 || mask & (1 << bit) != 0 {
+                pairs[i].1 = params[i].raw_value;
+            }
+        }
         if matches(&canonical_query(pairs.iter().copied())) {
             return Ok(());
         }
-        let mut lenient: Vec<String> = pairs
-            .iter()
-            .map(|(k, v)| format!("{k}={}", percent_encode(v.as_bytes(), RUST_SDK_SET)))
-            .collect();
-        lenient.sort_unstable();
-        if matches(&lenient.join("&")) {
-            return Ok(());
-        }
+    }
+    // 3. The Rust SDK's lenient value encoding.
+    if matches(&lenient_canonical_query(&decoded)) {
+        return Ok(());
     }
     Err(SignatureError::Mismatch)
 }
 
-/// Which of `channels` and `groups` the request's `auth` token may not use.
-/// `None` when everything is allowed.
+/// The canonical query the Rust `pubnub` crate signs: sorted, values encoded with
+/// [`RUST_SDK_SET`]. Keys are strictly encoded like [`canonical_query`]'s (the crate's
+/// keys are plain ASCII, which that leaves unchanged).
+fn lenient_canonical_query(decoded: &[(&str, &str)]) -> String {
+    let mut sorted = decoded.to_vec();
+    sorted.sort_unstable();
+    let items: Vec<String> = sorted
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                percent_encode(k.as_bytes(), STRICT_SET),
+                percent_encode(v.as_bytes(), RUST_SDK_SET)
+            )
+        })
+        .collect();
+    items.join("&")
+}
+
+/// Which of `channels` and `groups` the request's `auth` token may not use with any of
+/// the permissions `any_of`. `None` when everything is allowed. With
+/// `needs_any_token`, a request naming nothing still needs a granted token.
 pub(crate) fn denied(
     keyset: &Keyset,
     auth: Option<&str>,
+    any_of: Permissions,
     channels: &[String],
     groups: &[String],
     needs_any_token: bool,
@@ -159,21 +190,30 @@ pub(crate) fn denied(
     if !keyset.access_manager {
         return None;
     }
-    let grant = auth.and_then(|a| keyset.grants.iter().find(|g| g.token == a));
+    let grants: Vec<&Grant> = match auth {
+        Some(a) => keyset.grants.iter().filter(|g| g.token == a).collect(),
+        None => Vec::new(),
+    };
     let base = |c: &str| c.strip_suffix("-pnpres").unwrap_or(c).to_owned();
+    let allowed = |name: &str, list: fn(&Grant) -> &[String]| {
+        let name = base(name);
+        grants
+            .iter()
+            .any(|g| g.permissions.intersects(any_of) && list(g).contains(&name))
+    };
     let denied_channels: Vec<String> = channels
         .iter()
-        .filter(|c| !grant.is_some_and(|g| g.channels.contains(&base(c))))
+        .filter(|c| !allowed(c, |g| &g.channels))
         .cloned()
         .collect();
     let denied_groups: Vec<String> = groups
         .iter()
-        .filter(|c| !grant.is_some_and(|g| g.channel_groups.contains(&base(c))))
+        .filter(|c| !allowed(c, |g| &g.channel_groups))
         .cloned()
         .collect();
     if denied_channels.is_empty()
         && denied_groups.is_empty()
-        && !(needs_any_token && grant.is_none())
+        && !(needs_any_token && grants.is_empty())
     {
         None
     } else {
@@ -247,20 +287,50 @@ mod tests {
 
     #[test]
     fn grants() {
-        let ks = Keyset::new("s").grant("t", ["a"], ["g"]);
+        let ks = Keyset::new("s")
+            .grant("t", ["a"], ["g"])
+            .add_grant(Grant::new("t", Permissions::MANAGE).with_channel_groups(["m"]));
         let ch = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let read = Permissions::READ;
         assert_eq!(
-            denied(&ks, Some("t"), &ch(&["a", "a-pnpres"]), &ch(&["g"]), true),
+            denied(
+                &ks,
+                Some("t"),
+                read,
+                &ch(&["a", "a-pnpres"]),
+                &ch(&["g"]),
+                true
+            ),
             None
         );
         assert_eq!(
-            denied(&ks, Some("t"), &ch(&["a", "b"]), &ch(&["g", "h"]), false),
-            Some((ch(&["b"]), ch(&["h"])))
+            denied(
+                &ks,
+                Some("t"),
+                read,
+                &ch(&["a", "b"]),
+                &ch(&["g", "h", "m"]),
+                false
+            ),
+            Some((ch(&["b"]), ch(&["h", "m"])))
         );
-        assert_eq!(denied(&ks, None, &[], &[], true), Some((vec![], vec![])));
-        assert_eq!(denied(&ks, None, &[], &[], false), None);
+        // `grant` gives read and write, not manage; the second grant manages `m` only.
+        let manage = Permissions::MANAGE;
         assert_eq!(
-            denied(&Keyset::new("s"), None, &ch(&["x"]), &[], true),
+            denied(&ks, Some("t"), manage, &[], &ch(&["g", "m"]), false),
+            Some((vec![], ch(&["g"])))
+        );
+        assert_eq!(
+            denied(&ks, Some("t"), read | manage, &[], &ch(&["g", "m"]), false),
+            None
+        );
+        assert_eq!(
+            denied(&ks, None, read, &[], &[], true),
+            Some((vec![], vec![]))
+        );
+        assert_eq!(denied(&ks, None, read, &[], &[], false), None);
+        assert_eq!(
+            denied(&Keyset::new("s"), None, read, &ch(&["x"]), &[], true),
             None
         );
     }

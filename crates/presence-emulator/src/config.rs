@@ -13,8 +13,9 @@ use std::time::Duration;
 ///   `timestamp` and v2 `signature` (PROTOCOL.md §6), verified with the
 ///   [`publish_key`](Keyset::publish_key) (empty when none is set).
 /// - With at least one [`grant`](Keyset::grant) (or [`access_manager`](Keyset::access_manager)
-///   switched on), every request must carry an `auth` token whose grant covers each
-///   channel and channel group it names (the recorded Access Manager 403 otherwise).
+///   switched on), every request must carry an `auth` token whose grants give the
+///   [`Permissions`] the operation needs on each channel and channel group it names
+///   (the recorded Access Manager 403 otherwise).
 ///
 /// ```
 /// use presence_emulator::Keyset;
@@ -38,15 +39,152 @@ pub struct Keyset {
     pub(crate) access_manager: bool,
 }
 
-/// An access token and the channels and channel groups it may use (exact names).
+/// What a [`Grant`] allows on the channels and channel groups it names: the three
+/// permissions of PubNub Access Manager that concern presence, a subset of PAM's
+/// (which also has `delete`, `get`, `update` and `join` for other APIs).
+///
+/// Which operation needs which, following PubNub's "Operations to permissions
+/// mapping" (docs/EMULATOR.md has the table):
+/// - `read`: here now, get state, set state, heartbeat and subscribe (on each channel
+///   and group named, a `-pnpres` suffix ignored), and listing a group's channels
+///   (`read` or `manage` on the group);
+/// - `write`: publish and signal, which the emulator does not serve: it gates nothing
+///   here, and is kept so that grants read like PAM's;
+/// - `manage`: the channel-group registry's writes: `add=`, `remove=` and deleting the
+///   group (on the group).
+///
+/// Leave needs none (PAM: "Unsubscribe … None required").
+///
+/// ```
+/// use presence_emulator::Permissions;
+/// let p = Permissions::READ | Permissions::MANAGE;
+/// assert!(p.read && p.manage && !p.write);
+/// assert_eq!(Permissions::default(), Permissions::NONE);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct Permissions {
+    /// Read presence (and subscribe).
+    pub read: bool,
+    /// Publish (no presence operation needs it).
+    pub write: bool,
+    /// Change the channel-group registry.
+    pub manage: bool,
+}
+
+impl Permissions {
+    /// No permission at all.
+    pub const NONE: Permissions = Permissions {
+        read: false,
+        write: false,
+        manage: false,
+    };
+    /// `read` only.
+    pub const READ: Permissions = Permissions {
+        read: true,
+        ..Permissions::NONE
+    };
+    /// `write` only.
+    pub const WRITE: Permissions = Permissions {
+        write: true,
+        ..Permissions::NONE
+    };
+    /// `manage` only.
+    pub const MANAGE: Permissions = Permissions {
+        manage: true,
+        ..Permissions::NONE
+    };
+    /// `read`, `write` and `manage`.
+    pub const ALL: Permissions = Permissions {
+        read: true,
+        write: true,
+        manage: true,
+    };
+
+    /// Every permission of `self` and of `other`.
+    pub const fn union(self, other: Permissions) -> Permissions {
+        Permissions {
+            read: self.read || other.read,
+            write: self.write || other.write,
+            manage: self.manage || other.manage,
+        }
+    }
+
+    /// Whether `self` holds at least one permission of `any_of`.
+    pub const fn intersects(self, any_of: Permissions) -> bool {
+        (self.read && any_of.read) || (self.write && any_of.write) || (self.manage && any_of.manage)
+    }
+}
+
+impl std::ops::BitOr for Permissions {
+    type Output = Permissions;
+
+    fn bitor(self, other: Permissions) -> Permissions {
+        self.union(other)
+    }
+}
+
+/// An access token, the channels and channel groups it may use (exact names), and
+/// what it may do on them.
+///
+/// One token may have several grants (say `read` on some channels, `manage` on a
+/// group); a request is checked against all of them.
+///
+/// ```
+/// use presence_emulator::{Grant, Keyset, Permissions};
+/// let ks = Keyset::new("sub")
+///     // What `Keyset::grant` gives: read and write on both.
+///     .grant("client", ["lobby"], ["friends"])
+///     // The server's token may also change the group.
+///     .add_grant(
+///         Grant::new("server", Permissions::READ | Permissions::MANAGE).with_channel_groups(["friends"]),
+///     );
+/// assert_eq!(ks.subscribe_key_str(), "sub");
+/// ```
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Grant {
     /// The token, as sent in the `auth` query parameter.
     pub token: String,
-    /// Channels this token may use (a `-pnpres` suffix in a request is ignored for the check).
+    /// Channels this grant covers (a `-pnpres` suffix in a request is ignored for the check).
     pub channels: Vec<String>,
-    /// Channel groups this token may use.
+    /// Channel groups this grant covers.
     pub channel_groups: Vec<String>,
+    /// What the token may do on them.
+    pub permissions: Permissions,
+}
+
+impl Grant {
+    /// A grant of `permissions` for `token`, on no channel and no group yet.
+    pub fn new(token: impl Into<String>, permissions: Permissions) -> Self {
+        Grant {
+            token: token.into(),
+            channels: Vec::new(),
+            channel_groups: Vec::new(),
+            permissions,
+        }
+    }
+
+    /// Adds channels to the grant.
+    pub fn with_channels<I>(mut self, channels: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.channels.extend(channels.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds channel groups to the grant.
+    pub fn with_channel_groups<I>(mut self, groups: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.channel_groups
+            .extend(groups.into_iter().map(Into::into));
+        self
+    }
 }
 
 /// The secret key is shown as `<redacted>`, never its value.
@@ -72,6 +210,7 @@ impl fmt::Debug for Grant {
             .field("token", &"<redacted>")
             .field("channels", &self.channels)
             .field("channel_groups", &self.channel_groups)
+            .field("permissions", &self.permissions)
             .finish()
     }
 }
@@ -100,19 +239,26 @@ impl Keyset {
         self
     }
 
-    /// Adds an access grant and switches access control on for this keyset.
-    pub fn grant<C, G>(mut self, token: impl Into<String>, channels: C, channel_groups: G) -> Self
+    /// Grants `token` `read` and `write` on `channels` and `channel_groups` (every
+    /// presence operation, not the registry's writes: those need `manage`, see
+    /// [`add_grant`](Keyset::add_grant)) and switches access control on for this keyset.
+    pub fn grant<C, G>(self, token: impl Into<String>, channels: C, channel_groups: G) -> Self
     where
         C: IntoIterator,
         C::Item: Into<String>,
         G: IntoIterator,
         G::Item: Into<String>,
     {
-        self.grants.push(Grant {
-            token: token.into(),
-            channels: channels.into_iter().map(Into::into).collect(),
-            channel_groups: channel_groups.into_iter().map(Into::into).collect(),
-        });
+        self.add_grant(
+            Grant::new(token, Permissions::READ | Permissions::WRITE)
+                .with_channels(channels)
+                .with_channel_groups(channel_groups),
+        )
+    }
+
+    /// Adds `grant` and switches access control on for this keyset.
+    pub fn add_grant(mut self, grant: Grant) -> Self {
+        self.grants.push(grant);
         self.access_manager = true;
         self
     }
@@ -188,8 +334,20 @@ pub struct ModelConfig {
     pub(crate) interval: Duration,
     pub(crate) subscribe_timeout: Duration,
     pub(crate) event_log_capacity: usize,
+    pub(crate) event_log_bytes: usize,
     pub(crate) max_messages_per_response: usize,
+    pub(crate) max_group_channels: usize,
+    pub(crate) max_channels_per_add: usize,
 }
+
+/// Default of [`ModelConfig::max_group_channels`]: PubNub's documented limit of
+/// channels in one channel group (2 000 on paid plans).
+pub(crate) const DEFAULT_MAX_GROUP_CHANNELS: usize = 2_000;
+/// Default of [`ModelConfig::max_channels_per_add`]: the SDK documentation's "You can
+/// add up to 200 channels to a channel group per API call".
+pub(crate) const DEFAULT_MAX_CHANNELS_PER_ADD: usize = 200;
+/// Default of [`ModelConfig::event_log_bytes`]: 16 MiB.
+pub(crate) const DEFAULT_EVENT_LOG_BYTES: usize = 16 * 1024 * 1024;
 
 impl Default for ModelConfig {
     fn default() -> Self {
@@ -201,7 +359,10 @@ impl Default for ModelConfig {
             interval: Duration::from_secs(10),
             subscribe_timeout: Duration::from_secs(280),
             event_log_capacity: 20_000,
+            event_log_bytes: DEFAULT_EVENT_LOG_BYTES,
             max_messages_per_response: 100,
+            max_group_channels: DEFAULT_MAX_GROUP_CHANNELS,
+            max_channels_per_add: DEFAULT_MAX_CHANNELS_PER_ADD,
         }
     }
 }
@@ -257,6 +418,30 @@ impl ModelConfig {
     /// Default 20 000; the oldest are dropped first.
     pub fn event_log_capacity(mut self, events: usize) -> Self {
         self.event_log_capacity = events.max(1);
+        self
+    }
+
+    /// How many bytes of presence events each keyset keeps (names, states and the
+    /// event records themselves, as the model stores them), besides the count of
+    /// [`event_log_capacity`](ModelConfig::event_log_capacity); the oldest are dropped
+    /// first, and the newest event is always kept. Default 16 MiB.
+    pub fn event_log_bytes(mut self, bytes: usize) -> Self {
+        self.event_log_bytes = bytes;
+        self
+    }
+
+    /// Most channels a channel group may hold; an `add=` that would grow a group past
+    /// it is refused with a 400 and changes nothing. Default 2 000 (PubNub's documented
+    /// limit).
+    pub fn max_group_channels(mut self, channels: usize) -> Self {
+        self.max_group_channels = channels.max(1);
+        self
+    }
+
+    /// Most channels one `add=` may name; more is refused with a 400. Default 200
+    /// (PubNub's documented per-call limit).
+    pub fn max_channels_per_add(mut self, channels: usize) -> Self {
+        self.max_channels_per_add = channels.max(1);
         self
     }
 

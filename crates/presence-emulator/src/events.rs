@@ -59,34 +59,80 @@ pub(crate) struct Event {
     pub(crate) kind: EventKind,
 }
 
-/// Bounded log of presence events, oldest first.
+impl Event {
+    /// What keeping this event costs, in bytes: the record, its names and its state,
+    /// counted in full even where an occupant shares them (so the bound holds after
+    /// everyone has left).
+    pub(crate) fn cost(&self) -> usize {
+        let names = match &self.kind {
+            EventKind::User { uuid, data, .. } => {
+                uuid.len() + data.as_ref().map_or(0, |d| d.get().len())
+            }
+            EventKind::Interval {
+                join,
+                leave,
+                timeout,
+                ..
+            } => [join, leave, timeout]
+                .iter()
+                .flat_map(|l| l.iter())
+                .map(|n| n.len() + std::mem::size_of::<Name>())
+                .sum(),
+        };
+        std::mem::size_of::<Event>() + self.channel.len() + names
+    }
+}
+
+/// Log of presence events, oldest first, bounded by count and by bytes.
 #[derive(Debug)]
 pub(crate) struct EventLog {
     events: VecDeque<Event>,
     capacity: usize,
+    max_bytes: usize,
+    /// Sum of [`Event::cost`] over `events`.
+    bytes: usize,
     /// Events ever appended (for change detection by the server).
     pub(crate) appended: u64,
 }
 
 impl EventLog {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
         EventLog {
             events: VecDeque::new(),
             capacity,
+            max_bytes,
+            bytes: 0,
             appended: 0,
         }
     }
 
+    /// Appends `event`, dropping the oldest ones while over the count or the byte
+    /// bound (the newest is always kept).
     pub(crate) fn push(&mut self, event: Event) {
-        if self.events.len() >= self.capacity {
-            self.events.pop_front();
+        let cost = event.cost();
+        while !self.events.is_empty()
+            && (self.events.len() >= self.capacity || self.bytes + cost > self.max_bytes)
+        {
+            if let Some(old) = self.events.pop_front() {
+                self.bytes -= old.cost();
+            }
         }
+        self.bytes += cost;
         self.events.push_back(event);
         self.appended += 1;
+        // Give back the ring's memory when a few large events pushed out many small ones.
+        if self.events.capacity() > 64 && self.events.len() * 4 < self.events.capacity() {
+            self.events.shrink_to(self.events.len() * 2);
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
         self.events.len()
+    }
+
+    /// Sum of the events' [`Event::cost`].
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Events with a timetoken greater than `tt`, oldest first.
@@ -96,16 +142,30 @@ impl EventLog {
     }
 }
 
-/// Deltas collected for one channel in interval mode.
+/// Deltas collected for one channel in interval mode. Once more than `limit`
+/// (`announce_max`) are collected the lists could never be sent (the event carries
+/// `here_now_refresh` instead), so they are dropped and only `overflow` is kept: the
+/// accumulator never holds more than `limit + 1` names.
 #[derive(Debug, Default)]
 pub(crate) struct IntervalAcc {
     pub(crate) join: Vec<Name>,
     pub(crate) leave: Vec<Name>,
     pub(crate) timeout: Vec<Name>,
+    pub(crate) overflow: bool,
 }
 
 impl IntervalAcc {
-    pub(crate) fn record(&mut self, action: Action, uuid: Name) {
+    pub(crate) fn record(&mut self, action: Action, uuid: Name, limit: usize) {
+        if self.overflow {
+            return;
+        }
+        if self.join.len() + self.leave.len() + self.timeout.len() >= limit {
+            self.overflow = true;
+            self.join = Vec::new();
+            self.leave = Vec::new();
+            self.timeout = Vec::new();
+            return;
+        }
         match action {
             Action::Join => self.join.push(uuid),
             Action::Leave => self.leave.push(uuid),

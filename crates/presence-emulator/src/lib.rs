@@ -75,7 +75,9 @@ mod model_tests;
 #[cfg(test)]
 mod event_tests;
 
-pub use config::{Grant, Keyset, KeysetParseError, ModelConfig};
+pub use config::{Grant, Keyset, KeysetParseError, ModelConfig, Permissions};
 pub use http;
 pub use model::{Dispatch, Model, ModelStats, Wait};
-pub use server::{BlockingEmulatorHandle, Emulator, EmulatorConfig, EmulatorHandle};
+pub use server::{
+    BlockingEmulatorHandle, ConnectionStats, Emulator, EmulatorConfig, EmulatorHandle,
+};

@@ -1,7 +1,7 @@
 //! `presence-emulator`: serve a local PubNub-compatible Presence API until Ctrl-C.
 
 use clap::Parser;
-use presence_emulator::cli::EmulatorArgs;
+use presence_emulator::cli::{redact_secrets, EmulatorArgs};
 use presence_emulator::Emulator;
 use std::io::Write as _;
 
@@ -16,7 +16,11 @@ struct Args {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> std::process::ExitCode {
-    let args = Args::parse().emulator;
+    let raw: Vec<String> = std::env::args().collect();
+    let args = match Args::try_parse_from(&raw) {
+        Ok(args) => args.emulator,
+        Err(e) => return usage_error(&e, &raw),
+    };
     let handle = match Emulator::start(args.to_config()).await {
         Ok(h) => h,
         Err(e) => {
@@ -31,4 +35,16 @@ async fn main() -> std::process::ExitCode {
     }
     handle.shutdown().await;
     std::process::ExitCode::SUCCESS
+}
+
+/// Prints a clap error (help and version as usual) with every keyset secret of the
+/// arguments and the environment replaced: clap repeats unexpected arguments as given.
+fn usage_error(e: &clap::Error, raw: &[String]) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return std::process::ExitCode::SUCCESS;
+    }
+    eprint!("{}", redact_secrets(&e.render().to_string(), raw));
+    std::process::ExitCode::from(2)
 }

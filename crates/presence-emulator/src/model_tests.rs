@@ -102,7 +102,11 @@ fn heartbeat_extends_and_timeout_is_exact() {
     assert_eq!(t.occupancy("ch"), 0);
     let s = t.m.stats();
     assert_eq!(
-        crate::ModelStats { events: 0, ..s },
+        crate::ModelStats {
+            events: 0,
+            event_bytes: 0,
+            ..s
+        },
         crate::ModelStats::default(),
         "nothing left behind but the (bounded) event log"
     );
@@ -596,7 +600,11 @@ fn memory_follows_live_occupancy() {
     t.m.handle_timeout(Duration::from_secs(T0 + 20));
     let s = t.m.stats();
     assert_eq!(
-        crate::ModelStats { events: 0, ..s },
+        crate::ModelStats {
+            events: 0,
+            event_bytes: 0,
+            ..s
+        },
         crate::ModelStats::default()
     );
     // 500 joins + 250 leaves + 250 timeouts, bounded by the event log capacity.
@@ -627,4 +635,39 @@ fn recorded_headers() {
     assert_eq!(h["server"], "Pubnub Presence");
     assert_eq!(h["access-control-allow-methods"], "OPTIONS, GET, POST");
     assert_eq!(h["cache-control"], "no-cache");
+}
+
+#[test]
+fn an_event_readies_only_the_waits_it_concerns_and_answered_waits_are_forgotten() {
+    let mut m = Model::new(ModelConfig::new().keyset(Keyset::new("sk")));
+    let now = Duration::from_secs(T0);
+    let get = |t: &str| http::Request::get(t).body(()).unwrap();
+    let ok = |m: &mut Model, t: &str| assert_eq!(m.handle(now, &get(t)).status(), 200, "{t}");
+    ok(
+        &mut m,
+        "/v1/channel-registration/sub-key/sk/channel-group/g?add=c&uuid=a",
+    );
+    let wait = |m: &mut Model, t: &str| match m.dispatch(now, &get(t)) {
+        crate::Dispatch::Wait(w) => w,
+        crate::Dispatch::Response(r) => panic!("{t}: answered {:?}", r.body()),
+    };
+    let on_a = wait(&mut m, "/v2/subscribe/sk/a-pnpres/0?tt=1&uuid=w1");
+    let on_b = wait(&mut m, "/v2/subscribe/sk/b-pnpres/0?tt=1&uuid=w2");
+    let on_g = wait(
+        &mut m,
+        "/v2/subscribe/sk/,/0?tt=1&uuid=w3&channel-group=g-pnpres",
+    );
+    let entries = |m: &Model| m.hold_keyset("sk").unwrap().watchers.entries();
+    assert_eq!(entries(&m), 3);
+    assert!(m.take_ready().is_empty());
+    // A join on `a` readies the wait on `a` only; one on `c`, the group's.
+    ok(&mut m, "/v2/presence/sub-key/sk/channel/a/heartbeat?uuid=u");
+    assert_eq!(m.take_ready(), vec![on_a.id()]);
+    ok(&mut m, "/v2/presence/sub-key/sk/channel/c/heartbeat?uuid=u");
+    assert_eq!(m.take_ready(), vec![on_g.id()]);
+    assert!(m.poll_wait(now, &on_a).is_some());
+    assert!(m.poll_wait(now, &on_g).is_some());
+    assert_eq!(entries(&m), 1);
+    m.cancel_wait(&on_b);
+    assert_eq!(entries(&m), 0);
 }

@@ -4,6 +4,7 @@
 //! never silently passed through.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 /// Why a piece of the request target could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,28 +106,34 @@ impl<'a> Query<'a> {
 /// first and each piece decoded (a segment of only `,` is the empty list); empty
 /// pieces are skipped and duplicates dropped (first occurrence wins).
 pub(crate) fn path_list(raw: &str) -> Result<Vec<String>, DecodeError> {
-    let mut out: Vec<String> = Vec::new();
+    let mut names = Vec::new();
     for piece in raw.split(',') {
-        if piece.is_empty() {
-            continue;
-        }
-        let name = decode(piece, false)?;
-        if !out.iter().any(|n| *n == name) {
-            out.push(name.into_owned());
+        if !piece.is_empty() {
+            names.push(decode(piece, false)?.into_owned());
         }
     }
-    Ok(out)
+    Ok(dedup(names))
+}
+
+/// `names` without repeats, first occurrence first; linear (a hash set of those seen).
+fn dedup(names: Vec<String>) -> Vec<String> {
+    let mut seen: HashSet<String> = HashSet::with_capacity(names.len());
+    names
+        .into_iter()
+        .filter(|n| seen.insert(n.clone()))
+        .collect()
 }
 
 /// Splits an already-decoded comma list (the `channel-group` value, `add=`, `remove=`).
 pub(crate) fn value_list(decoded: Option<&str>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for piece in decoded.unwrap_or_default().split(',') {
-        if !piece.is_empty() && !out.iter().any(|n| n == piece) {
-            out.push(piece.to_owned());
-        }
-    }
-    out
+    dedup(
+        decoded
+            .unwrap_or_default()
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
 }
 
 /// Which service answers a route (for the `service` field of error bodies).

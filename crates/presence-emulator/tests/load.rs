@@ -530,15 +530,15 @@ async fn read_status(s: &mut TcpStream) -> io::Result<u16> {
 }
 
 #[test]
-fn connections_beyond_the_limit_wait_and_are_served_once_a_slot_frees() {
+fn a_connection_beyond_the_limit_closes_the_longest_idle_one() {
     on_runtime(async {
-        // Long header timeout: here only the client frees slots.
+        // Long header timeout: here only eviction closes idle connections.
         let emu = Emulator::start(
             EmulatorConfig::new()
                 .keyset(Keyset::new("sk"))
                 .paused_clock(T0)
                 .max_connections(32)
-                .header_read_timeout(Duration::from_secs(60)),
+                .header_read_timeout(Duration::from_secs(600)),
         )
         .await
         .unwrap();
@@ -546,20 +546,26 @@ fn connections_beyond_the_limit_wait_and_are_served_once_a_slot_frees() {
         let mut idle = Vec::new();
         for _ in 0..32 {
             idle.push(TcpStream::connect(addr).await.unwrap());
+            // Accepted in this order, so the first is the longest idle.
+            while emu.connections().active < idle.len() {
+                tokio::task::yield_now().await;
+            }
         }
-        let mut waiting = TcpStream::connect(addr).await.unwrap();
-        send_close(&mut waiting, "/v2/presence/sub-key/sk/channel/a?uuid=w").await;
-        // The 33rd connection is not served while the 32 slots are taken...
-        let early =
-            tokio::time::timeout(Duration::from_millis(300), read_status(&mut waiting)).await;
-        assert!(early.is_err(), "served beyond max_connections: {early:?}");
-        // ...and is as soon as one frees.
-        drop(idle.drain(..8));
-        let status = tokio::time::timeout(Duration::from_secs(15), read_status(&mut waiting))
+        // The 33rd connection is served at once...
+        let mut newcomer = TcpStream::connect(addr).await.unwrap();
+        send_close(&mut newcomer, "/v2/presence/sub-key/sk/channel/a?uuid=w").await;
+        let status = tokio::time::timeout(Duration::from_secs(15), read_status(&mut newcomer))
             .await
-            .expect("not served after slots were freed")
+            .expect("not served beyond max_connections")
             .unwrap();
         assert_eq!(status, 200);
+        // ...because the longest-idle connection was closed for it, and only that one.
+        let sent = closed_by_server(&mut idle[0], Duration::from_secs(15)).await;
+        assert!(sent.is_empty(), "{:?}", String::from_utf8_lossy(&sent));
+        assert!(idle[1..].iter().all(still_open));
+        let stats = emu.connections();
+        assert_eq!(stats.evicted, 1, "{stats:?}");
+        assert!(stats.active <= 32, "{stats:?}");
         drop(idle);
         emu.shutdown().await;
     });

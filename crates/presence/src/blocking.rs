@@ -18,6 +18,7 @@ use presence_core::{
 };
 use std::time::Duration;
 
+pub use crate::fleet::thread::Fleet;
 pub use crate::heartbeat::thread::PresenceHandle;
 pub use crate::roster::thread::Roster;
 pub use crate::watch::thread::Watcher;

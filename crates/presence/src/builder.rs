@@ -26,6 +26,7 @@ pub struct ClientBuilder {
     pnsdk: Option<String>,
     named: Vec<(String, Keyset)>,
     no_request_ids: bool,
+    runtime: Option<crate::runtime::Configured>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -139,7 +140,17 @@ impl ClientBuilder {
     }
 
     pub(crate) fn shared(&self) -> Result<Shared, presence_core::Error> {
-        Ok(Shared::new(self.build_config()?, !self.no_request_ids))
+        let mut shared = Shared::new(self.build_config()?, !self.no_request_ids);
+        shared.runtime = self.runtime.clone();
+        Ok(shared)
+    }
+
+    /// The executor the async client's long-lived loops (`presence()`, `watch()`,
+    /// `roster()`, `fleet()`) run on. Without it they run on the current tokio runtime
+    /// (feature `tokio`); see [`runtime`](crate::runtime) for smol and others.
+    pub fn runtime(mut self, runtime: impl crate::runtime::Runtime) -> Self {
+        self.runtime = Some(crate::runtime::Configured(std::sync::Arc::new(runtime)));
+        self
     }
 
     /// An async client on any [`AsyncTransport`](crate::transport::AsyncTransport).

@@ -98,7 +98,8 @@ impl<TE: std::error::Error + 'static> std::error::Error for Error<TE> {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum StartError {
-    /// The async client's loops run on a Tokio task: called outside a Tokio runtime.
+    /// The async client's loops need an executor: none was given with
+    /// `ClientBuilder::runtime`, and this was not called from a Tokio runtime.
     NoRuntime,
     /// The blocking client's loop thread could not be spawned.
     Thread(std::io::Error),
@@ -107,7 +108,9 @@ pub enum StartError {
 impl fmt::Display for StartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StartError::NoRuntime => f.write_str("called outside of a Tokio runtime"),
+            StartError::NoRuntime => f.write_str(
+                "no runtime for the loop: set ClientBuilder::runtime, or call from a Tokio runtime",
+            ),
             StartError::Thread(e) => write!(f, "cannot spawn the loop's thread: {e}"),
         }
     }

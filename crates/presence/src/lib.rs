@@ -58,15 +58,18 @@
 //!
 //! # Long-lived presence
 //!
-//! - `client.presence()` (async with feature `tokio`, and the blocking twin) keeps a
-//!   user present without a subscription (Go's `Presence().Connected(true)`), driving
-//!   [`presence_core::HeartbeatEngine`] on a tokio task (or a thread).
+//! - `client.presence()` (async with feature `async-loops`, and the blocking twin) keeps
+//!   a user present without a subscription (Go's `Presence().Connected(true)`), driving
+//!   [`presence_core::HeartbeatEngine`] on an async task (or a thread).
 //! - `client.watch()` streams [`PresenceEvent`]s (join, leave, timeout, state-change,
 //!   interval) from the subscribe endpoint, ending with the failure that stopped it.
 //!
 //! # Features
 //! - `hyper` (default): [`Client`] on `transport-hyper`; enables `tokio`.
-//! - `tokio`: the async client's heartbeat loop and event stream, on tokio tasks.
+//! - `async-loops`: the async client's long-lived loops (heartbeat, watch, roster,
+//!   fleet) on any executor given as a [`runtime::Runtime`]; no tokio runtime in the
+//!   build.
+//! - `tokio` (on with `hyper`): `async-loops` on the current tokio runtime by default.
 //! - `ureq`: [`blocking::Client`] on `transport-ureq` (no tokio in the build).
 //! - `native-roots`: OS certificate store for the hyper transport.
 #![forbid(unsafe_code)]
@@ -76,10 +79,12 @@ pub mod blocking;
 mod builder;
 mod client;
 mod error;
+pub mod fleet;
 pub mod heartbeat;
 mod lane;
 pub mod pages;
 pub mod roster;
+pub mod runtime;
 mod shared;
 pub mod transport;
 pub mod watch;

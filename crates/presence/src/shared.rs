@@ -12,6 +12,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) request_ids: bool,
+    /// The executor of the async loops, when not the current tokio runtime.
+    pub(crate) runtime: Option<crate::runtime::Configured>,
     counter: AtomicU64,
     /// Per-client random key of [`random_u64`](Self::random_u64).
     seed: u64,
@@ -22,6 +24,7 @@ impl Shared {
         Self {
             config,
             request_ids,
+            runtime: None,
             counter: AtomicU64::new(0),
             // std's per-process random hasher keys, fresh per client.
             seed: RandomState::new().build_hasher().finish(),

@@ -4,6 +4,8 @@
 //! 200 seeded random scenarios that must end with the roster equal to here now.
 #![cfg(feature = "hyper")]
 
+mod common;
+
 use presence::roster::Member;
 use presence::Client;
 use presence_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
@@ -33,25 +35,8 @@ async fn emulator(announce_max: usize) -> EmulatorHandle {
     .unwrap()
 }
 
-/// Here now of `channel` with state, every page, as user id → state text.
 async fn here_now(reader: &Client, channel: &str) -> BTreeMap<String, Option<String>> {
-    let all = reader
-        .here_now()
-        .channels([channel])
-        .include_state(true)
-        .all_pages()
-        .await
-        .unwrap();
-    all.channels
-        .iter()
-        .flat_map(|c| &c.occupants)
-        .map(|o| {
-            (
-                o.user_id.to_string(),
-                o.state.as_ref().map(|s| s.to_string()),
-            )
-        })
-        .collect()
+    common::here_now_states(reader, channel).await
 }
 
 fn as_map(members: Vec<Member>) -> BTreeMap<String, Option<String>> {

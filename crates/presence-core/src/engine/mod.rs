@@ -1,15 +1,113 @@
 //! Long-lived presence behaviour as sans-IO state machines, driven from outside in the
 //! style of quinn-proto and str0m: the heartbeat engine keeps a user present
-//! (PROTOCOL.md §8), the watch engine receives presence events over subscribe (§7).
+//! (PROTOCOL.md §8), the fleet engine keeps many users present from one client, the
+//! watch engine receives presence events over subscribe (§7), and the roster engine
+//! keeps the members of channels right.
 //! Their driver contract is in the crate docs.
 
+pub(crate) mod fleet;
 pub(crate) mod heartbeat;
 pub(crate) mod roster;
 pub(crate) mod watch;
 
 use crate::request::{HttpRequest, Operation, RequestMeta};
 use crate::{Config, Error, ErrorKind, ServiceError};
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// One step of an engine, as data: the state before, the input, the state after and
+/// what the engine did about it (requests handed out, timers set or dropped, a give-up).
+///
+/// Recording is off until the engine's `record_transitions(capacity)` is called; then
+/// every input (including a deadline that passed, `TimesUp`) appends one entry, and
+/// `poll_transition` drains them oldest first. When more than `capacity` entries are
+/// waiting, the oldest are dropped, so an undrained log never grows without bound.
+///
+/// ```
+/// use presence_core::{HeartbeatConfig, HeartbeatEffect, HeartbeatEngine, HeartbeatInput, HeartbeatState};
+/// # #[allow(clippy::disallowed_methods)]
+/// let t0 = std::time::Instant::now();
+/// let mut engine = HeartbeatEngine::new(HeartbeatConfig::new(60));
+/// engine.record_transitions(64);
+/// engine.join(t0, ["lobby"], Vec::<String>::new());
+/// let step = engine.poll_transition().unwrap();
+/// assert_eq!((step.from, step.to), (HeartbeatState::Inactive, HeartbeatState::Heartbeating));
+/// assert!(matches!(step.input, HeartbeatInput::Joined { .. }));
+/// assert!(matches!(step.effects[..], [HeartbeatEffect::Heartbeat { id: 1, .. }]));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition<S, I, E> {
+    /// The `now` of the input.
+    pub at: Instant,
+    /// The state before the input.
+    pub from: S,
+    /// What came in.
+    pub input: I,
+    /// The state after the input.
+    pub to: S,
+    /// What the engine did, in order.
+    pub effects: Vec<E>,
+}
+
+/// The bounded transition log both engines keep (off when `capacity` is 0).
+#[derive(Debug)]
+pub(crate) struct Trace<S, I, E> {
+    capacity: usize,
+    entries: VecDeque<Transition<S, I, E>>,
+    /// Effects of the input being handled.
+    effects: Vec<E>,
+}
+
+impl<S, I, E> Default for Trace<S, I, E> {
+    fn default() -> Self {
+        Self {
+            capacity: 0,
+            entries: VecDeque::new(),
+            effects: Vec::new(),
+        }
+    }
+}
+
+impl<S, I, E> Trace<S, I, E> {
+    pub(crate) fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity;
+        while self.entries.len() > capacity {
+            self.entries.pop_front();
+        }
+    }
+
+    pub(crate) fn is_on(&self) -> bool {
+        self.capacity > 0
+    }
+
+    /// Notes an effect of the input being handled.
+    pub(crate) fn effect(&mut self, effect: E) {
+        if self.is_on() {
+            self.effects.push(effect);
+        }
+    }
+
+    /// Closes the entry for one input.
+    pub(crate) fn record(&mut self, at: Instant, from: S, input: impl FnOnce() -> I, to: S) {
+        if !self.is_on() {
+            return;
+        }
+        if self.entries.len() == self.capacity {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(Transition {
+            at,
+            from,
+            input: input(),
+            to,
+            effects: std::mem::take(&mut self.effects),
+        });
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Transition<S, I, E>> {
+        self.entries.pop_front()
+    }
+}
 
 /// Identifies a request handed out by an engine.
 pub type RequestId = u64;
@@ -254,5 +352,29 @@ mod tests {
             Backoff::new(Duration::from_secs(1), Duration::from_secs(10), 7),
         );
         assert_eq!(x.delay(3), y.delay(3), "same seed, same jitter");
+    }
+
+    /// The jitter covers its range: many distinct values from 1/2 to all of the delay,
+    /// about 3/4 on average, and another seed gives another sequence.
+    #[test]
+    fn jitter_spreads_over_the_whole_range() {
+        let full = Duration::from_secs(1);
+        let mut b = Backoff::new(full, full, 42);
+        let delays: Vec<Duration> = (0..1000).map(|_| b.delay(3)).collect();
+        let distinct: std::collections::BTreeSet<_> = delays.iter().collect();
+        assert!(distinct.len() > 990, "{} distinct delays", distinct.len());
+        let (min, max) = (delays.iter().min().unwrap(), delays.iter().max().unwrap());
+        assert!(
+            *min < full * 52 / 100 && *max > full * 98 / 100,
+            "{min:?}..{max:?}"
+        );
+        let mean = delays.iter().sum::<Duration>() / 1000;
+        assert!(
+            mean > full * 72 / 100 && mean < full * 78 / 100,
+            "mean {mean:?}"
+        );
+        let mut other = Backoff::new(full, full, 7);
+        assert_ne!(other.delay(3), Backoff::new(full, full, 42).delay(3));
+        assert_eq!(b.cap(), full);
     }
 }

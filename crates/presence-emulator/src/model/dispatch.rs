@@ -10,12 +10,13 @@ use super::schedule::NANOS;
 use super::{Dispatch, Model, Reply};
 use crate::auth::{denied, verify_signature};
 use crate::body::{self, bad_request, decode_error};
+use crate::config::Permissions;
 use crate::wire::{decode, Query, RouteKind, Service, Target};
 use http::{Method, Request, StatusCode};
 
 impl Model {
     /// Checks `req` at `now` and routes it to its keyset's handler.
-    pub(crate) fn gate<B>(&mut self, now: u64, req: &Request<B>) -> Result<Dispatch, Reply> {
+    pub(crate) fn gate<B>(&self, now: u64, req: &Request<B>) -> Result<Dispatch, Reply> {
         let method = req.method();
         if method == Method::OPTIONS {
             return Err(body::respond(StatusCode::OK, "Pubnub Presence", Vec::new()));
@@ -59,9 +60,10 @@ impl Model {
         let query = Query::parse(raw_query).map_err(|e| decode_error(service, e))?;
         let sk = decode(route.sub_key, false).map_err(|e| decode_error(service, e))?;
         let window = self.config.signature_window.as_secs();
-        let Some(ks) = self.keysets.get_mut(sk.as_ref()) else {
+        let Some(ks) = self.keysets.get(sk.as_ref()) else {
             return Err(bad_request(service, "Invalid Subscribe Key"));
         };
+        let mut ks = self.lock(ks);
         if let Some(secret) = ks.keyset.secret_key.as_deref() {
             if let Err(e) = verify_signature(
                 &ks.keyset,
@@ -80,13 +82,25 @@ impl Model {
         if presence && query.get("uuid").filter(|u| !u.is_empty()).is_none() {
             return Err(bad_request(service, "Missing UUID"));
         }
-        ks.route(now, route.kind, &query)
+        let wait_id = || {
+            self.next_wait
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        };
+        let out = ks.route(now, route.kind, &query, wait_id);
+        self.collect_ready(&mut ks);
+        out
     }
 }
 
 impl KeysetState {
     /// The handler of each route (each decodes its own raw path segments).
-    fn route(&mut self, now: u64, kind: RouteKind<'_>, q: &Query<'_>) -> Result<Dispatch, Reply> {
+    fn route(
+        &mut self,
+        now: u64,
+        kind: RouteKind<'_>,
+        q: &Query<'_>,
+        wait_id: impl FnOnce() -> u64,
+    ) -> Result<Dispatch, Reply> {
         let reply = match kind {
             RouteKind::HereNowGlobal => self.here_now_global(now, q),
             RouteKind::HereNow { channels } => self.here_now_channels(now, q, channels),
@@ -98,26 +112,27 @@ impl KeysetState {
             RouteKind::ListGroups => self.list_groups(q),
             RouteKind::Group { group } => self.group(q, group),
             RouteKind::DeleteGroup { group } => self.delete_group(q, group),
-            RouteKind::Subscribe { channels } => return self.subscribe(now, q, channels),
+            RouteKind::Subscribe { channels } => return self.subscribe(now, q, channels, wait_id),
         };
         reply.map(Dispatch::Response)
     }
 
     /// Access Manager (when on for this keyset): the recorded 403 unless the request's
-    /// `auth` token covers every channel and group named. With `needs_any_token`, a
-    /// request naming none still needs a granted token (here now on the whole keyset,
-    /// where now, the list of groups).
+    /// `auth` token has one of the permissions `any_of` on every channel and group
+    /// named. With `needs_any_token`, a request naming none still needs a granted token
+    /// (here now on the whole keyset, where now, the list of groups).
     pub(crate) fn check_access(
         &self,
         svc: Service,
         q: &Query<'_>,
-        channels: &[String],
-        groups: &[String],
+        any_of: Permissions,
+        (channels, groups): (&[String], &[String]),
         needs_any_token: bool,
     ) -> Result<(), Reply> {
         match denied(
             &self.keyset,
             q.get("auth"),
+            any_of,
             channels,
             groups,
             needs_any_token,

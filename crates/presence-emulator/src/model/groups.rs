@@ -2,7 +2,7 @@
 //! groups a request names into channels.
 
 use crate::occupants::Name;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 /// Registered channel groups, sorted by name (as the registry lists them). A group
@@ -42,6 +42,20 @@ impl Groups {
         self.map.get(group).is_some_and(|set| set.contains(channel))
     }
 
+    /// How many channels `group` would have after adding `channels`.
+    pub(crate) fn size_after_add(&self, group: &str, channels: &[String]) -> usize {
+        match self.map.get(group) {
+            Some(set) => {
+                set.len()
+                    + channels
+                        .iter()
+                        .filter(|c| !set.contains(c.as_str()))
+                        .count()
+            }
+            None => channels.len(),
+        }
+    }
+
     /// Adds `channels` to `group`, registering it (an empty list changes nothing).
     pub(crate) fn add(&mut self, group: &str, channels: Vec<String>) {
         if channels.is_empty() {
@@ -70,14 +84,16 @@ impl Groups {
         self.map.remove(group);
     }
 
-    /// Listed channels first, then the channels of each group not listed yet.
+    /// Listed channels first, then the channels of each group not listed yet. Linear in
+    /// the number of names (a hash set of those seen).
     pub(crate) fn resolve(&self, channels: &[String], groups: &[String]) -> Resolved {
+        let mut seen: HashSet<&str> = channels.iter().map(String::as_str).collect();
         let mut out: Vec<(String, Option<usize>)> =
             channels.iter().map(|c| (c.clone(), None)).collect();
         for (gi, g) in groups.iter().enumerate() {
             if let Some(members) = self.map.get(g.as_str()) {
                 for m in members {
-                    if !out.iter().any(|(c, _)| **c == **m) {
+                    if seen.insert(m) {
                         out.push((m.to_string(), Some(gi)));
                     }
                 }

@@ -7,6 +7,7 @@ use super::params::{channel_list, groups, not_pnpres, require_targets, user};
 use super::state::{is_empty_object, parse_object};
 use super::Reply;
 use crate::body::{self, bad_request, INVALID_JSON};
+use crate::config::Permissions;
 use crate::events::Action;
 use crate::occupants::StateJson;
 use crate::wire::{Query, Service};
@@ -94,7 +95,7 @@ impl KeysetState {
         let Some(state) = parse_heartbeat_state(q.get("state"), &names) else {
             return Err(bad_request(svc, INVALID_JSON));
         };
-        self.check_access(svc, q, &channels, &groups, false)?;
+        self.check_access(svc, q, Permissions::READ, (&channels, &groups), false)?;
         self.advance_to(now);
         self.presence(now, user(q), timeout, &channels, &groups, &state);
         Ok(body::json(StatusCode::OK, svc, &body::OK_PRESENCE))
@@ -107,9 +108,8 @@ impl KeysetState {
         q: &Query<'_>,
         raw_channels: &str,
     ) -> Result<Reply, Reply> {
-        let svc = Service::Presence;
+        // Leave needs no permission (PAM: unsubscribe requires none).
         let (channels, groups) = named(q, raw_channels)?;
-        self.check_access(svc, q, &channels, &groups, false)?;
         self.advance_to(now);
         let uuid = user(q);
         for (ch, _) in self.groups.resolve(&channels, &groups).channels {
@@ -117,7 +117,7 @@ impl KeysetState {
         }
         Ok(body::json(
             StatusCode::OK,
-            svc,
+            Service::Presence,
             &body::LeaveOk {
                 status: 200,
                 action: "leave",

@@ -6,6 +6,7 @@ use super::keyset::{Channel, KeysetState};
 use super::params::{channel_list, groups};
 use super::Reply;
 use crate::body::{self, bad_request, UuidEntry};
+use crate::config::Permissions;
 use crate::wire::{Query, Service};
 use http::StatusCode;
 
@@ -20,7 +21,7 @@ fn flag(query: &Query<'_>, key: &str) -> bool {
 impl KeysetState {
     /// Here now on the whole keyset.
     pub(crate) fn here_now_global(&mut self, now: u64, q: &Query<'_>) -> Result<Reply, Reply> {
-        self.check_access(Service::Presence, q, &[], &[], true)?;
+        self.check_access(Service::Presence, q, Permissions::ALL, (&[], &[]), true)?;
         self.advance_to(now);
         self.here_now(q, None)
     }
@@ -34,7 +35,7 @@ impl KeysetState {
     ) -> Result<Reply, Reply> {
         let svc = Service::Presence;
         let (channels, groups) = (channel_list(svc, raw_channels)?, groups(q));
-        self.check_access(svc, q, &channels, &groups, false)?;
+        self.check_access(svc, q, Permissions::READ, (&channels, &groups), false)?;
         self.advance_to(now);
         self.here_now(q, Some((channels, groups)))
     }

@@ -32,6 +32,7 @@ mod subscribe;
 mod where_now;
 
 pub use subscribe::Wait;
+pub(crate) use subscribe::Watchers;
 
 use crate::body;
 use crate::config::{Keyset, ModelConfig};
@@ -39,6 +40,8 @@ use crate::wire::Service;
 use http::{Request, Response, StatusCode};
 use keyset::KeysetState;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
 /// A response built by the model; handlers return `Result<Reply, Reply>`, the error
@@ -60,6 +63,8 @@ pub struct ModelStats {
     pub expiry_entries: usize,
     /// Presence events kept for subscribers (bounded by the event log capacity).
     pub events: usize,
+    /// What those events cost in bytes (bounded by the event log's byte limit).
+    pub event_bytes: usize,
 }
 
 /// The in-memory presence service: keysets → channels → occupants, channel groups.
@@ -104,9 +109,33 @@ pub struct ModelStats {
 #[derive(Debug)]
 pub struct Model {
     config: ModelConfig,
-    keysets: HashMap<String, KeysetState>,
+    /// Each keyset behind its own lock: the server runs requests to different keysets
+    /// (and `/time/0`, which needs none) in parallel, and nothing one keyset does can
+    /// stall another.
+    keysets: HashMap<String, Mutex<KeysetState>>,
     /// Latest `now` seen, nanoseconds since the epoch.
-    now: u64,
+    now: AtomicU64,
+    /// Next [`Wait`] id.
+    next_wait: AtomicU64,
+    /// Waits with new events since the last [`take_ready`](Model::take_ready).
+    ready: Mutex<Vec<u64>>,
+    /// How to wait for a contended keyset.
+    blocking: Blocking,
+}
+
+/// Locks a keyset. A panic while holding the lock cannot leave the keyset half-updated
+/// in a way that matters more than stopping the emulator would: keep serving.
+fn lock(ks: &Mutex<KeysetState>) -> MutexGuard<'_, KeysetState> {
+    ks.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// How the model waits for a keyset another thread holds: given the waiting, it runs
+/// it (the server hands it to `tokio::task::block_in_place`, so a busy keyset never
+/// holds up the other tasks of a runtime worker).
+pub(crate) type Blocking = fn(&mut dyn FnMut());
+
+fn run_inline(f: &mut dyn FnMut()) {
+    f()
 }
 
 /// The outcome of [`Model::dispatch`]: an answer now, or a long-poll to wait on.
@@ -127,12 +156,18 @@ impl Model {
         }
         let keysets = list
             .into_iter()
-            .map(|ks| (ks.subscribe_key.clone(), KeysetState::new(ks, &config)))
+            .map(|ks| {
+                let key = ks.subscribe_key.clone();
+                (key, Mutex::new(KeysetState::new(ks, &config)))
+            })
             .collect();
         Model {
             config,
             keysets,
-            now: 0,
+            now: AtomicU64::new(0),
+            next_wait: AtomicU64::new(1),
+            ready: Mutex::new(Vec::new()),
+            blocking: run_inline,
         }
     }
 
@@ -141,10 +176,35 @@ impl Model {
         &self.config
     }
 
-    fn observe(&mut self, now: Duration) -> u64 {
+    /// Sets how to wait for a keyset another thread holds (see [`Blocking`]).
+    pub(crate) fn set_blocking(&mut self, blocking: Blocking) {
+        self.blocking = blocking;
+    }
+
+    /// Locks `ks`: at once when it is free, else through [`Blocking`].
+    pub(crate) fn lock<'a>(&self, ks: &'a Mutex<KeysetState>) -> MutexGuard<'a, KeysetState> {
+        match ks.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                let mut guard = None;
+                (self.blocking)(&mut || guard = Some(lock(ks)));
+                guard.unwrap_or_else(|| lock(ks))
+            }
+        }
+    }
+
+    fn observe(&self, now: Duration) -> u64 {
         let n = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
-        self.now = self.now.max(n);
-        self.now
+        self.now.fetch_max(n, Ordering::SeqCst).max(n)
+    }
+
+    /// Moves the waits `ks` found ready to the model's list (under `ks`'s lock).
+    fn collect_ready(&self, ks: &mut KeysetState) {
+        if !ks.watchers.ready.is_empty() {
+            let mut ready = self.ready.lock().unwrap_or_else(PoisonError::into_inner);
+            ready.append(&mut ks.watchers.ready);
+        }
     }
 
     /// Answers one request at time `now` (since the UNIX epoch).
@@ -157,15 +217,29 @@ impl Model {
     /// already available (possibly an empty `m`). Servers use
     /// [`dispatch`](Model::dispatch) instead.
     pub fn handle<B>(&mut self, now: Duration, req: &Request<B>) -> Response<Vec<u8>> {
-        match self.dispatch(now, req) {
+        self.handle_shared(now, req)
+    }
+
+    /// [`handle`](Model::handle) through a shared reference (only the keyset the
+    /// request names is locked).
+    pub(crate) fn handle_shared<B>(&self, now: Duration, req: &Request<B>) -> Response<Vec<u8>> {
+        match self.dispatch_shared(now, req) {
             Dispatch::Response(resp) => resp,
-            Dispatch::Wait(wait) => self.finish_wait(now, &wait),
+            Dispatch::Wait(wait) => self.finish_wait_shared(now, &wait),
         }
     }
 
     /// Like [`handle`](Model::handle), but a subscribe long-poll with nothing to
-    /// deliver yet comes back as [`Dispatch::Wait`].
+    /// deliver yet comes back as [`Dispatch::Wait`]. The wait stays registered (so that
+    /// [`take_ready`](Model::take_ready) can report it) until
+    /// [`poll_wait`](Model::poll_wait) answers it, [`finish_wait`](Model::finish_wait)
+    /// does, or [`cancel_wait`](Model::cancel_wait) drops it.
     pub fn dispatch<B>(&mut self, now: Duration, req: &Request<B>) -> Dispatch {
+        self.dispatch_shared(now, req)
+    }
+
+    /// [`dispatch`](Model::dispatch) through a shared reference.
+    pub(crate) fn dispatch_shared<B>(&self, now: Duration, req: &Request<B>) -> Dispatch {
         let now = self.observe(now);
         match self.gate(now, req) {
             Ok(d) => d,
@@ -177,31 +251,73 @@ impl Model {
     /// events after its cursor or its deadline has passed, `None` to keep waiting.
     /// Also applies due presence timeouts and interval events of its keyset.
     pub fn poll_wait(&mut self, now: Duration, wait: &Wait) -> Option<Response<Vec<u8>>> {
+        self.poll_wait_shared(now, wait)
+    }
+
+    /// [`poll_wait`](Model::poll_wait) through a shared reference.
+    pub(crate) fn poll_wait_shared(&self, now: Duration, wait: &Wait) -> Option<Response<Vec<u8>>> {
         let now = self.observe(now);
-        let ks = self.keysets.get_mut(&wait.sub_key)?;
+        let mut ks = self.lock(self.keysets.get(&wait.sub_key)?);
         ks.advance_to(now);
-        ks.deliver(wait, now >= wait.deadline)
+        let resp = ks.deliver(wait, now >= wait.deadline);
+        if resp.is_some() {
+            ks.watchers.remove(wait);
+        }
+        self.collect_ready(&mut ks);
+        resp
     }
 
     /// Answers a waiting long-poll now, with whatever is available (possibly an
     /// empty `m`); used at shutdown and by [`handle`](Model::handle).
     pub fn finish_wait(&mut self, now: Duration, wait: &Wait) -> Response<Vec<u8>> {
+        self.finish_wait_shared(now, wait)
+    }
+
+    /// [`finish_wait`](Model::finish_wait) through a shared reference.
+    pub(crate) fn finish_wait_shared(&self, now: Duration, wait: &Wait) -> Response<Vec<u8>> {
         let now = self.observe(now);
-        match self.keysets.get_mut(&wait.sub_key) {
+        match self.keysets.get(&wait.sub_key) {
             Some(ks) => {
+                let mut ks = self.lock(ks);
                 ks.advance_to(now);
-                ks.deliver(wait, true).unwrap_or_else(|| {
+                ks.watchers.remove(wait);
+                let resp = ks.deliver(wait, true).unwrap_or_else(|| {
                     body::error(StatusCode::NOT_FOUND, Service::Subscribe, "Not Found")
-                })
+                });
+                self.collect_ready(&mut ks);
+                resp
             }
             None => body::bad_request(Service::Subscribe, "Invalid Subscribe Key"),
         }
     }
 
+    /// Forgets a wait that will never be polled again (its client went away).
+    pub fn cancel_wait(&mut self, wait: &Wait) {
+        self.cancel_wait_shared(wait);
+    }
+
+    /// [`cancel_wait`](Model::cancel_wait) through a shared reference.
+    pub(crate) fn cancel_wait_shared(&self, wait: &Wait) {
+        if let Some(ks) = self.keysets.get(&wait.sub_key) {
+            self.lock(ks).watchers.remove(wait);
+        }
+    }
+
+    /// The [`Wait::id`]s of the registered waits that got events on their channels or
+    /// groups since the last call: the ones worth re-checking with
+    /// [`poll_wait`](Model::poll_wait). A server re-checks only those (and each wait at
+    /// its deadline) instead of every wait on every change.
+    pub fn take_ready(&self) -> Vec<u64> {
+        std::mem::take(&mut *self.ready.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// Total presence events generated so far over all keysets (changes whenever a
     /// subscriber may have something new).
     pub fn events_generated(&self) -> u64 {
-        self.keysets.values().map(|ks| ks.events.appended).sum()
+        self.keysets
+            .values()
+            .map(|ks| self.lock(ks).events.appended)
+            .sum()
     }
 
     /// The earliest instant at which [`handle_timeout`](Model::handle_timeout) has work
@@ -209,7 +325,7 @@ impl Model {
     pub fn poll_timeout(&self) -> Option<Duration> {
         self.keysets
             .values()
-            .filter_map(KeysetState::next_due)
+            .filter_map(|ks| self.lock(ks).next_due())
             .min()
             .map(Duration::from_nanos)
     }
@@ -217,23 +333,39 @@ impl Model {
     /// Removes every occupant whose timeout has passed at `now` (announcing `timeout`
     /// events) and emits every `interval` event due.
     pub fn handle_timeout(&mut self, now: Duration) {
+        self.handle_timeout_shared(now);
+    }
+
+    /// [`handle_timeout`](Model::handle_timeout) through a shared reference: one keyset
+    /// locked at a time.
+    pub(crate) fn handle_timeout_shared(&self, now: Duration) {
         let now = self.observe(now);
-        for ks in self.keysets.values_mut() {
+        for ks in self.keysets.values() {
+            let mut ks = self.lock(ks);
             ks.advance_to(now);
+            self.collect_ready(&mut ks);
         }
+    }
+
+    /// Holds `subscribe_key`'s lock, as a long request on that keyset would (tests of
+    /// lock independence).
+    #[cfg(test)]
+    pub(crate) fn hold_keyset(&self, subscribe_key: &str) -> Option<MutexGuard<'_, KeysetState>> {
+        self.keysets.get(subscribe_key).map(lock)
     }
 
     /// Current occupancy of a channel (as of the latest processed time).
     pub fn occupancy(&self, subscribe_key: &str, channel: &str) -> usize {
         self.keysets
             .get(subscribe_key)
-            .map_or(0, |ks| ks.occupancy(channel))
+            .map_or(0, |ks| self.lock(ks).occupancy(channel))
     }
 
     /// Size counters over all keysets.
     pub fn stats(&self) -> ModelStats {
         let mut s = ModelStats::default();
         for ks in self.keysets.values() {
+            let ks = self.lock(ks);
             s.channels += ks.channels.len();
             s.occupants += ks
                 .channels
@@ -244,6 +376,7 @@ impl Model {
             s.groups += ks.groups.len();
             s.expiry_entries += ks.expiry.len();
             s.events += ks.events.len();
+            s.event_bytes += ks.events.bytes();
         }
         s
     }

@@ -56,9 +56,10 @@ impl KeysetState {
         let Some(acc) = self.intervals.remove(&ch) else {
             return;
         };
+        super::keyset::shrink_if_sparse(&mut self.intervals);
         let occupancy = self.occupancy(&ch);
         let deltas = acc.join.len() + acc.leave.len() + acc.timeout.len();
-        let here_now_refresh = deltas > self.tuning.announce_max;
+        let here_now_refresh = acc.overflow || deltas > self.tuning.announce_max;
         let kind = if here_now_refresh {
             EventKind::Interval {
                 join: Vec::new(),
@@ -90,6 +91,7 @@ impl KeysetState {
 
     fn log(&mut self, now: u64, at: u64, channel: Name, occupancy: usize, kind: EventKind) {
         let tt = self.next_tt(now);
+        self.watchers.on_event(&channel, &self.groups);
         self.events.push(Event {
             tt,
             channel,
@@ -112,14 +114,15 @@ impl KeysetState {
         data: Option<StateJson>,
     ) {
         if action != Action::StateChange {
+            let limit = self.tuning.announce_max;
             if let Some(acc) = self.intervals.get_mut(channel) {
-                acc.record(action, uuid.clone());
+                acc.record(action, uuid.clone(), limit);
                 return;
             }
             if occupancy > self.tuning.announce_max {
                 let due = now.saturating_add(self.tuning.interval);
                 let mut acc = IntervalAcc::default();
-                acc.record(action, uuid.clone());
+                acc.record(action, uuid.clone(), limit);
                 self.intervals.insert(channel.clone(), acc);
                 self.interval_timers.insert((due, channel.clone()));
                 return;

@@ -7,6 +7,7 @@ use super::keyset::{KeysetState, StateUpdate};
 use super::params::{channel_list, groups, not_pnpres, require_targets, segment};
 use super::Reply;
 use crate::body::{self, bad_request, INVALID_JSON};
+use crate::config::Permissions;
 use crate::occupants::StateJson;
 use crate::wire::{minify_json, Query, Service};
 use http::StatusCode;
@@ -92,7 +93,7 @@ impl KeysetState {
         let Some(state) = q.get("state").and_then(parse_object) else {
             return Err(bad_request(svc, INVALID_JSON));
         };
-        self.check_access(svc, q, &channels, &groups, false)?;
+        self.check_access(svc, q, Permissions::READ, (&channels, &groups), false)?;
         self.advance_to(now);
         let update = if is_empty_object(&state) {
             StateUpdate::Clear
@@ -135,7 +136,7 @@ impl KeysetState {
         let uuid = segment(svc, raw_uuid)?;
         let (channels, groups) = (channel_list(svc, raw_channels)?, groups(q));
         require_targets(svc, &channels, &groups)?;
-        self.check_access(svc, q, &channels, &groups, false)?;
+        self.check_access(svc, q, Permissions::READ, (&channels, &groups), false)?;
         self.advance_to(now);
         let uuid = uuid.as_str();
         let state_of = |ch: &str| self.state_of(ch, uuid);

@@ -1,14 +1,18 @@
 //! Subscribe (`/v2/subscribe/{sk}/{channels}/0`): a heartbeat for the channels and
 //! groups subscribed, and a long-poll for the presence events of the `-pnpres` ones.
 
+use super::groups::Groups;
 use super::heartbeat::{parse_heartbeat_state, parse_timeout};
+use super::keyset::shrink_if_sparse;
 use super::keyset::KeysetState;
 use super::params::{channel_list, groups, not_pnpres, require_targets, user};
 use super::{Dispatch, Reply};
 use crate::body::{self, bad_request, INVALID_JSON};
+use crate::config::Permissions;
 use crate::events::{Envelope, Message, Payload, Timetoken};
 use crate::wire::{Query, Service};
 use http::StatusCode;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 /// A subscribe long-poll waiting for presence events.
@@ -19,10 +23,11 @@ use std::time::Duration;
 /// [`Model::finish_wait`](crate::Model::finish_wait).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wait {
+    pub(crate) id: u64,
     pub(crate) sub_key: String,
     tt: u64,
-    /// `(channel, subscription name)` for each `<channel>-pnpres` subscribed.
-    channels: Vec<(String, String)>,
+    /// channel → subscription name, for each `<channel>-pnpres` subscribed.
+    channels: BTreeMap<String, String>,
     /// Group names (without `-pnpres`) for each `<group>-pnpres` subscribed.
     groups: Vec<String>,
     pub(crate) deadline: u64,
@@ -34,6 +39,77 @@ impl Wait {
     pub fn deadline(&self) -> Duration {
         Duration::from_nanos(self.deadline)
     }
+
+    /// This wait's id, unique within its model: what
+    /// [`Model::take_ready`](crate::Model::take_ready) reports.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// The registered waits of a keyset, indexed by what they wait for, so that an event
+/// wakes only the long-polls it concerns (a join on one channel must not make ten
+/// thousand idle long-polls re-check).
+#[derive(Debug, Default)]
+pub(crate) struct Watchers {
+    by_channel: HashMap<String, HashSet<u64>>,
+    by_group: HashMap<String, HashSet<u64>>,
+    /// Waits with a new event since the model last collected them.
+    pub(crate) ready: Vec<u64>,
+}
+
+impl Watchers {
+    fn add(&mut self, wait: &Wait) {
+        for c in wait.channels.keys() {
+            self.by_channel
+                .entry(c.clone())
+                .or_default()
+                .insert(wait.id);
+        }
+        for g in &wait.groups {
+            self.by_group.entry(g.clone()).or_default().insert(wait.id);
+        }
+    }
+
+    pub(crate) fn remove(&mut self, wait: &Wait) {
+        let forget = |map: &mut HashMap<String, HashSet<u64>>, name: &str| {
+            if let Some(set) = map.get_mut(name) {
+                set.remove(&wait.id);
+                if set.is_empty() {
+                    map.remove(name);
+                    shrink_if_sparse(map);
+                }
+            }
+        };
+        for c in wait.channels.keys() {
+            forget(&mut self.by_channel, c);
+        }
+        for g in &wait.groups {
+            forget(&mut self.by_group, g);
+        }
+    }
+
+    /// Marks ready every wait on `channel`, directly or through a group holding it.
+    pub(crate) fn on_event(&mut self, channel: &str, groups: &Groups) {
+        if let Some(ids) = self.by_channel.get(channel) {
+            self.ready.extend(ids);
+        }
+        for (g, ids) in &self.by_group {
+            if groups.contains(g, channel) {
+                self.ready.extend(ids);
+            }
+        }
+    }
+
+    /// How many waits are registered (a wait on several names counts once per name).
+    #[cfg(test)]
+    pub(crate) fn entries(&self) -> usize {
+        self.by_channel
+            .values()
+            .chain(self.by_group.values())
+            .map(HashSet::len)
+            .sum()
+    }
 }
 
 impl KeysetState {
@@ -44,6 +120,7 @@ impl KeysetState {
         now: u64,
         q: &Query<'_>,
         raw_channels: &str,
+        wait_id: impl FnOnce() -> u64,
     ) -> Result<Dispatch, Reply> {
         let svc = Service::Subscribe;
         let channels = channel_list(svc, raw_channels)?;
@@ -69,7 +146,7 @@ impl KeysetState {
         let Some(state) = parse_heartbeat_state(q.get("state"), &names) else {
             return Err(bad_request(svc, INVALID_JSON));
         };
-        self.check_access(svc, q, &channels, &groups, false)?;
+        self.check_access(svc, q, Permissions::READ, (&channels, &groups), false)?;
         self.advance_to(now);
         // The handshake cursor comes first, so the subscriber sees its own join.
         let handshake = cursor.is_none().then(|| self.next_tt(now));
@@ -86,6 +163,7 @@ impl KeysetState {
             (None, None) => 0,
         };
         let wait = Wait {
+            id: wait_id(),
             sub_key: self.keyset.subscribe_key.clone(),
             tt,
             channels: channels
@@ -100,7 +178,10 @@ impl KeysetState {
         };
         Ok(match self.deliver(&wait, false) {
             Some(resp) => Dispatch::Response(resp),
-            None => Dispatch::Wait(wait),
+            None => {
+                self.watchers.add(&wait);
+                Dispatch::Wait(wait)
+            }
         })
     }
 
@@ -111,7 +192,7 @@ impl KeysetState {
         let mut messages = Vec::new();
         let mut last = wait.tt;
         for e in self.events.after(wait.tt) {
-            let b = if let Some((_, b)) = wait.channels.iter().find(|(c, _)| **c == *e.channel) {
+            let b = if let Some(b) = wait.channels.get(&*e.channel) {
                 b.clone()
             } else if let Some(g) = wait
                 .groups

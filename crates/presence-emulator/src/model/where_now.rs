@@ -4,6 +4,7 @@ use super::keyset::KeysetState;
 use super::params::segment;
 use super::Reply;
 use crate::body;
+use crate::config::Permissions;
 use crate::occupants::ChannelSet;
 use crate::wire::{Query, Service};
 use http::StatusCode;
@@ -18,7 +19,7 @@ impl KeysetState {
     ) -> Result<Reply, Reply> {
         let svc = Service::Presence;
         let uuid = segment(svc, raw_uuid)?;
-        self.check_access(svc, q, &[], &[], true)?;
+        self.check_access(svc, q, Permissions::ALL, (&[], &[]), true)?;
         self.advance_to(now);
         let channels = self
             .users

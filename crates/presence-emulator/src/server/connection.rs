@@ -1,56 +1,60 @@
-//! The emulator's tasks: the accept loop (bounded connections, graceful drain), one
-//! HTTP/1.1 connection (header read timeout, subscribe long-polls), and the timer that
-//! applies presence timeouts and `interval` events when they are due.
+//! The emulator's tasks: the accept loop (connection slots, eviction, graceful drain),
+//! one HTTP/1.1 connection (header read timeout, hyper's refusals in JSON, subscribe
+//! long-polls that park without holding a slot), and the timer that applies presence
+//! timeouts and `interval` events when they are due.
 
+use super::refusal::JsonRefusals;
+use super::slots::Slot;
 use super::Shared;
-use crate::model::Dispatch;
+use crate::model::{Dispatch, Wait};
 use bytes::Bytes;
+use http::{header, HeaderValue};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::io;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
-    max_connections: usize,
     header_read_timeout: Duration,
 ) {
-    let limit = Arc::new(Semaphore::new(max_connections));
     let mut connections = JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
-        let permit = tokio::select! {
-            p = limit.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = stopped(&mut shutdown) => break,
-        };
         let stream = tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, _)) => stream,
-                Err(_) => {
-                    // Out of file descriptors or similar: back off briefly.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                Err(e) => {
+                    if is_out_of_descriptors(&e) {
+                        // Free one: the oldest long-poll is answered and closed (or the
+                        // longest-idle connection), so ordinary requests get in.
+                        shared.slots.shed();
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
                     continue;
                 }
             },
             _ = stopped(&mut shutdown) => break,
         };
+        let slot = tokio::select! {
+            s = shared.slots.admit() => s,
+            _ = stopped(&mut shutdown) => break,
+        };
         let shared = shared.clone();
         let shutdown = shutdown.clone();
         connections.spawn(async move {
-            serve_connection(stream, shared, shutdown, header_read_timeout).await;
-            drop(permit);
+            serve_connection(stream, &shared, &slot, shutdown, header_read_timeout).await;
+            shared.slots.close(&slot);
         });
     }
     drop(listener);
@@ -65,28 +69,46 @@ pub(crate) async fn accept_loop(
     }
 }
 
+fn is_out_of_descriptors(e: &io::Error) -> bool {
+    // EMFILE (24) and ENFILE (23) on Linux and the BSDs.
+    matches!(e.raw_os_error(), Some(23 | 24))
+}
+
 async fn serve_connection(
     stream: TcpStream,
-    shared: Arc<Shared>,
+    shared: &Arc<Shared>,
+    slot: &Arc<Slot>,
     mut shutdown: watch::Receiver<bool>,
     header_read_timeout: Duration,
 ) {
     let _ = stream.set_nodelay(true);
     let stop = shutdown.clone();
-    let service = service_fn(move |req| {
+    let service = {
         let shared = shared.clone();
-        let stop = stop.clone();
-        async move { Ok::<_, Infallible>(handle_request(&shared, req, stop).await) }
-    });
+        let slot = slot.clone();
+        service_fn(move |req| {
+            let shared = shared.clone();
+            let slot = slot.clone();
+            let stop = stop.clone();
+            async move { Ok::<_, Infallible>(handle_request(&shared, &slot, req, stop).await) }
+        })
+    };
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
+        // One buffer per response, so `JsonRefusals` sees hyper's own heads whole.
+        .writev(false)
         .keep_alive(true);
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let io = JsonRefusals::new(TokioIo::new(stream));
+    let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}
+        _ = slot.evict.notified() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
         _ = stopped(&mut shutdown) => {
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
@@ -94,51 +116,122 @@ async fn serve_connection(
     }
 }
 
+/// Marks the connection busy for the request's lifetime (idle again when dropped, also
+/// when hyper drops the request because the client went away).
+struct InRequest<'a> {
+    shared: &'a Shared,
+    slot: &'a Arc<Slot>,
+    /// The registered long-poll, if the request became one.
+    wait: Option<Wait>,
+}
+
+impl Drop for InRequest<'_> {
+    fn drop(&mut self) {
+        if let Some(wait) = self.wait.take() {
+            self.shared
+                .wakers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&wait.id());
+            self.shared.read().cancel_wait_shared(&wait);
+        }
+        self.shared.slots.end(self.slot);
+    }
+}
+
 async fn handle_request(
     shared: &Shared,
+    slot: &Arc<Slot>,
     req: http::Request<Incoming>,
     mut shutdown: watch::Receiver<bool>,
 ) -> http::Response<Full<Bytes>> {
+    shared.slots.begin(slot);
+    let mut guard = InRequest {
+        shared,
+        slot,
+        wait: None,
+    };
     // Every Presence operation is a bodiless GET: the body is never read.
     let (parts, _body) = req.into_parts();
     let req = http::Request::from_parts(parts, ());
     let now = shared.clock.now();
-    let dispatch = shared.mutate(|m| m.dispatch(now, &req));
-    let wait = match dispatch {
-        Dispatch::Response(resp) => return resp.map(|b| Full::new(Bytes::from(b))),
+    let wait = match shared.run(|m| m.dispatch_shared(now, &req)) {
+        Dispatch::Response(resp) => return full(resp),
         Dispatch::Wait(wait) => wait,
     };
-    // Long-poll: re-check whenever the model changes or the clock moves, and at the
-    // deadline (the emulator's clock, so `advance` releases it too).
+    // Long-poll: parked (no connection slot), woken only when its channels or groups
+    // get events, when the clock moves, at its deadline, or when released.
+    let waker = Arc::new(Notify::new());
+    shared
+        .wakers
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(wait.id(), waker.clone());
+    guard.wait = Some(wait.clone());
+    shared.slots.park(slot);
+    let resp = long_poll(shared, slot, &wait, &waker, &mut shutdown).await;
+    // Answered: the model has forgotten the wait; only the waker is left.
+    guard.wait = None;
+    shared
+        .wakers
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&wait.id());
+    resp
+}
+
+async fn long_poll(
+    shared: &Shared,
+    slot: &Slot,
+    wait: &Wait,
+    waker: &Notify,
+    shutdown: &mut watch::Receiver<bool>,
+) -> http::Response<Full<Bytes>> {
+    let mut check_model = true;
     loop {
-        let notified = shared.changed.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
+        let moved = shared.clock_moved.notified();
+        tokio::pin!(moved);
+        moved.as_mut().enable();
         let now = shared.clock.now();
-        if let Some(resp) = shared.mutate(|m| m.poll_wait(now, &wait)) {
-            return resp.map(|b| Full::new(Bytes::from(b)));
+        if check_model || now >= wait.deadline() {
+            if let Some(resp) = shared.run(|m| m.poll_wait_shared(now, wait)) {
+                return full(resp);
+            }
         }
         let remaining = wait
             .deadline()
             .saturating_sub(now)
             .max(Duration::from_millis(1));
         tokio::select! {
-            _ = notified => {}
-            _ = tokio::time::sleep(remaining.min(Duration::from_secs(1))) => {}
-            _ = stopped(&mut shutdown) => {
+            _ = waker.notified() => check_model = true,
+            // The clock moved (`advance`): only the deadline needs a look.
+            _ = &mut moved => check_model = false,
+            // A real clock may jump; re-check at least once a minute.
+            _ = tokio::time::sleep(remaining.min(Duration::from_secs(60))) => check_model = false,
+            _ = slot.release.notified() => {
                 let now = shared.clock.now();
-                let resp = shared.mutate(|m| m.finish_wait(now, &wait));
-                return resp.map(|b| Full::new(Bytes::from(b)));
+                let mut resp = full(shared.run(|m| m.finish_wait_shared(now, wait)));
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return resp;
+            }
+            _ = stopped(shutdown) => {
+                let now = shared.clock.now();
+                return full(shared.run(|m| m.finish_wait_shared(now, wait)));
             }
         }
     }
 }
 
+fn full(resp: http::Response<Vec<u8>>) -> http::Response<Full<Bytes>> {
+    resp.map(|b| Full::new(Bytes::from(b)))
+}
+
 pub(crate) async fn timer_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let now = shared.clock.now();
-        let next = shared.mutate(|m| {
-            m.handle_timeout(now);
+        let next = shared.run(|m| {
+            m.handle_timeout_shared(now);
             m.poll_timeout()
         });
         // Sleep until the next deadline, but at most 1 s: the real clock may jump.

@@ -3,12 +3,14 @@
 //! move its clock, inspect its model and shut it down.
 
 use super::connection::{accept_loop, timer_loop};
+use super::slots::{ConnectionStats, Slots};
 use super::{Clock, EmulatorConfig, Shared};
 use crate::model::Model;
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
@@ -38,6 +40,26 @@ impl Control {
     fn origin(&self) -> String {
         format!("http://{}", self.addr)
     }
+
+    fn with_model<R>(&self, f: impl FnOnce(&mut Model) -> R) -> R {
+        let mut model = self.shared.write();
+        let out = f(&mut model);
+        // Whatever `f` did (a request through `handle`, a timeout) may concern a
+        // parked long-poll: let every one of them re-check.
+        let ready = model.take_ready();
+        drop(model);
+        self.shared.wake(ready);
+        out
+    }
+}
+
+/// Waits for a contended keyset without holding up the other tasks of this worker
+/// thread (on a multi-thread runtime; a current-thread runtime has nothing else to run).
+fn block_in_place(f: &mut dyn FnMut()) {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 impl Emulator {
@@ -47,21 +69,24 @@ impl Emulator {
     pub async fn start(config: EmulatorConfig) -> io::Result<EmulatorHandle> {
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
+        let mut model = Model::new(config.model.clone());
+        model.set_blocking(block_in_place);
         let shared = Arc::new(Shared {
-            model: Mutex::new(Model::new(config.model.clone())),
+            model: RwLock::new(model),
             clock: Clock {
                 paused_at: config.paused_at,
                 offset_nanos: AtomicU64::new(0),
             },
             timer_wake: Notify::new(),
-            changed: Notify::new(),
+            clock_moved: Notify::new(),
+            wakers: Mutex::new(HashMap::new()),
+            slots: Slots::new(config.max_connections, config.max_long_polls),
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let accept_task = tokio::spawn(accept_loop(
             listener,
             shared.clone(),
             shutdown_rx.clone(),
-            config.max_connections,
             config.header_read_timeout,
         ));
         let timer_task = tokio::spawn(timer_loop(shared.clone(), shutdown_rx));
@@ -145,10 +170,15 @@ impl EmulatorHandle {
         self.control.shared.clock.now()
     }
 
-    /// Runs `f` on the model under its lock (for inspection in tests). Do not block
-    /// inside `f`: requests wait for it.
+    /// Runs `f` on the model, alone (for inspection in tests). Do not block inside
+    /// `f`: requests wait for it.
     pub fn with_model<R>(&self, f: impl FnOnce(&mut Model) -> R) -> R {
-        f(&mut self.control.shared.lock())
+        self.control.with_model(f)
+    }
+
+    /// Connection counts: open connections, idle ones, parked long-polls, evictions.
+    pub fn connections(&self) -> ConnectionStats {
+        self.control.shared.slots.stats()
     }
 
     /// Stops accepting, lets in-flight requests finish (pending long-polls are
@@ -202,7 +232,12 @@ impl BlockingEmulatorHandle {
 
     /// See [`EmulatorHandle::with_model`].
     pub fn with_model<R>(&self, f: impl FnOnce(&mut Model) -> R) -> R {
-        f(&mut self.control.shared.lock())
+        self.control.with_model(f)
+    }
+
+    /// See [`EmulatorHandle::connections`].
+    pub fn connections(&self) -> ConnectionStats {
+        self.control.shared.slots.stats()
     }
 
     /// Shuts the emulator down gracefully and waits for its thread.
@@ -223,5 +258,70 @@ impl BlockingEmulatorHandle {
 impl Drop for BlockingEmulatorHandle {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Keyset;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    async fn get(addr: SocketAddr, target: &str) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out
+    }
+
+    /// A request holding one keyset's lock (a slow request there) stalls neither
+    /// `/time/0` nor another keyset (issue 15, item 4); the old single model lock
+    /// stalled every request.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_busy_keyset_stalls_no_other_request() {
+        let emu = Emulator::start(
+            EmulatorConfig::new()
+                .keyset(Keyset::new("busy"))
+                .keyset(Keyset::new("other")),
+        )
+        .await
+        .unwrap();
+        let addr = emu.local_addr();
+        let shared = emu.control.shared.clone();
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let model = shared.read();
+            let _busy = model.hold_keyset("busy").unwrap();
+            held_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+        });
+        held_rx.recv().unwrap();
+        let guard = Duration::from_secs(15);
+        let time = tokio::time::timeout(guard, get(addr, "/time/0")).await;
+        assert!(time.expect("/time/0 stalled").starts_with("HTTP/1.1 200"));
+        let other = tokio::time::timeout(
+            guard,
+            get(
+                addr,
+                "/v2/presence/sub-key/other/channel/a/heartbeat?uuid=u",
+            ),
+        )
+        .await;
+        assert!(other
+            .expect("another keyset stalled")
+            .starts_with("HTTP/1.1 200"));
+        // The busy keyset itself waits for its lock...
+        let busy = tokio::spawn(get(addr, "/v2/presence/sub-key/busy/channel/a?uuid=u"));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!busy.is_finished());
+        // ...and is answered once it is free.
+        release_tx.send(()).unwrap();
+        holder.join().unwrap();
+        let busy = tokio::time::timeout(guard, busy).await.unwrap().unwrap();
+        assert!(busy.starts_with("HTTP/1.1 200"), "{busy}");
+        emu.shutdown().await;
     }
 }

@@ -8,14 +8,18 @@
 
 mod connection;
 mod handle;
+mod refusal;
+mod slots;
 
 pub use handle::{BlockingEmulatorHandle, Emulator, EmulatorHandle};
+pub use slots::ConnectionStats;
 
 use crate::config::{Keyset, ModelConfig};
 use crate::model::Model;
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
 
@@ -38,12 +42,17 @@ pub struct EmulatorConfig {
     model: ModelConfig,
     listen: SocketAddr,
     max_connections: usize,
+    max_long_polls: usize,
     header_read_timeout: Duration,
     paused_at: Option<Duration>,
 }
 
 /// Default of [`EmulatorConfig::max_connections`].
 pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default of [`EmulatorConfig::max_long_polls`].
+pub(crate) const DEFAULT_MAX_LONG_POLLS: usize = 16_384;
+/// Default of [`EmulatorConfig::header_read_timeout`], in seconds.
+pub(crate) const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
@@ -51,7 +60,8 @@ impl Default for EmulatorConfig {
             model: ModelConfig::default(),
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             max_connections: DEFAULT_MAX_CONNECTIONS,
-            header_read_timeout: Duration::from_secs(10),
+            max_long_polls: DEFAULT_MAX_LONG_POLLS,
+            header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS),
             paused_at: None,
         }
     }
@@ -59,7 +69,8 @@ impl Default for EmulatorConfig {
 
 impl EmulatorConfig {
     /// Defaults: `127.0.0.1:0` (an ephemeral port), keyset `demo`, real clock,
-    /// 1024 connections, 10 s header read timeout, and [`ModelConfig`]'s defaults.
+    /// 1024 connections plus 16 384 long-polls, 10 s header read timeout, and
+    /// [`ModelConfig`]'s defaults.
     pub fn new() -> Self {
         Self::default()
     }
@@ -123,14 +134,50 @@ impl EmulatorConfig {
         self
     }
 
-    /// Most connections served at once (further ones wait in the listen backlog).
-    /// Default 1024.
+    /// See [`ModelConfig::event_log_bytes`].
+    pub fn event_log_bytes(mut self, bytes: usize) -> Self {
+        self.model = self.model.event_log_bytes(bytes);
+        self
+    }
+
+    /// See [`ModelConfig::max_group_channels`].
+    pub fn max_group_channels(mut self, channels: usize) -> Self {
+        self.model = self.model.max_group_channels(channels);
+        self
+    }
+
+    /// See [`ModelConfig::max_channels_per_add`].
+    pub fn max_channels_per_add(mut self, channels: usize) -> Self {
+        self.model = self.model.max_channels_per_add(channels);
+        self
+    }
+
+    /// Most connections open at once that are not parked in a subscribe long-poll:
+    /// idle ones (a fresh connection, keep-alive between requests, a client still
+    /// sending its headers) and ones with a request in progress. Default 1024.
+    ///
+    /// At the limit, a new connection closes the connection that has been idle the
+    /// longest (so slow or idle clients can never lock others out); only when every
+    /// one of them has a request in progress does it wait for one to finish.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = connections.max(1);
         self
     }
 
-    /// How long a client may take to send a request's headers. Default 10 s.
+    /// Most subscribe long-polls parked at once. A parked long-poll costs no
+    /// [`max_connections`](EmulatorConfig::max_connections) slot, only its socket and a
+    /// few KiB. Past the limit, and whenever the process runs out of file descriptors,
+    /// the oldest parked long-poll is answered at once (an empty `m`, as at its
+    /// subscribe timeout) with `Connection: close`. Default 16 384; keep it below the
+    /// process's open-file limit (`ulimit -n`).
+    pub fn max_long_polls(mut self, long_polls: usize) -> Self {
+        self.max_long_polls = long_polls.max(1);
+        self
+    }
+
+    /// How long a client may take to send a request's headers, counted from the end of
+    /// the previous response on a kept-alive connection (so it also bounds how long an
+    /// idle keep-alive connection stays open). Default 10 s.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
         self
@@ -176,38 +223,60 @@ impl Clock {
 /// State shared by the listener, the connections and the handles.
 #[derive(Debug)]
 struct Shared {
-    model: Mutex<Model>,
+    /// Requests take it shared (the model locks per keyset inside);
+    /// [`EmulatorHandle::with_model`] takes it exclusively.
+    model: RwLock<Model>,
     clock: Clock,
     /// Wakes the expiry timer task (after `advance`).
     timer_wake: Notify,
-    /// Wakes waiting subscribe long-polls (new events, or the clock moved).
-    changed: Notify,
+    /// Wakes every parked long-poll to re-check its deadline (the clock moved).
+    clock_moved: Notify,
+    /// The wake-up of each parked long-poll, by [`Wait::id`](crate::Wait::id).
+    wakers: Mutex<HashMap<u64, Arc<Notify>>>,
+    /// Connection accounting: `max_connections`, `max_long_polls`, eviction.
+    slots: slots::Slots,
 }
 
 impl Shared {
-    /// Runs `f` under the lock and wakes the long-polls if it generated events.
-    fn mutate<R>(&self, f: impl FnOnce(&mut Model) -> R) -> R {
-        let mut model = self.lock();
-        let before = model.events_generated();
-        let out = f(&mut model);
-        if model.events_generated() != before {
-            self.changed.notify_waiters();
-        }
+    /// Runs `f` on the model (shared) and wakes the long-polls that got events.
+    fn run<R>(&self, f: impl FnOnce(&Model) -> R) -> R {
+        let model = self.read();
+        let out = f(&model);
+        let ready = model.take_ready();
+        drop(model);
+        self.wake(ready);
         out
     }
 
-    fn lock(&self) -> MutexGuard<'_, Model> {
+    /// Wakes the parked long-polls `ready` names (from [`Model::take_ready`]).
+    fn wake(&self, ready: Vec<u64>) {
+        if ready.is_empty() {
+            return;
+        }
+        let wakers = self.wakers.lock().unwrap_or_else(PoisonError::into_inner);
+        for id in ready {
+            if let Some(w) = wakers.get(&id) {
+                w.notify_one();
+            }
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Model> {
         // A panic while holding the lock cannot leave the model half-updated in a way
         // that matters more than stopping the emulator would; keep serving.
-        self.model.lock().unwrap_or_else(PoisonError::into_inner)
+        self.model.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Model> {
+        self.model.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn advance(&self, by: Duration) {
         self.clock.advance(by);
         let now = self.clock.now();
-        self.lock().handle_timeout(now);
+        self.run(|m| m.handle_timeout_shared(now));
         self.timer_wake.notify_one();
-        // Long-polls re-check both for new events and for their (moved) deadline.
-        self.changed.notify_waiters();
+        // Long-polls re-check their (moved) deadline.
+        self.clock_moved.notify_waiters();
     }
 }

@@ -1,8 +1,13 @@
 //! Heartbeat without subscription: keep a user present on channels and groups until told
-//! otherwise (Go's `Presence().Connected(true)`), on a tokio task ([`PresenceHandle`]) or a
+//! otherwise (Go's `Presence().Connected(true)`), on an async task ([`PresenceHandle`]) or a
 //! background thread ([`blocking::PresenceHandle`](crate::blocking::PresenceHandle)).
 //! Both drive [`presence_core::HeartbeatEngine`] with the loop body of this module; the
-//! runtime files (`tokio.rs`, `thread.rs`) only wait and send.
+//! runtime files (`task.rs` on the client's [`Runtime`](crate::runtime::Runtime), `thread.rs`) only wait and send.
+//!
+//! Failed heartbeats are retried with backoff, at most one heartbeat a second; after
+//! more than 3 consecutive failures spanning the presence timeout the handle gives up
+//! ([`HeartbeatEvent::Failed`] with `retry_in: None`, then [`HeartbeatEvent::GaveUp`])
+//! and sends nothing until `connected(true)`, `join` or `left`.
 //!
 //! ```
 //! # #[cfg(feature = "hyper")]
@@ -24,8 +29,8 @@
 //! # #[cfg(not(feature = "hyper"))] fn main() {}
 //! ```
 
-#[cfg(feature = "tokio")]
-mod tokio;
+#[cfg(feature = "async-loops")]
+mod task;
 
 pub(crate) mod thread;
 
@@ -36,8 +41,8 @@ use presence_core::{
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-#[cfg(feature = "tokio")]
-pub use self::tokio::PresenceHandle;
+#[cfg(feature = "async-loops")]
+pub use self::task::PresenceHandle;
 pub use presence_core::{HeartbeatEvent, HeartbeatState};
 
 /// Settings for a heartbeat handle; finish with `connected(true)`. The setters may come
@@ -193,7 +198,7 @@ impl Driver {
     }
 
     /// Whether commands are still taken (not once a stop is under way).
-    #[cfg(feature = "tokio")]
+    #[cfg(feature = "async-loops")]
     pub(crate) fn accepts_commands(&self) -> bool {
         !self.finishing
     }
@@ -320,5 +325,18 @@ mod tests {
         assert_eq!(a.heartbeat_config(), b.heartbeat_config());
         assert_eq!(b.heartbeat_config(), c.heartbeat_config());
         assert_eq!(builder().timeout(5).heartbeat_config().timeout, 20);
+    }
+
+    /// Issue 16: a handle built with no settings heartbeats (every `timeout / 2 - 1`
+    /// s) and leaves (on stop and on drop), unlike the SDKs whose defaults silently
+    /// never heartbeat or never leave.
+    #[test]
+    fn the_default_handle_heartbeats_and_leaves() {
+        let b = builder();
+        let config = b.heartbeat_config();
+        assert!(config.heartbeats_enabled());
+        assert!(!config.suppress_leave);
+        assert_eq!(config.interval(), Duration::from_secs(149));
+        assert!(b.leave_on_drop);
     }
 }

@@ -36,8 +36,8 @@
 //! # #[cfg(not(feature = "hyper"))] fn main() {}
 //! ```
 
-#[cfg(feature = "tokio")]
-mod tokio;
+#[cfg(feature = "async-loops")]
+mod task;
 
 pub(crate) mod thread;
 
@@ -45,8 +45,8 @@ use presence_core::{Failure, RequestId, RosterConfig, RosterEngine, RosterReques
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-#[cfg(feature = "tokio")]
-pub use self::tokio::RosterStream;
+#[cfg(feature = "async-loops")]
+pub use self::task::RosterStream;
 pub use presence_core::{ChangeKind, Member, ResyncReason, RosterChange, RosterEvent};
 
 /// What to keep; finish with `start()`.

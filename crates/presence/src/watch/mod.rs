@@ -8,7 +8,10 @@
 //!
 //! Both yield `Result<PresenceEvent, Failure>`: transient failures are retried with
 //! backoff (see `next_event` for them), and a failure that retrying cannot fix (a 403,
-//! a 400) is yielded once as `Err`, after which the stream or iterator ends.
+//! a 400), or the last one when the engine gives up (more than 3 consecutive failures
+//! spanning 5 minutes, [`WatchEvent::GaveUp`]), is yielded once as `Err`, after which
+//! the stream or iterator ends. Requests keep the engine's floors: at most one a
+//! second against an origin that answers every long-poll at once with nothing.
 //!
 //! ```
 //! # #[cfg(feature = "hyper")]
@@ -29,8 +32,8 @@
 //! # #[cfg(not(feature = "hyper"))] fn main() {}
 //! ```
 
-#[cfg(feature = "tokio")]
-mod tokio;
+#[cfg(feature = "async-loops")]
+mod task;
 
 pub(crate) mod thread;
 
@@ -39,8 +42,8 @@ use presence_core::{
 };
 use std::time::{Duration, Instant};
 
-#[cfg(feature = "tokio")]
-pub use self::tokio::PresenceStream;
+#[cfg(feature = "async-loops")]
+pub use self::task::PresenceStream;
 pub use presence_core::WatchEvent;
 
 /// How long one long-poll may take: the service answers within 280 s (PROTOCOL.md §7.1;

@@ -1,5 +1,6 @@
 //! Test helpers: a scripted loopback HTTP server (for failure cases the emulator does not
-//! produce) that counts accepted connections.
+//! produce) that counts accepted connections and requests, and here now as a map of
+//! states.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -22,6 +23,8 @@ pub(crate) enum Reply {
 pub(crate) struct Scripted {
     pub(crate) origin: String,
     pub(crate) accepted: Arc<AtomicUsize>,
+    /// Requests read, on every connection.
+    pub(crate) requests: Arc<AtomicUsize>,
 }
 
 /// Starts a keep-alive HTTP/1.1 server on 127.0.0.1 whose replies are chosen by the
@@ -30,21 +33,28 @@ pub(crate) fn scripted(routes: Vec<(&'static str, Reply)>) -> Scripted {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let accepted = Arc::new(AtomicUsize::new(0));
+    let requests = Arc::new(AtomicUsize::new(0));
     let count = Arc::clone(&accepted);
+    let served = Arc::clone(&requests);
     let routes = Arc::new(routes);
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
             count.fetch_add(1, Ordering::SeqCst);
-            let routes = Arc::clone(&routes);
-            std::thread::spawn(move || serve(stream, &routes));
+            let (routes, served) = (Arc::clone(&routes), Arc::clone(&served));
+            std::thread::spawn(move || serve(stream, &routes, &served));
         }
     });
-    Scripted { origin, accepted }
+    Scripted {
+        origin,
+        accepted,
+        requests,
+    }
 }
 
-fn serve(mut stream: TcpStream, routes: &[(&'static str, Reply)]) {
+fn serve(mut stream: TcpStream, routes: &[(&'static str, Reply)], served: &AtomicUsize) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
     loop {
         let mut chunk = [0u8; 4096];
@@ -58,6 +68,7 @@ fn serve(mut stream: TcpStream, routes: &[(&'static str, Reply)]) {
         let head = String::from_utf8_lossy(&buf[..end]).to_string();
         buf.drain(..end);
         let line = head.lines().next().unwrap_or_default().to_owned();
+        served.fetch_add(1, Ordering::SeqCst);
         let reply = routes
             .iter()
             .find(|(p, _)| line.contains(p))
@@ -71,16 +82,41 @@ fn serve(mut stream: TcpStream, routes: &[(&'static str, Reply)]) {
             Some(Reply::Huge(n)) => (200, vec![b' '; n]),
             None => (404, b"{\"status\": 404, \"error\": 1, \"message\": \"Not Found\", \"service\": \"Presence\"}".to_vec()),
         };
-        let head = format!(
+        // One write, so the answer is not held back by Nagle and a delayed ACK: the
+        // server answers as fast as loopback allows.
+        let mut answer = format!(
             "HTTP/1.1 {status} X\r\ncontent-type: text/javascript; charset=\"UTF-8\"\r\ncontent-length: {}\r\n\r\n",
             body.len()
-        );
-        if stream
-            .write_all(head.as_bytes())
-            .and_then(|_| stream.write_all(&body))
-            .is_err()
-        {
+        )
+        .into_bytes();
+        answer.extend_from_slice(&body);
+        if stream.write_all(&answer).is_err() {
             return;
         }
     }
+}
+
+/// Here now of `channel` with state, every page, as user id → state text.
+#[cfg(feature = "hyper")]
+pub(crate) async fn here_now_states(
+    reader: &presence::Client,
+    channel: &str,
+) -> std::collections::BTreeMap<String, Option<String>> {
+    let all = reader
+        .here_now()
+        .channels([channel])
+        .include_state(true)
+        .all_pages()
+        .await
+        .unwrap();
+    all.channels
+        .iter()
+        .flat_map(|c| &c.occupants)
+        .map(|o| {
+            (
+                o.user_id.to_string(),
+                o.state.as_ref().map(|s| s.to_string()),
+            )
+        })
+        .collect()
 }

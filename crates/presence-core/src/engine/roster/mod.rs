@@ -154,7 +154,7 @@ const UNSTABLE_RETRIES: u32 = 3;
 ///   [`RosterEvent::Failed`] with `retry_in: None` is its last event.
 ///
 /// ```
-/// use presence_core::{RosterConfig, RosterEngine, RosterRequest};
+/// use presence_core::{RosterConfig, RosterEngine, RosterRequest, MIN_POLL_GAP};
 /// use std::time::Instant;
 ///
 /// fn first_requests(now: Instant) {
@@ -164,11 +164,16 @@ const UNSTABLE_RETRIES: u32 = 3;
 ///     assert!(matches!(tx.op, RosterRequest::Subscribe(_)));
 ///     let handshake = http::Response::new(&br#"{"t":{"t":"1","r":1},"m":[]}"#[..]);
 ///     roster.handle_response(now, tx.id, &handshake);
-///     // Connected: the long-poll, then the first page of the snapshot.
+///     // Connected: the first page of the snapshot at once; the long-poll after the
+///     // watch's floor between subscribes.
 ///     let kinds: Vec<&str> = std::iter::from_fn(|| roster.poll_request(now))
 ///         .map(|tx| tx.op.name())
 ///         .collect();
-///     assert_eq!(kinds, ["subscribe", "here_now"]);
+///     assert_eq!(kinds, ["here_now"]);
+///     assert_eq!(roster.poll_timeout(), Some(now + MIN_POLL_GAP));
+///     roster.handle_timeout(now + MIN_POLL_GAP);
+///     let tx = roster.poll_request(now + MIN_POLL_GAP).expect("the long-poll");
+///     assert!(matches!(tx.op, RosterRequest::Subscribe(_)));
 ///     assert!(!roster.is_synced());
 /// }
 /// # first_requests(Instant::now());
@@ -679,6 +684,8 @@ impl RosterEngine {
                         retry_in: None,
                     });
                 }
+                // Always follows a `Failed` without a retry, which stopped the roster.
+                WatchEvent::GaveUp { .. } => {}
                 // An unreadable message may have been about a member.
                 WatchEvent::Unreadable(_) => self.want(ResyncReason::OccupancyMismatch),
             }

@@ -1,6 +1,8 @@
-//! The roster loop on a tokio task, for the async client.
+//! The roster loop on a task of the client's runtime ([`crate::runtime`]), for the async
+//! client.
 
 use super::{item, roster_inputs, Command, Driver, RosterBuilder};
+use crate::runtime::{spawn_request, InFlight, Runtime};
 use crate::shared::classify;
 use crate::transport::AsyncTransport;
 use crate::watch::LONG_POLL_TIMEOUT;
@@ -8,11 +10,12 @@ use crate::{Client, StartError};
 use presence_core::{Failure, RequestId, RosterChange, RosterEvent, RosterRequest};
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 use tokio::sync::mpsc;
 
-/// A live roster on a tokio task. Dropping it stops it.
+/// A live roster on a task. Dropping it stops it.
 ///
 /// As a [`futures_core::Stream`] (and through [`next_change`](Self::next_change)) it
 /// yields `Ok` changes and, when the roster cannot go on (a 403, a 400), that failure
@@ -24,7 +27,6 @@ pub struct RosterStream {
     /// Events read ahead by [`synced`](Self::synced), yielded first.
     ahead: VecDeque<RosterEvent>,
     driver: Driver,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for RosterStream {
@@ -34,19 +36,26 @@ impl std::fmt::Debug for RosterStream {
 }
 
 impl<T: AsyncTransport> RosterBuilder<'_, Client<T>> {
-    /// Starts the roster on a tokio task. Fails outside a Tokio runtime.
+    /// Starts the roster on a task. Fails without a runtime (the client's, or the
+    /// current tokio runtime).
     pub fn start(self) -> Result<RosterStream, StartError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
+        let runtime = crate::runtime::resolve(self.client.inner.shared.runtime.as_ref())?;
         let driver = self.driver(self.client.inner.shared.random_u64(), Instant::now());
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-        let task = runtime.spawn(drive(self.client.clone(), driver.clone(), cmd_rx, ev_tx));
+        let task = drive(
+            self.client.clone(),
+            runtime.clone(),
+            driver.clone(),
+            cmd_rx,
+            ev_tx,
+        );
+        runtime.spawn(Box::pin(task));
         Ok(RosterStream {
             commands: cmd_tx,
             events: ev_rx,
             ahead: VecDeque::new(),
             driver,
-            task,
         })
     }
 }
@@ -62,28 +71,25 @@ type Done = (RequestId, Result<http::Response<Vec<u8>>, Failure>);
 
 async fn drive<T: AsyncTransport>(
     client: Client<T>,
+    runtime: Arc<dyn Runtime>,
     driver: Driver,
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<RosterEvent>,
 ) {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-    let mut in_flight: HashMap<RequestId, tokio::task::JoinHandle<()>> = HashMap::new();
+    // Dropping an entry cancels its request.
+    let mut in_flight: HashMap<RequestId, InFlight> = HashMap::new();
     loop {
         while let Some(id) = driver.poll_cancel() {
-            if let Some(task) = in_flight.remove(&id) {
-                task.abort();
-            }
+            in_flight.remove(&id);
             driver.cancelled(Instant::now(), id);
         }
         while let Some(tx) = driver.poll_request(Instant::now()) {
-            let (client, done) = (client.clone(), done_tx.clone());
+            let client = client.clone();
             let id = tx.id;
             let timeout = matches!(tx.op, RosterRequest::Subscribe(_)).then_some(LONG_POLL_TIMEOUT);
-            let task = tokio::spawn(async move {
-                let result = classify(client.send_op(&tx.op, timeout).await);
-                let _ = done.send((id, result));
-            });
-            in_flight.insert(id, task);
+            let request = async move { classify(client.send_op(&tx.op, timeout).await) };
+            in_flight.insert(id, spawn_request(&*runtime, id, request, done_tx.clone()));
         }
         while let Some(event) = driver.poll_event() {
             if events.send(event).is_err() {
@@ -93,7 +99,7 @@ async fn drive<T: AsyncTransport>(
         if driver.ended() || events.is_closed() {
             break;
         }
-        let deadline = driver.deadline().map(tokio::time::Instant::from_std);
+        let deadline = driver.deadline();
         tokio::select! {
             cmd = commands.recv() => match cmd {
                 Some(cmd) => driver.command(Instant::now(), cmd),
@@ -103,21 +109,14 @@ async fn drive<T: AsyncTransport>(
                 in_flight.remove(&id);
                 driver.response(Instant::now(), id, result);
             }
-            () = sleep_until(deadline), if deadline.is_some() => driver.timeout(Instant::now()),
+            () = crate::runtime::sleep_until(&*runtime, deadline), if deadline.is_some() => {
+                driver.timeout(Instant::now());
+            }
             () = events.closed() => break,
         }
     }
     driver.stop(Instant::now());
-    for (_, task) in in_flight {
-        task.abort();
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
+    // Dropping `in_flight` cancels what is still out.
 }
 
 impl RosterStream {
@@ -174,16 +173,9 @@ impl RosterStream {
         }
     }
 
-    /// Stops the roster.
-    pub fn stop(self) {
-        self.task.abort();
-    }
-}
-
-impl Drop for RosterStream {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// Stops the roster: the loop sees the handle gone and ends, cancelling its
+    /// requests (dropping the stream does the same).
+    pub fn stop(self) {}
 }
 
 impl futures_core::Stream for RosterStream {

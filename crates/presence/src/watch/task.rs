@@ -1,17 +1,20 @@
-//! The watch loop on a tokio task, for the async client.
+//! The watch loop on a task of the client's runtime ([`crate::runtime`]), for the async
+//! client.
 
 use super::{item, watch_inputs, Command, Driver, WatchBuilder, WatchEvent, LONG_POLL_TIMEOUT};
+use crate::runtime::{spawn_request, InFlight, Runtime};
 use crate::shared::classify;
 use crate::transport::AsyncTransport;
 use crate::{Client, StartError};
 use presence_core::{Failure, PresenceEvent, RequestId};
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 use tokio::sync::mpsc;
 
-/// Presence events on a tokio task. Dropping it stops watching.
+/// Presence events on a task. Dropping it stops watching.
 ///
 /// As a [`futures_core::Stream`] (and through
 /// [`next_presence`](Self::next_presence)) it yields `Ok` presence events and, when
@@ -24,22 +27,22 @@ pub struct PresenceStream {
     events: mpsc::UnboundedReceiver<WatchEvent>,
     /// A terminal failure [`connected`](Self::connected) read, kept for the next item.
     pending: Option<Failure>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl<T: AsyncTransport> WatchBuilder<'_, Client<T>> {
-    /// Starts watching on a tokio task. Fails outside a Tokio runtime.
+    /// Starts watching on a task. Fails without a runtime (the client's, or the current
+    /// tokio runtime).
     pub fn start(self) -> Result<PresenceStream, StartError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
+        let runtime = crate::runtime::resolve(self.client.inner.shared.runtime.as_ref())?;
         let driver = self.driver(self.client.inner.shared.random_u64(), Instant::now());
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-        let task = runtime.spawn(drive(self.client.clone(), driver, cmd_rx, ev_tx));
+        let task = drive(self.client.clone(), runtime.clone(), driver, cmd_rx, ev_tx);
+        runtime.spawn(Box::pin(task));
         Ok(PresenceStream {
             commands: cmd_tx,
             events: ev_rx,
             pending: None,
-            task,
         })
     }
 }
@@ -53,27 +56,25 @@ impl<T: AsyncTransport> Client<T> {
 
 async fn drive<T: AsyncTransport>(
     client: Client<T>,
+    runtime: Arc<dyn Runtime>,
     mut driver: Driver,
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<WatchEvent>,
 ) {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-    let mut in_flight: HashMap<RequestId, tokio::task::JoinHandle<()>> = HashMap::new();
+    // Dropping an entry cancels its request.
+    let mut in_flight: HashMap<RequestId, InFlight> = HashMap::new();
     loop {
         while let Some(id) = driver.poll_cancel() {
-            if let Some(task) = in_flight.remove(&id) {
-                task.abort();
-            }
+            in_flight.remove(&id);
             driver.cancelled(Instant::now(), id);
         }
         while let Some(tx) = driver.poll_request(Instant::now()) {
-            let (client, done) = (client.clone(), done_tx.clone());
+            let client = client.clone();
             let id = tx.id;
-            let task = tokio::spawn(async move {
-                let result = classify(client.send_op(&tx.op, Some(LONG_POLL_TIMEOUT)).await);
-                let _ = done.send((id, result));
-            });
-            in_flight.insert(id, task);
+            let request =
+                async move { classify(client.send_op(&tx.op, Some(LONG_POLL_TIMEOUT)).await) };
+            in_flight.insert(id, spawn_request(&*runtime, id, request, done_tx.clone()));
         }
         while let Some(event) = driver.poll_event() {
             if events.send(event).is_err() {
@@ -83,7 +84,7 @@ async fn drive<T: AsyncTransport>(
         if driver.ended() || events.is_closed() {
             break;
         }
-        let deadline = driver.deadline().map(tokio::time::Instant::from_std);
+        let deadline = driver.deadline();
         tokio::select! {
             cmd = commands.recv() => match cmd {
                 Some(cmd) => driver.command(Instant::now(), cmd),
@@ -93,20 +94,13 @@ async fn drive<T: AsyncTransport>(
                 in_flight.remove(&id);
                 driver.response(Instant::now(), id, result);
             }
-            () = sleep_until(deadline), if deadline.is_some() => driver.timeout(Instant::now()),
+            () = crate::runtime::sleep_until(&*runtime, deadline), if deadline.is_some() => {
+                driver.timeout(Instant::now());
+            }
             () = events.closed() => break,
         }
     }
-    for (_, task) in in_flight {
-        task.abort();
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
+    // Dropping `in_flight` cancels what is still out.
 }
 
 impl PresenceStream {
@@ -160,16 +154,9 @@ impl PresenceStream {
         }
     }
 
-    /// Stops watching.
-    pub fn stop(self) {
-        self.task.abort();
-    }
-}
-
-impl Drop for PresenceStream {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// Stops watching: the loop sees the handle gone and ends, cancelling its
+    /// long-poll (dropping the stream does the same).
+    pub fn stop(self) {}
 }
 
 impl futures_core::Stream for PresenceStream {

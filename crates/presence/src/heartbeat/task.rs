@@ -1,16 +1,19 @@
-//! The heartbeat loop on a tokio task, for the async client.
+//! The heartbeat loop on a task of the client's runtime ([`crate::runtime`]), for the
+//! async client.
 
 use super::{handle_inputs, Command, Driver, HeartbeatEvent, HeartbeatState, PresenceBuilder};
+use crate::runtime::{spawn_request, InFlight, Runtime};
 use crate::shared::classify;
 use crate::transport::AsyncTransport;
 use crate::{Client, StartError};
 use presence_core::{Failure, RequestId};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// A running heartbeat loop on a tokio task. Dropping it ends the loop (with a leave
+/// A running heartbeat loop on a task. Dropping it ends the loop (with a leave
 /// unless `leave_on_drop(false)`).
 #[derive(Debug)]
 pub struct PresenceHandle {
@@ -22,10 +25,10 @@ pub struct PresenceHandle {
 
 impl<T: AsyncTransport> PresenceBuilder<'_, Client<T>> {
     /// `true` starts heartbeating at once and keeps it up on a tokio task; `false`
-    /// returns a handle that is not heartbeating until `connected(true)`. Fails outside
-    /// a Tokio runtime.
+    /// returns a handle that is not heartbeating until `connected(true)`. Fails without
+    /// a runtime (the client's, or the current tokio runtime).
     pub fn connected(self, connected: bool) -> Result<PresenceHandle, StartError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
+        let runtime = crate::runtime::resolve(self.client.inner.shared.runtime.as_ref())?;
         let driver = self.driver(
             self.client.inner.shared.random_u64(),
             connected,
@@ -34,7 +37,15 @@ impl<T: AsyncTransport> PresenceBuilder<'_, Client<T>> {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = watch::channel(driver.state());
-        runtime.spawn(drive(self.client.clone(), driver, cmd_rx, ev_tx, state_tx));
+        let task = drive(
+            self.client.clone(),
+            runtime.clone(),
+            driver,
+            cmd_rx,
+            ev_tx,
+            state_tx,
+        );
+        runtime.spawn(Box::pin(task));
         Ok(PresenceHandle {
             commands: cmd_tx,
             events: ev_rx,
@@ -55,22 +66,20 @@ type Done = (RequestId, Result<http::Response<Vec<u8>>, Failure>);
 
 async fn drive<T: AsyncTransport>(
     client: Client<T>,
+    runtime: Arc<dyn Runtime>,
     mut driver: Driver,
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<HeartbeatEvent>,
     state: watch::Sender<HeartbeatState>,
 ) {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-    let mut in_flight: HashMap<RequestId, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut in_flight: HashMap<RequestId, InFlight> = HashMap::new();
     loop {
         while let Some(tx) = driver.poll_request(Instant::now()) {
-            let (client, done) = (client.clone(), done_tx.clone());
+            let client = client.clone();
             let id = tx.id;
-            let task = tokio::spawn(async move {
-                let result = classify(client.send_op(&tx.op, None).await);
-                let _ = done.send((id, result));
-            });
-            in_flight.insert(id, task);
+            let request = async move { classify(client.send_op(&tx.op, None).await) };
+            in_flight.insert(id, spawn_request(&*runtime, id, request, done_tx.clone()));
         }
         while let Some(event) = driver.poll_event() {
             let _ = events.send(event);
@@ -79,24 +88,19 @@ async fn drive<T: AsyncTransport>(
         if driver.done(!in_flight.is_empty()) {
             break;
         }
-        let deadline = driver.deadline().map(tokio::time::Instant::from_std);
+        let deadline = driver.deadline();
         tokio::select! {
             cmd = commands.recv(), if driver.accepts_commands() => driver.command(Instant::now(), cmd),
             Some((id, result)) = done_rx.recv() => {
                 in_flight.remove(&id);
                 driver.response(Instant::now(), id, result);
             }
-            () = sleep_until(deadline), if deadline.is_some() => driver.timeout(Instant::now()),
+            () = crate::runtime::sleep_until(&*runtime, deadline), if deadline.is_some() => {
+                driver.timeout(Instant::now());
+            }
         }
     }
     driver.finish();
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
 }
 
 impl PresenceHandle {
