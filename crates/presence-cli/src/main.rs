@@ -19,7 +19,8 @@
 //!              [--max-long-polls N] [--header-read-timeout SECS] [--event-log-events N]
 //!              [--event-log-bytes BYTES] [--max-group-channels N] [--max-channels-per-add N]
 //! global: --origin --subscribe-key --publish-key --secret-key --auth-key --user-id
-//!         --transport hyper|ureq --json   (each but --json also PRESENCE_*)
+//!         --transport hyper|ureq --http alpn|http1|h2c --json
+//!         (each but --json also PRESENCE_*)
 //! ```
 //!
 //! `--user-id` is always the user making the requests (it may be given before or after

@@ -17,7 +17,10 @@
 //!   [`HyperTransport`] share it.
 //! * **TLS** by rustls with the *ring* provider passed explicitly (never the
 //!   process-default provider) and the bundled Mozilla roots, or the
-//!   operating system's roots with the `native-roots` feature. HTTP/1.1 only.
+//!   operating system's roots with the `native-roots` feature.
+//! * **HTTP/2** negotiated by ALPN on `https` origins (HTTP/1.1 when the server does
+//!   not offer it), HTTP/1.1 on `http`; prior-knowledge HTTP/2 (`h2c`) on request
+//!   ([`Builder::protocol`], [`Protocol`]).
 //! * **No compression.** hyper does not decode gzip, so this transport never
 //!   sends `Accept-Encoding` (a caller-set one is removed) and passes bodies
 //!   through as received.
@@ -81,13 +84,44 @@ pub use transport_common::{
     DEFAULT_POOL_MAX_IDLE_PER_HOST, DEFAULT_REQUEST_TIMEOUT,
 };
 
-transport_common::builder!(
-    HyperTransport,
-    connect = "Bound on establishing the TCP connection (default 10 s). The TLS handshake is covered by the overall request timeout.",
-    body = "Largest response body accepted, in bytes (default 8 MiB); a larger one fails with [`Error::BodyTooLarge`]."
-);
+/// The HTTP versions a [`HyperTransport`] speaks ([`Builder::protocol`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// HTTP/1.1 only, on `http` and `https` origins: a pool of connections, one request
+    /// at a time on each.
+    Http1,
+    /// The default. `https`: offer `h2` and `http/1.1` by ALPN and speak what the server
+    /// picks (HTTP/2 multiplexes every request to a host on one connection); `http`:
+    /// HTTP/1.1 (there is no negotiation without TLS).
+    #[default]
+    Alpn,
+    /// HTTP/2 only, with prior knowledge: `h2c` on `http` origins (the connection
+    /// starts with the HTTP/2 preface, no `Upgrade`), ALPN `h2` only on `https`. For a
+    /// server known to speak HTTP/2, such as `presence-emulator` (which serves h2c and HTTP/1.1 on one port).
+    Http2PriorKnowledge,
+}
+
+/// Settings for a [`HyperTransport`]; get one from [`HyperTransport::builder`].
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Builder {
+    limits: transport_common::Limits,
+    protocol: Protocol,
+}
 
 impl Builder {
+    transport_common::limits_setters!(
+        connect = "Bound on establishing the TCP connection (default 10 s). The TLS handshake is covered by the overall request timeout.",
+        body = "Largest response body accepted, in bytes (default 8 MiB); a larger one fails with [`Error::BodyTooLarge`]."
+    );
+
+    /// The HTTP versions spoken (default [`Protocol::Alpn`]).
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
     /// Build the transport.
     ///
     /// Fails with [`Error::Tls`] only if the TLS configuration cannot be made
@@ -100,15 +134,19 @@ impl Builder {
         http.set_nodelay(true);
 
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let https = tls_builder(provider)?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let schemes = tls_builder(provider)?.https_or_http();
+        // What ALPN offers on https.
+        let https = match self.protocol {
+            Protocol::Http1 => schemes.enable_http1().wrap_connector(http),
+            Protocol::Alpn => schemes.enable_all_versions().wrap_connector(http),
+            Protocol::Http2PriorKnowledge => schemes.enable_http2().wrap_connector(http),
+        };
 
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(self.limits.pool_idle_timeout)
             .pool_max_idle_per_host(self.limits.pool_max_idle_per_host)
+            .http2_only(self.protocol == Protocol::Http2PriorKnowledge)
             .build(https);
 
         Ok(HyperTransport {
@@ -225,7 +263,8 @@ impl HyperTransport {
         if !parts.headers.is_empty() {
             parts.headers.remove(ACCEPT_ENCODING);
         }
-        // HTTP/1.1 is the only protocol this transport speaks.
+        // The connection decides the version (HTTP/2 after ALPN `h2` or with prior
+        // knowledge); the request only must not ask for one the pool cannot give.
         parts.version = Version::HTTP_11;
         // For errors only: `scheme://host:port` is formatted when one happens.
         let uri = parts.uri.clone();
