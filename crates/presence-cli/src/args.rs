@@ -123,7 +123,7 @@ pub(crate) enum Command {
     /// The commands that talk to a Presence service.
     #[command(flatten)]
     Client(ClientCommand),
-    /// Run a local in-memory Presence emulator until Ctrl-C
+    /// Run a local in-memory Presence emulator (HTTP/1.1 and h2c) until Ctrl-C
     // The flags of the standalone `presence-emulator` binary, declared once in the
     // emulator crate.
     Emulator(presence_emulator::cli::EmulatorArgs),

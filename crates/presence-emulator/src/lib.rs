@@ -10,7 +10,8 @@
 //! - [`Model`]: the pure state core. `handle(now, request) -> response`; no I/O, no
 //!   clock (`now` is a [`Duration`](std::time::Duration) since the UNIX epoch), so
 //!   presence timeouts are tested with virtual time.
-//! - [`Emulator`]: a hyper 1 + tokio HTTP/1.1 server around the model, with a clock
+//! - [`Emulator`]: a hyper 1 + tokio server around the model (HTTP/1.1, and HTTP/2
+//!   with prior knowledge on the same port), with a clock
 //!   that tests can move forward ([`EmulatorHandle::advance`]), a bounded number of
 //!   connections and a header read timeout. [`Emulator::start_blocking`] runs it on
 //!   its own runtime for blocking tests.

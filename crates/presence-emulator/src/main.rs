@@ -5,7 +5,8 @@ use presence_emulator::cli::{redact_secrets, EmulatorArgs};
 use presence_emulator::Emulator;
 use std::io::Write as _;
 
-/// A local, in-memory PubNub-compatible Presence server.
+/// A local, in-memory PubNub-compatible Presence server (HTTP/1.1 and prior-knowledge
+/// HTTP/2, h2c, on one port).
 #[derive(Debug, Parser)]
 #[command(name = "presence-emulator", version)]
 struct Args {
