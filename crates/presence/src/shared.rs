@@ -94,7 +94,9 @@ impl Shared {
 /// (it carries the auth token) and never a key.
 pub(crate) struct RequestSpan {
     span: tracing::Span,
-    started: Instant,
+    /// When the span is enabled (a subscriber wants it): the latency is measured only
+    /// then, and nothing is recorded on a disabled span.
+    started: Option<Instant>,
 }
 
 impl RequestSpan {
@@ -106,10 +108,8 @@ impl RequestSpan {
             status = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
         );
-        Self {
-            span,
-            started: Instant::now(),
-        }
+        let started = (!span.is_disabled()).then(Instant::now);
+        Self { span, started }
     }
 
     pub(crate) fn span(&self) -> &tracing::Span {
@@ -117,7 +117,10 @@ impl RequestSpan {
     }
 
     pub(crate) fn finish(&self, status: Option<u16>, outcome: &str) {
-        let latency = self.started.elapsed().as_secs_f64() * 1000.0;
+        let Some(started) = self.started else {
+            return;
+        };
+        let latency = started.elapsed().as_secs_f64() * 1000.0;
         if let Some(status) = status {
             self.span.record("status", status);
         }

@@ -67,7 +67,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::ACCEPT_ENCODING;
+use http::header::{HeaderValue, ACCEPT_ENCODING, HOST};
 use http::Version;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Body as _;
@@ -189,6 +189,18 @@ struct Inner {
     settings: Builder,
 }
 
+impl Inner {
+    /// Whether a request to `uri` goes over HTTP/1.1 whatever the server says: always
+    /// with [`Protocol::Http1`], on `http` with [`Protocol::Alpn`] (no TLS, no ALPN).
+    fn http1_only(&self, uri: &http::Uri) -> bool {
+        match self.settings.protocol {
+            Protocol::Http1 => true,
+            Protocol::Alpn => uri.scheme() == Some(&http::uri::Scheme::HTTP),
+            Protocol::Http2PriorKnowledge => false,
+        }
+    }
+}
+
 /// Async executor of `http::Request<Vec<u8>>` over one pooled hyper client.
 ///
 /// Cheap to clone; clones share the connection pool.
@@ -266,8 +278,25 @@ impl HyperTransport {
         // The connection decides the version (HTTP/2 after ALPN `h2` or with prior
         // knowledge); the request only must not ask for one the pool cannot give.
         parts.version = Version::HTTP_11;
-        // For errors only: `scheme://host:port` is formatted when one happens.
-        let uri = parts.uri.clone();
+        // On a connection that is HTTP/1.1 for sure, the `Host` header is the
+        // authority's own text (an HTTP/2 request carries `:authority` instead): hyper-util
+        // would format `host:port` into a new string for every request.
+        if self.inner.http1_only(&parts.uri) && !parts.headers.contains_key(HOST) {
+            if let Some(authority) = parts.uri.authority() {
+                if !authority.as_str().contains('@') {
+                    if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+                        parts.headers.insert(HOST, host);
+                    }
+                }
+            }
+        }
+        // For errors only (`scheme://host:port` is formatted when one happens): scheme and
+        // authority, shared with the request's, not its path and query.
+        let mut target = http::uri::Parts::default();
+        target.scheme = parts.uri.scheme().cloned();
+        target.authority = parts.uri.authority().cloned();
+        target.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+        let uri = http::Uri::from_parts(target).unwrap_or_default();
         let req = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
         Ok((self.inner.client.request(req), uri))
     }
