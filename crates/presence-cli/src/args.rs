@@ -77,9 +77,9 @@ pub(crate) struct Global {
     /// [default: hyper]
     #[arg(long, env = "PRESENCE_TRANSPORT", global = true, value_enum)]
     pub(crate) transport: Option<Transport>,
-    /// HTTP versions of the hyper transport: `alpn` (HTTP/2 where an https server
-    /// offers it, else HTTP/1.1), `http1`, or `h2c` (HTTP/2 with prior knowledge, e.g.
-    /// against `presence emulator`) [default: alpn]
+    /// HTTP versions of the hyper transport: `http1`, `alpn` (HTTP/2 where an https
+    /// server offers it, else HTTP/1.1), or `h2c` (HTTP/2 with prior knowledge, e.g.
+    /// against `presence emulator`) [default: http1]
     #[arg(long, env = "PRESENCE_HTTP", global = true, value_enum)]
     pub(crate) http: Option<HttpVersion>,
     /// Print results (stdout) and errors (stderr) as JSON

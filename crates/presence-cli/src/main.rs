@@ -19,7 +19,7 @@
 //!              [--max-long-polls N] [--header-read-timeout SECS] [--event-log-events N]
 //!              [--event-log-bytes BYTES] [--max-group-channels N] [--max-channels-per-add N]
 //! global: --origin --subscribe-key --publish-key --secret-key --auth-key --user-id
-//!         --transport hyper|ureq --http alpn|http1|h2c --json
+//!         --transport hyper|ureq --http http1|alpn|h2c --json
 //!         (each but --json also PRESENCE_*)
 //! ```
 //!

@@ -175,6 +175,7 @@ impl ClientBuilder {
     }
 
     /// The HTTP versions [`build`](Self::build)'s hyper transport speaks (default
+    /// [`Protocol::Http1`](transport_hyper::Protocol::Http1);
     /// [`Protocol::Alpn`](transport_hyper::Protocol::Alpn): HTTP/2 where an `https`
     /// server offers it; [`Protocol::Http2PriorKnowledge`](transport_hyper::Protocol)
     /// for `h2c`).

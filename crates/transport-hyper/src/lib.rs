@@ -18,9 +18,9 @@
 //! * **TLS** by rustls with the *ring* provider passed explicitly (never the
 //!   process-default provider) and the bundled Mozilla roots, or the
 //!   operating system's roots with the `native-roots` feature.
-//! * **HTTP/2** negotiated by ALPN on `https` origins (HTTP/1.1 when the server does
-//!   not offer it), HTTP/1.1 on `http`; prior-knowledge HTTP/2 (`h2c`) on request
-//!   ([`Builder::protocol`], [`Protocol`]).
+//! * **HTTP/1.1 by default; HTTP/2 on request** ([`Builder::protocol`], [`Protocol`]):
+//!   negotiated by ALPN on `https` origins (HTTP/1.1 when the server does not offer
+//!   it), or prior-knowledge HTTP/2 (`h2c`) on `http`.
 //! * **No compression.** hyper does not decode gzip, so this transport never
 //!   sends `Accept-Encoding` (a caller-set one is removed) and passes bodies
 //!   through as received.
@@ -88,13 +88,15 @@ pub use transport_common::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Protocol {
-    /// HTTP/1.1 only, on `http` and `https` origins: a pool of connections, one request
-    /// at a time on each.
-    Http1,
-    /// The default. `https`: offer `h2` and `http/1.1` by ALPN and speak what the server
-    /// picks (HTTP/2 multiplexes every request to a host on one connection); `http`:
-    /// HTTP/1.1 (there is no negotiation without TLS).
+    /// The default. HTTP/1.1 only, on `http` and `https` origins: a pool of
+    /// connections, one request at a time on each. Measured faster than HTTP/2 on one
+    /// connection at concurrency 1 and not slower at 64 (docs/PERFORMANCE.md, "HTTP/2").
     #[default]
+    Http1,
+    /// `https`: offer `h2` and `http/1.1` by ALPN and speak what the server picks
+    /// (HTTP/2 multiplexes every request to a host on one connection: one TCP and TLS
+    /// handshake instead of one per pooled connection); `http`: HTTP/1.1 (there is no
+    /// negotiation without TLS).
     Alpn,
     /// HTTP/2 only, with prior knowledge: `h2c` on `http` origins (the connection
     /// starts with the HTTP/2 preface, no `Upgrade`), ALPN `h2` only on `https`. For a
@@ -116,7 +118,7 @@ impl Builder {
         body = "Largest response body accepted, in bytes (default 8 MiB); a larger one fails with [`Error::BodyTooLarge`]."
     );
 
-    /// The HTTP versions spoken (default [`Protocol::Alpn`]).
+    /// The HTTP versions spoken (default [`Protocol::Http1`]).
     pub fn protocol(mut self, protocol: Protocol) -> Self {
         self.protocol = protocol;
         self
