@@ -385,13 +385,7 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
         ),
         async_variant(
             "presence::Client here_now (include_state)",
-            Arc::new(move || {
-                let client = client.clone();
-                Box::pin(async move {
-                    let now = client.here_now().channels(["lobby"]).include_state(true);
-                    matches!(now.execute().await, Ok(r) if r.total_occupancy == 10)
-                }) as BoxFut
-            }),
+            Arc::new(move || facade_call(&client)),
         ),
     ];
     for c in [1, 64] {
@@ -468,6 +462,15 @@ fn selected(name: &str) -> bool {
     std::env::var("PRESENCE_BENCH_ONLY").map_or(true, |v| v.split(',').any(|s| s.trim() == name))
 }
 
+/// One here now with state through `presence::Client`: whether all 10 were seen.
+fn facade_call(client: &presence::Client) -> BoxFut {
+    let client = client.clone();
+    Box::pin(async move {
+        let now = client.here_now().channels(["lobby"]).include_state(true);
+        matches!(now.execute().await, Ok(r) if r.total_occupancy == 10)
+    })
+}
+
 /// TCP connections this network namespace opened so far (`ActiveOpens` of
 /// `/proc/net/snmp`; other processes' connections count too, so it is an upper bound
 /// of the bench's own). `None` where the file is missing.
@@ -513,18 +516,7 @@ fn h2_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
             Variant::new(name, move |c, d| {
                 let client = client.clone();
                 let before = tcp_active_opens().unwrap_or(0);
-                let sample: Sample = run_tasks(
-                    &rt,
-                    c,
-                    d,
-                    Arc::new(move || {
-                        let client = client.clone();
-                        Box::pin(async move {
-                            let now = client.here_now().channels(["lobby"]).include_state(true);
-                            matches!(now.execute().await, Ok(r) if r.total_occupancy == 10)
-                        }) as BoxFut
-                    }),
-                );
+                let sample: Sample = run_tasks(&rt, c, d, Arc::new(move || facade_call(&client)));
                 let after = tcp_active_opens().unwrap_or(0);
                 opened.fetch_add(after.saturating_sub(before), Ordering::Relaxed);
                 sample
