@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use transport_hyper::{Error, HyperTransport};
+use transport_hyper::{Error, HyperTransport, Protocol};
 
 // ---------------------------------------------------------------------------
 // A minimal threaded HTTP/1.1 server.
@@ -404,4 +404,61 @@ fn outside_a_runtime_is_an_error_not_a_panic() {
 fn error_is_send_sync_static() {
     fn check<T: std::error::Error + Send + Sync + 'static>() {}
     check::<Error>();
+}
+
+#[tokio::test]
+async fn http1_requests_carry_the_authority_as_their_one_host_header() {
+    let server = Server::start(Mode::Routes);
+    for protocol in [Protocol::Http1, Protocol::Alpn] {
+        let t = HyperTransport::builder()
+            .protocol(protocol)
+            .build()
+            .unwrap();
+        assert_still_works(&t, &server).await;
+        // A caller's own Host is kept, not doubled.
+        let req = http::Request::get(server.url("/ok"))
+            .header("host", "example.test")
+            .body(Vec::new())
+            .unwrap();
+        assert_eq!(t.execute(req).await.unwrap().status(), 200);
+    }
+    let seen = server.requests.lock().unwrap().clone();
+    assert_eq!(seen.len(), 4);
+    let hosts = |req: &str| -> Vec<String> {
+        req.lines()
+            .filter_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("host: ")
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+    let expected = server.addr.to_string();
+    for (i, req) in seen.iter().enumerate() {
+        let want = if i % 2 == 0 {
+            expected.as_str()
+        } else {
+            "example.test"
+        };
+        assert_eq!(hosts(req), [want], "{req}");
+    }
+}
+
+#[tokio::test]
+async fn prior_knowledge_http2_to_an_http1_server_is_an_error_not_a_hang() {
+    let server = Server::start(Mode::Routes);
+    let t = HyperTransport::builder()
+        .protocol(Protocol::Http2PriorKnowledge)
+        .request_timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let err = t.execute(get(&server.url("/ok"))).await.unwrap_err();
+    assert!(!matches!(err, Error::Timeout { .. }), "{err:?}");
+    // Nothing of the HTTP/1.1 answer was taken for a response; the server saw the
+    // HTTP/2 preface, not an HTTP/1.1 request.
+    let seen = server.requests.lock().unwrap().clone();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|r| r.starts_with("PRI * HTTP/2.0")),
+        "{seen:?}"
+    );
 }
