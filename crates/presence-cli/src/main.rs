@@ -22,7 +22,8 @@
 //!              [--admin-token TOKEN | PRESENCE_EMULATOR_ADMIN_TOKEN] [--import FILE]
 //!              [--export-on-exit FILE]
 //! global: --origin --subscribe-key --publish-key --secret-key --auth-key --user-id
-//!         --transport hyper|ureq --json   (each but --json also PRESENCE_*)
+//!         --transport hyper|ureq --http http1|alpn|h2c --json
+//!         (each but --json also PRESENCE_*)
 //! ```
 //!
 //! `--user-id` is always the user making the requests (it may be given before or after
