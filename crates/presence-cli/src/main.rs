@@ -18,6 +18,7 @@
 //!              [--signature-window SECS] [--announce-max N] [--interval SECS] [--max-connections N]
 //!              [--max-long-polls N] [--header-read-timeout SECS] [--event-log-events N]
 //!              [--event-log-bytes BYTES] [--max-group-channels N] [--max-channels-per-add N]
+//!              [--here-now-cache SECS] [--rate-limit N] [--realistic] [--fault RULE]…
 //! global: --origin --subscribe-key --publish-key --secret-key --auth-key --user-id
 //!         --transport hyper|ureq --json   (each but --json also PRESENCE_*)
 //! ```

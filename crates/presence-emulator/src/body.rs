@@ -84,6 +84,15 @@ pub(crate) fn error(status: StatusCode, service: Service, message: &str) -> Resp
     )
 }
 
+/// The `429` of a keyset over its rate limit: the shape of the JS SDK's 429 mock
+/// (PROTOCOL.md §5), with `Retry-After: <seconds>`.
+pub(crate) fn too_many_requests(service: Service, retry_after: u64) -> Response<Vec<u8>> {
+    let mut resp = error(StatusCode::TOO_MANY_REQUESTS, service, "Too Many Requests");
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    resp
+}
+
 /// A `400` service error body with `message`.
 pub(crate) fn bad_request(service: Service, message: &str) -> Response<Vec<u8>> {
     error(StatusCode::BAD_REQUEST, service, message)

@@ -22,6 +22,7 @@
 //! ```
 
 use crate::config::{Keyset, KeysetParseError, ModelConfig};
+use crate::fault::FaultRule;
 use crate::server::{
     EmulatorConfig, DEFAULT_HEADER_READ_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_LONG_POLLS,
@@ -107,6 +108,35 @@ pub struct EmulatorArgs {
     /// Most channels one `add=` may name (PubNub's documented per-call limit by default)
     #[arg(long, value_name = "N", default_value_t = ModelConfig::default().max_channels_per_add)]
     pub max_channels_per_add: usize,
+    /// Cache here-now answers for SECS seconds on the emulator's clock, as the service
+    /// does (3 s): the same here now (keyset, channels, groups, flags) gets the same
+    /// answer within that time. 0 turns it off [default: 0, or 3 with --realistic]
+    #[arg(long, value_name = "SECS")]
+    pub here_now_cache: Option<u64>,
+    /// Answer requests to a keyset past N per second with 429 and Retry-After
+    /// (0: no limit)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub rate_limit: u32,
+    /// Turn on every behaviour the service is documented to have (today the 3 s
+    /// here-now cache); explicit flags win
+    #[arg(long)]
+    pub realistic: bool,
+    /// A fault rule; repeat for several (the first firing one that is not a latency
+    /// decides, latencies add up). RULE is `key=value` items separated by `,`, exactly
+    /// one action among them:
+    ///
+    ///   filters: op=OP (here_now, where_now, heartbeat, leave, set_state, get_state,
+    ///            subscribe, registry, time), keyset=SUB, channel=NAME,
+    ///            p=PROBABILITY (0..1, default 1), seed=N (default 0; same seed, same
+    ///            requests faulted in every run);
+    ///   actions: status=CODE[,retry-after=SECS][,body=TEXT] (body last: it takes the
+    ///            rest, commas included), false200[=CODE] (HTTP 200, error status in
+    ///            the body), latency=DURATION (250ms, 2s), cut (half the body, then
+    ///            close), close (no response).
+    ///
+    /// E.g. --fault 'op=heartbeat,p=0.3,seed=7,status=503,retry-after=2'
+    #[arg(long = "fault", value_name = "RULE", verbatim_doc_comment)]
+    pub faults: Vec<FaultRule>,
 }
 
 impl EmulatorArgs {
@@ -125,7 +155,15 @@ impl EmulatorArgs {
             .event_log_capacity(self.event_log_events)
             .event_log_bytes(self.event_log_bytes)
             .max_group_channels(self.max_group_channels)
-            .max_channels_per_add(self.max_channels_per_add);
+            .max_channels_per_add(self.max_channels_per_add)
+            .faults(self.faults.iter().cloned())
+            .rate_limit(self.rate_limit);
+        if self.realistic {
+            config = config.realistic();
+        }
+        if let Some(secs) = self.here_now_cache {
+            config = config.here_now_cache(Duration::from_secs(secs));
+        }
         for keyset in self.all_keysets() {
             config = config.keyset(keyset.clone());
         }
@@ -374,6 +412,10 @@ mod tests {
             "12",
             "--max-channels-per-add",
             "13",
+            "--here-now-cache",
+            "4",
+            "--rate-limit",
+            "14",
             "--keysets",
             "c # a comment\n d:pd",
         ]);
@@ -397,10 +439,50 @@ mod tests {
             .event_log_capacity(10)
             .event_log_bytes(11)
             .max_group_channels(12)
-            .max_channels_per_add(13);
+            .max_channels_per_add(13)
+            .here_now_cache(Duration::from_secs(4))
+            .rate_limit(14);
         assert_eq!(args.to_config().model(), &expected);
         assert!(Cli::try_parse_from(["emu", "--keyset", ":p"]).is_err());
         let e = Cli::try_parse_from(["emu", "--keyset", ":p:hidden"]).unwrap_err();
         assert!(!e.to_string().contains("hidden"), "{e}");
+    }
+
+    #[test]
+    fn realistic_turns_on_the_documented_behaviours_and_explicit_flags_win() {
+        let realistic = parse(&["--realistic"]).to_config();
+        assert_eq!(realistic.model(), &ModelConfig::new().realistic());
+        assert_eq!(
+            realistic.model(),
+            &ModelConfig::new().here_now_cache(crate::REALISTIC_HERE_NOW_CACHE)
+        );
+        let off = parse(&["--realistic", "--here-now-cache", "0"]).to_config();
+        assert_eq!(off.model(), &ModelConfig::new());
+        let limited = parse(&["--realistic", "--rate-limit", "5"]).to_config();
+        assert_eq!(
+            limited.model(),
+            &ModelConfig::new().realistic().rate_limit(5)
+        );
+    }
+
+    #[test]
+    fn fault_rules_reach_the_config_and_bad_ones_are_named() {
+        let args = parse(&[
+            "--fault",
+            "op=heartbeat,status=503",
+            "--fault",
+            "op=leave,p=0.5,seed=3,close",
+        ]);
+        let rules: Vec<FaultRule> = ["op=heartbeat,status=503", "op=leave,p=0.5,seed=3,close"]
+            .iter()
+            .map(|r| r.parse().unwrap())
+            .collect();
+        assert_eq!(args.to_config().fault_rules(), rules.as_slice());
+        let e = Cli::try_parse_from(["emu", "--fault", "op=heartbeat,status=5xx"]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`status` must be an HTTP status (100..=999), not `5xx`"),
+            "{e}"
+        );
     }
 }

@@ -338,6 +338,8 @@ pub struct ModelConfig {
     pub(crate) max_messages_per_response: usize,
     pub(crate) max_group_channels: usize,
     pub(crate) max_channels_per_add: usize,
+    pub(crate) here_now_cache: Duration,
+    pub(crate) rate_limit: u32,
 }
 
 /// Default of [`ModelConfig::max_group_channels`]: PubNub's documented limit of
@@ -346,6 +348,9 @@ pub(crate) const DEFAULT_MAX_GROUP_CHANNELS: usize = 2_000;
 /// Default of [`ModelConfig::max_channels_per_add`]: the SDK documentation's "You can
 /// add up to 200 channels to a channel group per API call".
 pub(crate) const DEFAULT_MAX_CHANNELS_PER_ADD: usize = 200;
+/// The here-now cache time of [`ModelConfig::realistic`]: the "3 second response
+/// cache time" of PubNub's SDK documentation (PROTOCOL.md §1, "Service-side cache").
+pub const REALISTIC_HERE_NOW_CACHE: Duration = Duration::from_secs(3);
 /// Default of [`ModelConfig::event_log_bytes`]: 16 MiB.
 pub(crate) const DEFAULT_EVENT_LOG_BYTES: usize = 16 * 1024 * 1024;
 
@@ -363,6 +368,8 @@ impl Default for ModelConfig {
             max_messages_per_response: 100,
             max_group_channels: DEFAULT_MAX_GROUP_CHANNELS,
             max_channels_per_add: DEFAULT_MAX_CHANNELS_PER_ADD,
+            here_now_cache: Duration::ZERO,
+            rate_limit: 0,
         }
     }
 }
@@ -443,6 +450,33 @@ impl ModelConfig {
     pub fn max_channels_per_add(mut self, channels: usize) -> Self {
         self.max_channels_per_add = channels.max(1);
         self
+    }
+
+    /// Caches here-now answers for `ttl` on the model's clock, as the service does
+    /// (about 3 s, PROTOCOL.md §1): within `ttl` of a here now, the same here now
+    /// (same keyset, same channels and channel groups in the same order, same
+    /// `state`, `disable_uuids`, `limit` and `offset`; who asks and `pnsdk`,
+    /// `requestid` or `auth` do not count) gets the same body, whatever changed since.
+    /// Signatures and grants are still checked on every request. Default
+    /// [`Duration::ZERO`]: no cache, here now answers from the live model.
+    pub fn here_now_cache(mut self, ttl: Duration) -> Self {
+        self.here_now_cache = ttl;
+        self
+    }
+
+    /// Answers requests to a keyset past `per_second` in one second (on the model's
+    /// clock) with `429 Too Many Requests` and `Retry-After`. Default 0: no limit.
+    pub fn rate_limit(mut self, per_second: u32) -> Self {
+        self.rate_limit = per_second;
+        self
+    }
+
+    /// Turns on every behaviour the service is documented to have that is off by
+    /// default: the here-now cache of [`REALISTIC_HERE_NOW_CACHE`] (3 s). No rate
+    /// limit: PubNub documents none it applies to a keyset in good standing (see
+    /// docs/EMULATOR.md, "Real behaviours").
+    pub fn realistic(self) -> Self {
+        self.here_now_cache(REALISTIC_HERE_NOW_CACHE)
     }
 
     /// The keysets served (the implicit `demo` keyset is not listed).

@@ -60,12 +60,15 @@
 
 mod auth;
 mod body;
+mod cache;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod config;
 mod events;
+mod fault;
 mod model;
 mod occupants;
+mod rate_limit;
 mod server;
 mod wire;
 
@@ -75,7 +78,10 @@ mod model_tests;
 #[cfg(test)]
 mod event_tests;
 
-pub use config::{Grant, Keyset, KeysetParseError, ModelConfig, Permissions};
+pub use config::{
+    Grant, Keyset, KeysetParseError, ModelConfig, Permissions, REALISTIC_HERE_NOW_CACHE,
+};
+pub use fault::{FaultAction, FaultRule, FaultRuleError, Operation};
 pub use http;
 pub use model::{Dispatch, Model, ModelStats, Wait};
 pub use server::{

@@ -1,6 +1,6 @@
 //! The gate every request passes, in this order (each failure is its own error
 //! response, and leaves the model unchanged): `OPTIONS`, target length, route, method,
-//! `/time/0`, query decoding, subscribe key, signature (keysets with a secret key), the
+//! `/time/0`, query decoding, subscribe key, the keyset's rate limit, signature (keysets with a secret key), the
 //! `uuid` of presence requests. Then the one match from [`RouteKind`] to its handler;
 //! handlers call [`KeysetState::check_access`] once they know the channels and groups
 //! a request names.
@@ -64,6 +64,9 @@ impl Model {
             return Err(bad_request(service, "Invalid Subscribe Key"));
         };
         let mut ks = self.lock(ks);
+        if let Err(retry_after) = ks.rate.admit(now) {
+            return Err(body::too_many_requests(service, retry_after));
+        }
         if let Some(secret) = ks.keyset.secret_key.as_deref() {
             if let Err(e) = verify_signature(
                 &ks.keyset,

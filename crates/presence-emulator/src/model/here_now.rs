@@ -9,6 +9,10 @@ use crate::body::{self, bad_request, UuidEntry};
 use crate::config::Permissions;
 use crate::wire::{Query, Service};
 use http::StatusCode;
+use std::sync::Arc;
+
+/// The `server` header of here-now answers (a cached one gets the same headers).
+const PRESENCE_SERVER: &str = "Pubnub Presence";
 
 /// Largest accepted here-now `limit`.
 const MAX_LIMIT: i64 = 1000;
@@ -18,33 +22,17 @@ fn flag(query: &Query<'_>, key: &str) -> bool {
     matches!(query.get(key), Some("1" | "true"))
 }
 
-impl KeysetState {
-    /// Here now on the whole keyset.
-    pub(crate) fn here_now_global(&mut self, now: u64, q: &Query<'_>) -> Result<Reply, Reply> {
-        self.check_access(Service::Presence, q, Permissions::ALL, (&[], &[]), true)?;
-        self.advance_to(now);
-        self.here_now(q, None)
-    }
+/// What a here-now answer depends on besides the model, read from the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct HereNowFlags {
+    limit: usize,
+    offset: usize,
+    with_state: bool,
+    with_uuids: bool,
+}
 
-    /// Here now on the channels of the path and the `channel-group`s of the query.
-    pub(crate) fn here_now_channels(
-        &mut self,
-        now: u64,
-        q: &Query<'_>,
-        raw_channels: &str,
-    ) -> Result<Reply, Reply> {
-        let svc = Service::Presence;
-        let (channels, groups) = (channel_list(svc, raw_channels)?, groups(q));
-        self.check_access(svc, q, Permissions::READ, (&channels, &groups), false)?;
-        self.advance_to(now);
-        self.here_now(q, Some((channels, groups)))
-    }
-
-    fn here_now(
-        &self,
-        q: &Query<'_>,
-        target: Option<(Vec<String>, Vec<String>)>,
-    ) -> Result<Reply, Reply> {
+impl HereNowFlags {
+    fn parse(q: &Query<'_>) -> Result<Self, Reply> {
         let svc = Service::Presence;
         let limit = match q.get("limit") {
             None => MAX_LIMIT,
@@ -61,14 +49,85 @@ impl KeysetState {
             },
         };
         let limit = usize::try_from(limit).unwrap_or(0);
-        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
-        let with_state = flag(q, "state");
-        let with_uuids = !(flag(q, "disable_uuids") || flag(q, "disable-uuids")) && limit > 0;
+        Ok(HereNowFlags {
+            limit,
+            offset: usize::try_from(offset).unwrap_or(usize::MAX),
+            with_state: flag(q, "state"),
+            with_uuids: !(flag(q, "disable_uuids") || flag(q, "disable-uuids")) && limit > 0,
+        })
+    }
+}
+
+/// The key of a cached here-now answer, as the service would key it: the channels and
+/// groups asked for (`None`: the whole keyset) and the flags; the keyset is the cache's
+/// own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct HereNowKey {
+    target: Option<(Vec<String>, Vec<String>)>,
+    flags: HereNowFlags,
+}
+
+impl KeysetState {
+    /// Here now on the whole keyset.
+    pub(crate) fn here_now_global(&mut self, now: u64, q: &Query<'_>) -> Result<Reply, Reply> {
+        self.check_access(Service::Presence, q, Permissions::ALL, (&[], &[]), true)?;
+        self.advance_to(now);
+        self.here_now_cached(now, q, None)
+    }
+
+    /// Here now on the channels of the path and the `channel-group`s of the query.
+    pub(crate) fn here_now_channels(
+        &mut self,
+        now: u64,
+        q: &Query<'_>,
+        raw_channels: &str,
+    ) -> Result<Reply, Reply> {
+        let svc = Service::Presence;
+        let (channels, groups) = (channel_list(svc, raw_channels)?, groups(q));
+        self.check_access(svc, q, Permissions::READ, (&channels, &groups), false)?;
+        self.advance_to(now);
+        self.here_now_cached(now, q, Some((channels, groups)))
+    }
+
+    /// Here now through the cache (when on): the stored body while it is fresh, else a
+    /// new answer, stored.
+    fn here_now_cached(
+        &mut self,
+        now: u64,
+        q: &Query<'_>,
+        target: Option<(Vec<String>, Vec<String>)>,
+    ) -> Result<Reply, Reply> {
+        let flags = HereNowFlags::parse(q)?;
+        if !self.here_now_cache.enabled() {
+            return Ok(self.here_now(flags, target.as_ref()));
+        }
+        let key = HereNowKey { target, flags };
+        if let Some(cached) = self.here_now_cache.get(now, &key) {
+            return Ok(body::respond(
+                StatusCode::OK,
+                PRESENCE_SERVER,
+                cached.to_vec(),
+            ));
+        }
+        let resp = self.here_now(flags, key.target.as_ref());
+        self.here_now_cache
+            .put(now, key, Arc::from(resp.body().as_slice()));
+        Ok(resp)
+    }
+
+    fn here_now(&self, flags: HereNowFlags, target: Option<&(Vec<String>, Vec<String>)>) -> Reply {
+        let svc = Service::Presence;
+        let HereNowFlags {
+            limit,
+            offset,
+            with_state,
+            with_uuids,
+        } = flags;
         let uuids = |c| uuid_list(c, with_uuids, with_state, offset, limit);
-        let names: Vec<&Channel> = match &target {
+        let names: Vec<&Channel> = match target {
             Some((channels, groups)) if channels.len() == 1 && groups.is_empty() => {
                 let c = self.channels.get(channels[0].as_str());
-                return Ok(body::json(
+                return body::json(
                     StatusCode::OK,
                     svc,
                     &body::HereNowSingle {
@@ -81,7 +140,7 @@ impl KeysetState {
                         },
                         occupancy: c.map_or(0, |c| c.occupants.len()),
                     },
-                ));
+                );
             }
             Some((channels, groups)) => self
                 .groups
@@ -109,7 +168,7 @@ impl KeysetState {
                 )
             })
             .collect();
-        Ok(body::json(
+        body::json(
             StatusCode::OK,
             svc,
             &body::HereNowMulti {
@@ -122,7 +181,7 @@ impl KeysetState {
                 },
                 service: "Presence",
             },
-        ))
+        )
     }
 }
 

@@ -3,10 +3,13 @@
 //! [`KeysetState::remove_occupant`] (leave, timeout).
 
 use super::groups::Groups;
+use super::here_now::HereNowKey;
 use super::state::empty_state;
+use crate::cache::ResponseCache;
 use crate::config::{Keyset, ModelConfig};
 use crate::events::{Action, EventLog, IntervalAcc};
 use crate::occupants::{ChannelSet, Name, Occupant, OccupantMap, StateJson};
+use crate::rate_limit::RateLimiter;
 use serde_json::value::RawValue;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -40,6 +43,10 @@ pub(crate) struct KeysetState {
     pub(crate) tuning: Tuning,
     /// The long-polls waiting on this keyset.
     pub(crate) watchers: super::Watchers,
+    /// Here-now bodies, when the cache is on.
+    pub(crate) here_now_cache: ResponseCache<HereNowKey>,
+    /// Requests in the current second, when rate limiting is on.
+    pub(crate) rate: RateLimiter,
 }
 
 /// Per-keyset copies of the event settings.
@@ -84,6 +91,8 @@ impl KeysetState {
             interval_timers: BTreeSet::new(),
             last_tt: 0,
             watchers: super::Watchers::default(),
+            here_now_cache: ResponseCache::new(nanos(config.here_now_cache)),
+            rate: RateLimiter::new(config.rate_limit),
             tuning: Tuning {
                 announce_max: config.announce_max,
                 interval: nanos(config.interval).max(1),

@@ -6,15 +6,13 @@
 use super::refusal::JsonRefusals;
 use super::slots::Slot;
 use super::Shared;
+use crate::fault::serve::{serve, ReplyBody};
 use crate::model::{Dispatch, Wait};
-use bytes::Bytes;
 use http::{header, HeaderValue};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use std::convert::Infallible;
 use std::io;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
@@ -90,7 +88,10 @@ async fn serve_connection(
             let shared = shared.clone();
             let slot = slot.clone();
             let stop = stop.clone();
-            async move { Ok::<_, Infallible>(handle_request(&shared, &slot, req, stop).await) }
+            async move {
+                let faults = &shared.faults;
+                serve(faults, req, |req| handle_request(&shared, &slot, req, stop)).await
+            }
         })
     };
     let mut builder = http1::Builder::new();
@@ -144,7 +145,7 @@ async fn handle_request(
     slot: &Arc<Slot>,
     req: http::Request<Incoming>,
     mut shutdown: watch::Receiver<bool>,
-) -> http::Response<Full<Bytes>> {
+) -> http::Response<ReplyBody> {
     shared.slots.begin(slot);
     let mut guard = InRequest {
         shared,
@@ -186,7 +187,7 @@ async fn long_poll(
     wait: &Wait,
     waker: &Notify,
     shutdown: &mut watch::Receiver<bool>,
-) -> http::Response<Full<Bytes>> {
+) -> http::Response<ReplyBody> {
     let mut check_model = true;
     loop {
         let moved = shared.clock_moved.notified();
@@ -223,8 +224,8 @@ async fn long_poll(
     }
 }
 
-fn full(resp: http::Response<Vec<u8>>) -> http::Response<Full<Bytes>> {
-    resp.map(|b| Full::new(Bytes::from(b)))
+fn full(resp: http::Response<Vec<u8>>) -> http::Response<ReplyBody> {
+    resp.map(ReplyBody::whole)
 }
 
 pub(crate) async fn timer_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {

@@ -5,6 +5,7 @@
 use super::connection::{accept_loop, timer_loop};
 use super::slots::{ConnectionStats, Slots};
 use super::{Clock, EmulatorConfig, Shared};
+use crate::fault::{rules::Faults, FaultRule};
 use crate::model::Model;
 use std::collections::HashMap;
 use std::io;
@@ -81,6 +82,7 @@ impl Emulator {
             clock_moved: Notify::new(),
             wakers: Mutex::new(HashMap::new()),
             slots: Slots::new(config.max_connections, config.max_long_polls),
+            faults: Faults::new(config.faults.clone()),
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let accept_task = tokio::spawn(accept_loop(
@@ -181,6 +183,27 @@ impl EmulatorHandle {
         self.control.shared.slots.stats()
     }
 
+    /// Replaces every fault rule (each probability's generator starts again from its
+    /// seed). Requests already past the rules are not affected.
+    pub fn set_faults(&self, rules: Vec<FaultRule>) {
+        self.control.shared.faults.set(rules);
+    }
+
+    /// Adds a fault rule after the others.
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.control.shared.faults.add(rule);
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        self.control.shared.faults.clear();
+    }
+
+    /// The active fault rules, in order.
+    pub fn faults(&self) -> Vec<FaultRule> {
+        self.control.shared.faults.list()
+    }
+
     /// Stops accepting, lets in-flight requests finish (pending long-polls are
     /// answered at once), closes the connections and waits for every task.
     pub async fn shutdown(mut self) {
@@ -238,6 +261,26 @@ impl BlockingEmulatorHandle {
     /// See [`EmulatorHandle::connections`].
     pub fn connections(&self) -> ConnectionStats {
         self.control.shared.slots.stats()
+    }
+
+    /// See [`EmulatorHandle::set_faults`].
+    pub fn set_faults(&self, rules: Vec<FaultRule>) {
+        self.control.shared.faults.set(rules);
+    }
+
+    /// See [`EmulatorHandle::add_fault`].
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.control.shared.faults.add(rule);
+    }
+
+    /// See [`EmulatorHandle::clear_faults`].
+    pub fn clear_faults(&self) {
+        self.control.shared.faults.clear();
+    }
+
+    /// See [`EmulatorHandle::faults`].
+    pub fn faults(&self) -> Vec<FaultRule> {
+        self.control.shared.faults.list()
     }
 
     /// Shuts the emulator down gracefully and waits for its thread.

@@ -15,6 +15,7 @@ pub use handle::{BlockingEmulatorHandle, Emulator, EmulatorHandle};
 pub use slots::ConnectionStats;
 
 use crate::config::{Keyset, ModelConfig};
+use crate::fault::{rules::Faults, FaultRule};
 use crate::model::Model;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -45,6 +46,7 @@ pub struct EmulatorConfig {
     max_long_polls: usize,
     header_read_timeout: Duration,
     paused_at: Option<Duration>,
+    faults: Vec<FaultRule>,
 }
 
 /// Default of [`EmulatorConfig::max_connections`].
@@ -63,6 +65,7 @@ impl Default for EmulatorConfig {
             max_long_polls: DEFAULT_MAX_LONG_POLLS,
             header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS),
             paused_at: None,
+            faults: Vec::new(),
         }
     }
 }
@@ -152,6 +155,24 @@ impl EmulatorConfig {
         self
     }
 
+    /// See [`ModelConfig::here_now_cache`] (`--here-now-cache SECS`).
+    pub fn here_now_cache(mut self, ttl: Duration) -> Self {
+        self.model = self.model.here_now_cache(ttl);
+        self
+    }
+
+    /// See [`ModelConfig::rate_limit`] (`--rate-limit N`).
+    pub fn rate_limit(mut self, per_second: u32) -> Self {
+        self.model = self.model.rate_limit(per_second);
+        self
+    }
+
+    /// See [`ModelConfig::realistic`] (`--realistic`).
+    pub fn realistic(mut self) -> Self {
+        self.model = self.model.realistic();
+        self
+    }
+
     /// Most connections open at once that are not parked in a subscribe long-poll:
     /// idle ones (a fresh connection, keep-alive between requests, a client still
     /// sending its headers) and ones with a request in progress. Default 1024.
@@ -189,6 +210,24 @@ impl EmulatorConfig {
     pub fn paused_clock(mut self, start: Duration) -> Self {
         self.paused_at = Some(start);
         self
+    }
+
+    /// The fault rules to start with, replacing any given before (see [`FaultRule`];
+    /// on a running emulator, [`EmulatorHandle::set_faults`]). Default: none.
+    pub fn faults(mut self, rules: impl IntoIterator<Item = FaultRule>) -> Self {
+        self.faults = rules.into_iter().collect();
+        self
+    }
+
+    /// Adds one fault rule to start with, after those given before.
+    pub fn fault(mut self, rule: FaultRule) -> Self {
+        self.faults.push(rule);
+        self
+    }
+
+    /// The fault rules the emulator starts with.
+    pub fn fault_rules(&self) -> &[FaultRule] {
+        &self.faults
     }
 }
 
@@ -235,6 +274,8 @@ struct Shared {
     wakers: Mutex<HashMap<u64, Arc<Notify>>>,
     /// Connection accounting: `max_connections`, `max_long_polls`, eviction.
     slots: slots::Slots,
+    /// The active fault rules.
+    faults: Faults,
 }
 
 impl Shared {

@@ -72,3 +72,23 @@ pub(crate) fn get_blocking(addr: SocketAddr, target: &str) -> Resp {
     s.read_to_end(&mut buf).unwrap();
     parse(&buf)
 }
+
+/// Sends `GET target` and returns every byte the server sent before closing (nothing
+/// when it closed without a response, also by a reset).
+pub(crate) async fn get_raw(addr: SocketAddr, target: &str) -> Vec<u8> {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request(target).as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return buf,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// Parses a complete response read with [`get_raw`].
+pub(crate) fn parse_raw(raw: &[u8]) -> Resp {
+    parse(raw)
+}
