@@ -21,6 +21,7 @@
 //! assert_eq!(config.model().keysets()[0].subscribe_key_str(), "sub-c-1");
 //! ```
 
+use crate::admin::{AdminToken, EmptyAdminToken};
 use crate::config::{Keyset, KeysetParseError, ModelConfig};
 use crate::fault::FaultRule;
 use crate::server::{
@@ -121,6 +122,24 @@ pub struct EmulatorArgs {
     /// here-now cache); explicit flags win
     #[arg(long)]
     pub realistic: bool,
+    /// Guard the admin API (/_emulator/v1/): its requests must send `Authorization:
+    /// Bearer TOKEN`. Taken from PRESENCE_EMULATOR_ADMIN_TOKEN when the flag is absent
+    /// (its value is never shown); a token given here is visible in the process list
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "PRESENCE_EMULATOR_ADMIN_TOKEN",
+        hide_env_values = true,
+        value_parser = AdminTokenParser
+    )]
+    pub admin_token: Option<AdminToken>,
+    /// Restore the state in FILE (what GET /_emulator/v1/state and --export-on-exit
+    /// write) at start
+    #[arg(long, value_name = "FILE")]
+    pub import: Option<PathBuf>,
+    /// Write the state to FILE on Ctrl-C (restore it with --import)
+    #[arg(long, value_name = "FILE")]
+    pub export_on_exit: Option<PathBuf>,
     /// A fault rule; repeat for several (the first firing one that is not a latency
     /// decides, latencies add up). RULE is `key=value` items separated by `,`, exactly
     /// one action among them:
@@ -166,6 +185,15 @@ impl EmulatorArgs {
         }
         for keyset in self.all_keysets() {
             config = config.keyset(keyset.clone());
+        }
+        if let Some(token) = &self.admin_token {
+            config = config.admin_token(token.clone());
+        }
+        if let Some(path) = &self.import {
+            config = config.import(path);
+        }
+        if let Some(path) = &self.export_on_exit {
+            config = config.export_on_exit(path);
         }
         config
     }
@@ -234,6 +262,25 @@ impl TypedValueParser for KeysetParser {
     }
 }
 
+/// `--admin-token`'s parser: an error that never repeats the value.
+#[derive(Debug, Clone, Copy)]
+struct AdminTokenParser;
+
+impl TypedValueParser for AdminTokenParser {
+    type Value = AdminToken;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<AdminToken, clap::Error> {
+        utf8(cmd, arg, value)?
+            .parse()
+            .map_err(|e: EmptyAdminToken| refuse(cmd, arg, &e.to_string()))
+    }
+}
+
 /// `--keysets`'s (and `PRESENCE_EMULATOR_KEYSETS`'s) parser.
 #[derive(Debug, Clone, Copy)]
 struct KeysetListParser;
@@ -285,16 +332,26 @@ impl TypedValueParser for KeysetFileParser {
     }
 }
 
-/// The keyset secrets that raw command-line arguments and `PRESENCE_EMULATOR_KEYSETS`
-/// may hold, for binaries to redact from any error they print about arguments they
+/// The keyset secrets and admin tokens that raw command-line arguments,
+/// `PRESENCE_EMULATOR_KEYSETS` and `PRESENCE_EMULATOR_ADMIN_TOKEN` may hold, for binaries to redact from any error they print about arguments they
 /// could not parse (clap repeats an unexpected argument as given). It looks at the
 /// value after `--keyset`/`--keysets` (or `=`-joined), at any other argument shaped
-/// like `SUB:PUB:SECRET`, and at the environment variable.
+/// like `SUB:PUB:SECRET`, at the value after `--admin-token`, and at the environment
+/// variables.
 pub fn secrets_in(args: &[String]) -> Vec<String> {
     let mut values: Vec<&str> = Vec::new();
+    let mut tokens: Vec<String> = Vec::new();
     let mut after_flag = false;
+    let mut after_token = false;
     for arg in args.iter().skip(1) {
-        if after_flag {
+        if after_token {
+            tokens.push(arg.clone());
+            after_token = false;
+        } else if arg == "--admin-token" {
+            after_token = true;
+        } else if let Some(v) = arg.strip_prefix("--admin-token=") {
+            tokens.push(v.to_owned());
+        } else if after_flag {
             values.push(arg);
             after_flag = false;
         } else if arg == "--keyset" || arg == "--keysets" {
@@ -316,6 +373,9 @@ pub fn secrets_in(args: &[String]) -> Vec<String> {
         .filter_map(|item| item.splitn(3, ':').nth(2))
         .filter(|secret| !secret.is_empty())
         .map(str::to_owned)
+        .chain(tokens)
+        .chain(std::env::var("PRESENCE_EMULATOR_ADMIN_TOKEN").ok())
+        .filter(|secret| !secret.is_empty())
         .collect()
 }
 
@@ -363,12 +423,15 @@ mod tests {
             "a:b:s4",
             "--listen",
             "[::1]:80",
+            "--admin-token",
+            "s5",
+            "--admin-token=s6",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
         let found = secrets_in(&args);
-        for s in ["s1", "s2", "s3", "s4"] {
+        for s in ["s1", "s2", "s3", "s4", "s5", "s6"] {
             assert!(found.iter().any(|f| f == s), "{s} in {found:?}");
         }
         assert_eq!(redact_secrets("x a:b:s1 s4", &args), "x a:b:*** ***");
@@ -418,7 +481,24 @@ mod tests {
             "14",
             "--keysets",
             "c # a comment\n d:pd",
+            "--admin-token",
+            "t0ken",
+            "--import",
+            "in.json",
+            "--export-on-exit",
+            "out.json",
         ]);
+        let config = args.to_config();
+        assert_eq!(config.admin.token, AdminToken::new("t0ken"));
+        assert_eq!(
+            config.admin.import.as_deref(),
+            Some(std::path::Path::new("in.json"))
+        );
+        assert_eq!(
+            config.admin.export_on_exit.as_deref(),
+            Some(std::path::Path::new("out.json"))
+        );
+        assert!(!format!("{args:?}{config:?}").contains("t0ken"));
         assert_eq!(
             (
                 args.max_connections,

@@ -135,6 +135,11 @@ impl EventLog {
         self.bytes
     }
 
+    /// The newest `n` events, newest first (the inspector's feed).
+    pub(crate) fn recent(&self, n: usize) -> impl Iterator<Item = &Event> {
+        self.events.iter().rev().take(n)
+    }
+
     /// Events with a timetoken greater than `tt`, oldest first.
     pub(crate) fn after(&self, tt: u64) -> impl Iterator<Item = &Event> {
         let start = self.events.partition_point(|e| e.tt <= tt);

@@ -58,6 +58,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod admin;
 mod auth;
 mod body;
 mod cache;
@@ -66,10 +67,14 @@ pub mod cli;
 mod config;
 mod events;
 mod fault;
+mod inspector;
+mod metrics;
 mod model;
 mod occupants;
 mod rate_limit;
 mod server;
+mod snapshot;
+mod stats;
 mod wire;
 
 #[cfg(test)]
@@ -78,6 +83,7 @@ mod model_tests;
 #[cfg(test)]
 mod event_tests;
 
+pub use admin::{AdminToken, EmptyAdminToken};
 pub use config::{
     Grant, Keyset, KeysetParseError, ModelConfig, Permissions, REALISTIC_HERE_NOW_CACHE,
 };
@@ -87,3 +93,8 @@ pub use model::{Dispatch, Model, ModelStats, Wait};
 pub use server::{
     BlockingEmulatorHandle, ConnectionStats, Emulator, EmulatorConfig, EmulatorHandle,
 };
+pub use snapshot::{
+    ChannelSnapshot, GroupSnapshot, KeysetSnapshot, OccupantSnapshot, Snapshot, SnapshotError,
+    SnapshotFileError, SNAPSHOT_VERSION,
+};
+pub use stats::{EmulatorStats, RequestCount};

@@ -23,6 +23,11 @@ async fn main() -> std::process::ExitCode {
     };
     let handle = match Emulator::start(args.to_config()).await {
         Ok(h) => h,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            // `--import`: the error names the file and what is wrong in it.
+            eprintln!("presence-emulator: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
         Err(e) => {
             eprintln!("presence-emulator: cannot listen on {}: {e}", args.listen);
             return std::process::ExitCode::FAILURE;
@@ -33,7 +38,11 @@ async fn main() -> std::process::ExitCode {
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("presence-emulator: cannot wait for Ctrl-C: {e}");
     }
-    handle.shutdown().await;
+    // Shuts down, then writes the `--export-on-exit` file.
+    if let Err(e) = handle.exit().await {
+        eprintln!("presence-emulator: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
     std::process::ExitCode::SUCCESS
 }
 

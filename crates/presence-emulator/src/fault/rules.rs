@@ -54,6 +54,11 @@ impl RequestFacts {
         facts.channels = channels.and_then(|c| path_list(c).ok()).unwrap_or_default();
         Some(facts)
     }
+
+    /// The operation (`None` for a path no route serves); the request counters use it.
+    pub(crate) fn operation(&self) -> Option<Operation> {
+        self.operation
+    }
 }
 
 /// What the matching rules decided for one request.

@@ -20,14 +20,14 @@
 #![allow(clippy::result_large_err)]
 
 mod dispatch;
-mod groups;
-mod heartbeat;
+pub(crate) mod groups;
+pub(crate) mod heartbeat;
 mod here_now;
-mod keyset;
+pub(crate) mod keyset;
 mod params;
 mod registry;
-mod schedule;
-mod state;
+pub(crate) mod schedule;
+pub(crate) mod state;
 mod subscribe;
 mod where_now;
 
@@ -112,7 +112,7 @@ pub struct Model {
     /// Each keyset behind its own lock: the server runs requests to different keysets
     /// (and `/time/0`, which needs none) in parallel, and nothing one keyset does can
     /// stall another.
-    keysets: HashMap<String, Mutex<KeysetState>>,
+    pub(crate) keysets: HashMap<String, Mutex<KeysetState>>,
     /// Latest `now` seen, nanoseconds since the epoch.
     now: AtomicU64,
     /// Next [`Wait`] id.
@@ -194,7 +194,7 @@ impl Model {
         }
     }
 
-    fn observe(&self, now: Duration) -> u64 {
+    pub(crate) fn observe(&self, now: Duration) -> u64 {
         let n = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
         self.now.fetch_max(n, Ordering::SeqCst).max(n)
     }

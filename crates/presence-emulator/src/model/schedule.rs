@@ -83,6 +83,18 @@ impl KeysetState {
         }
     }
 
+    /// Puts `channel` in interval mode (its first `interval` event one interval from
+    /// `now`), unless it is already.
+    pub(crate) fn enter_interval_mode(&mut self, now: u64, channel: &Name) {
+        if self.intervals.contains_key(channel) {
+            return;
+        }
+        let due = now.saturating_add(self.tuning.interval);
+        self.intervals
+            .insert(channel.clone(), IntervalAcc::default());
+        self.interval_timers.insert((due, channel.clone()));
+    }
+
     /// The next timetoken: `now` in 100 ns units, bumped to stay strictly increasing.
     pub(crate) fn next_tt(&mut self, now: u64) -> u64 {
         self.last_tt = (now / 100).max(self.last_tt + 1);
@@ -120,11 +132,10 @@ impl KeysetState {
                 return;
             }
             if occupancy > self.tuning.announce_max {
-                let due = now.saturating_add(self.tuning.interval);
-                let mut acc = IntervalAcc::default();
-                acc.record(action, uuid.clone(), limit);
-                self.intervals.insert(channel.clone(), acc);
-                self.interval_timers.insert((due, channel.clone()));
+                self.enter_interval_mode(now, channel);
+                if let Some(acc) = self.intervals.get_mut(channel) {
+                    acc.record(action, uuid.clone(), limit);
+                }
                 return;
             }
         }

@@ -9,6 +9,7 @@ use super::Shared;
 use crate::fault::serve::{serve, ReplyBody};
 use crate::model::{Dispatch, Wait};
 use http::{header, HeaderValue};
+use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -89,8 +90,17 @@ async fn serve_connection(
             let slot = slot.clone();
             let stop = stop.clone();
             async move {
+                let path = req.uri().path();
+                if crate::admin::is_admin_path(path) {
+                    return Ok(admin_request(&shared, &slot, req, stop).await);
+                }
+                let operation = crate::stats::operation_of(path);
                 let faults = &shared.faults;
-                serve(faults, req, |req| handle_request(&shared, &slot, req, stop)).await
+                let out = serve(faults, req, |req| handle_request(&shared, &slot, req, stop)).await;
+                let status = out.as_ref().map_or(0, |r| r.status().as_u16());
+                shared.requests.record(operation, status);
+                shared.admin.activity.notify_waiters();
+                out.map(|r| r.map(Either::Left))
             }
         })
     };
@@ -138,6 +148,27 @@ impl Drop for InRequest<'_> {
         }
         self.shared.slots.end(self.slot);
     }
+}
+
+/// A response body: the emulator's (whole or cut by a fault rule), or the inspector's
+/// event stream.
+pub(crate) type ResponseBody = Either<ReplyBody, crate::admin::EventStream>;
+
+/// An admin API or inspector request (never faulted, not counted as presence).
+async fn admin_request(
+    shared: &Arc<Shared>,
+    slot: &Arc<Slot>,
+    req: http::Request<Incoming>,
+    shutdown: watch::Receiver<bool>,
+) -> http::Response<ResponseBody> {
+    shared.slots.begin(slot);
+    let _guard = InRequest {
+        shared,
+        slot,
+        wait: None,
+    };
+    shared.requests.record_admin();
+    crate::admin::serve(shared, req, shutdown).await
 }
 
 async fn handle_request(

@@ -5,11 +5,15 @@
 use super::connection::{accept_loop, timer_loop};
 use super::slots::{ConnectionStats, Slots};
 use super::{Clock, EmulatorConfig, Shared};
+use crate::admin::AdminState;
 use crate::fault::{rules::Faults, FaultRule};
 use crate::model::Model;
+use crate::snapshot::{Snapshot, SnapshotError, SnapshotFileError};
+use crate::stats::{EmulatorStats, RequestCounters};
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -35,11 +39,20 @@ pub struct EmulatorHandle {
 struct Control {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    export_on_exit: Option<PathBuf>,
 }
 
 impl Control {
     fn origin(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Writes the state to the `export_on_exit` file, if one is configured.
+    fn export_on_exit(&self) -> Result<(), SnapshotFileError> {
+        match &self.export_on_exit {
+            Some(path) => self.shared.snapshot().write_file(path),
+            None => Ok(()),
+        }
     }
 
     fn with_model<R>(&self, f: impl FnOnce(&mut Model) -> R) -> R {
@@ -72,16 +85,33 @@ impl Emulator {
         let addr = listener.local_addr()?;
         let mut model = Model::new(config.model.clone());
         model.set_blocking(block_in_place);
+        let clock = Clock {
+            paused_at: config.paused_at,
+            offset_nanos: AtomicU64::new(0),
+        };
+        if let Some(path) = &config.admin.import {
+            let restored = Snapshot::read_file(path).and_then(|snap| {
+                model
+                    .restore(clock.now(), &snap)
+                    .map_err(|source| SnapshotFileError::Invalid {
+                        path: path.clone(),
+                        source,
+                    })
+            });
+            restored.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        }
         let shared = Arc::new(Shared {
             model: RwLock::new(model),
-            clock: Clock {
-                paused_at: config.paused_at,
-                offset_nanos: AtomicU64::new(0),
-            },
+            clock,
             timer_wake: Notify::new(),
             clock_moved: Notify::new(),
             wakers: Mutex::new(HashMap::new()),
             slots: Slots::new(config.max_connections, config.max_long_polls),
+            requests: RequestCounters::default(),
+            admin: AdminState {
+                token: config.admin.token.clone(),
+                ..AdminState::default()
+            },
             faults: Faults::new(config.faults.clone()),
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -93,7 +123,11 @@ impl Emulator {
         ));
         let timer_task = tokio::spawn(timer_loop(shared.clone(), shutdown_rx));
         Ok(EmulatorHandle {
-            control: Control { shared, addr },
+            control: Control {
+                shared,
+                addr,
+                export_on_exit: config.admin.export_on_exit.clone(),
+            },
             shutdown_tx,
             accept_task: Some(accept_task),
             timer_task: Some(timer_task),
@@ -183,6 +217,37 @@ impl EmulatorHandle {
         self.control.shared.slots.stats()
     }
 
+    /// Requests by operation and status, model size, events and connections (what
+    /// `GET /_emulator/v1/stats` reports).
+    pub fn stats(&self) -> EmulatorStats {
+        self.control.shared.stats()
+    }
+
+    /// The state now (`GET /_emulator/v1/state`), read without changing anything.
+    pub fn snapshot(&self) -> Snapshot {
+        self.control.shared.snapshot()
+    }
+
+    /// Restores `snapshot` at the emulator's clock (`PUT /_emulator/v1/state`; see
+    /// [`Model::restore`]). On an error nothing changes.
+    pub fn restore(&self, snapshot: &Snapshot) -> Result<(), SnapshotError> {
+        self.control.shared.restore(snapshot)
+    }
+
+    /// Empties every keyset (`POST /_emulator/v1/reset`; see [`Model::reset`]).
+    pub fn reset(&self) {
+        self.control.shared.reset();
+    }
+
+    /// [`shutdown`](EmulatorHandle::shutdown), then writes the state to the
+    /// [`export_on_exit`](EmulatorConfig::export_on_exit) file when one is configured
+    /// (the binaries call it on Ctrl-C).
+    pub async fn exit(self) -> Result<(), SnapshotFileError> {
+        let control = self.control.clone();
+        self.shutdown().await;
+        control.export_on_exit()
+    }
+
     /// Replaces every fault rule (each probability's generator starts again from its
     /// seed). Requests already past the rules are not affected.
     pub fn set_faults(&self, rules: Vec<FaultRule>) {
@@ -261,6 +326,32 @@ impl BlockingEmulatorHandle {
     /// See [`EmulatorHandle::connections`].
     pub fn connections(&self) -> ConnectionStats {
         self.control.shared.slots.stats()
+    }
+
+    /// See [`EmulatorHandle::stats`].
+    pub fn stats(&self) -> EmulatorStats {
+        self.control.shared.stats()
+    }
+
+    /// See [`EmulatorHandle::snapshot`].
+    pub fn snapshot(&self) -> Snapshot {
+        self.control.shared.snapshot()
+    }
+
+    /// See [`EmulatorHandle::restore`].
+    pub fn restore(&self, snapshot: &Snapshot) -> Result<(), SnapshotError> {
+        self.control.shared.restore(snapshot)
+    }
+
+    /// See [`EmulatorHandle::reset`].
+    pub fn reset(&self) {
+        self.control.shared.reset();
+    }
+
+    /// See [`EmulatorHandle::exit`].
+    pub fn exit(mut self) -> Result<(), SnapshotFileError> {
+        self.stop();
+        self.control.export_on_exit()
     }
 
     /// See [`EmulatorHandle::set_faults`].

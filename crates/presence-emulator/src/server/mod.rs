@@ -11,14 +11,18 @@ mod handle;
 mod refusal;
 mod slots;
 
+pub(crate) use connection::ResponseBody;
 pub use handle::{BlockingEmulatorHandle, Emulator, EmulatorHandle};
 pub use slots::ConnectionStats;
 
+use crate::admin::{AdminState, AdminToken};
 use crate::config::{Keyset, ModelConfig};
 use crate::fault::{rules::Faults, FaultRule};
 use crate::model::Model;
+use crate::stats::RequestCounters;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -47,6 +51,7 @@ pub struct EmulatorConfig {
     header_read_timeout: Duration,
     paused_at: Option<Duration>,
     faults: Vec<FaultRule>,
+    pub(crate) admin: AdminConfig,
 }
 
 /// Default of [`EmulatorConfig::max_connections`].
@@ -66,6 +71,7 @@ impl Default for EmulatorConfig {
             header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS),
             paused_at: None,
             faults: Vec::new(),
+            admin: AdminConfig::default(),
         }
     }
 }
@@ -229,17 +235,48 @@ impl EmulatorConfig {
     pub fn fault_rules(&self) -> &[FaultRule] {
         &self.faults
     }
+
+    /// Guards the admin API (`/_emulator/v1/…`): its requests must carry
+    /// `Authorization: Bearer TOKEN`, or get 401. Presence requests never need it.
+    /// Default: no token (the admin API is open, as the emulator listens on loopback).
+    pub fn admin_token(mut self, token: AdminToken) -> Self {
+        self.admin.token = Some(token);
+        self
+    }
+
+    /// Restores the state in `path` (a [`Snapshot`](crate::Snapshot) as JSON, what
+    /// `GET /_emulator/v1/state` and [`export_on_exit`](EmulatorConfig::export_on_exit)
+    /// write) when the emulator starts; [`Emulator::start`] fails when it cannot.
+    pub fn import(mut self, path: impl Into<PathBuf>) -> Self {
+        self.admin.import = Some(path.into());
+        self
+    }
+
+    /// Writes the state to `path` when the emulator exits through
+    /// [`EmulatorHandle::exit`] (the binaries do on Ctrl-C).
+    pub fn export_on_exit(mut self, path: impl Into<PathBuf>) -> Self {
+        self.admin.export_on_exit = Some(path.into());
+        self
+    }
+}
+
+/// The admin settings of an [`EmulatorConfig`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AdminConfig {
+    pub(crate) token: Option<AdminToken>,
+    pub(crate) import: Option<PathBuf>,
+    pub(crate) export_on_exit: Option<PathBuf>,
 }
 
 /// The emulator's time source: real (or paused) time plus the accumulated `advance`s.
 #[derive(Debug)]
-struct Clock {
-    paused_at: Option<Duration>,
-    offset_nanos: AtomicU64,
+pub(crate) struct Clock {
+    pub(crate) paused_at: Option<Duration>,
+    pub(crate) offset_nanos: AtomicU64,
 }
 
 impl Clock {
-    fn now(&self) -> Duration {
+    pub(crate) fn now(&self) -> Duration {
         let base = self.paused_at.unwrap_or_else(|| {
             SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -248,7 +285,7 @@ impl Clock {
         base + Duration::from_nanos(self.offset_nanos.load(Ordering::SeqCst))
     }
 
-    fn advance(&self, by: Duration) {
+    pub(crate) fn advance(&self, by: Duration) {
         let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
         // `fetch_update` with saturating add never fails with `Some`.
         let _ = self
@@ -261,11 +298,11 @@ impl Clock {
 
 /// State shared by the listener, the connections and the handles.
 #[derive(Debug)]
-struct Shared {
+pub(crate) struct Shared {
     /// Requests take it shared (the model locks per keyset inside);
     /// [`EmulatorHandle::with_model`] takes it exclusively.
     model: RwLock<Model>,
-    clock: Clock,
+    pub(crate) clock: Clock,
     /// Wakes the expiry timer task (after `advance`).
     timer_wake: Notify,
     /// Wakes every parked long-poll to re-check its deadline (the clock moved).
@@ -273,14 +310,18 @@ struct Shared {
     /// The wake-up of each parked long-poll, by [`Wait::id`](crate::Wait::id).
     wakers: Mutex<HashMap<u64, Arc<Notify>>>,
     /// Connection accounting: `max_connections`, `max_long_polls`, eviction.
-    slots: slots::Slots,
+    pub(crate) slots: slots::Slots,
     /// The active fault rules.
-    faults: Faults,
+    pub(crate) faults: Faults,
+    /// Presence requests by operation and status.
+    pub(crate) requests: RequestCounters,
+    /// The admin API's token and the inspector's wake-up.
+    pub(crate) admin: AdminState,
 }
 
 impl Shared {
     /// Runs `f` on the model (shared) and wakes the long-polls that got events.
-    fn run<R>(&self, f: impl FnOnce(&Model) -> R) -> R {
+    pub(crate) fn run<R>(&self, f: impl FnOnce(&Model) -> R) -> R {
         let model = self.read();
         let out = f(&model);
         let ready = model.take_ready();
@@ -302,17 +343,17 @@ impl Shared {
         }
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, Model> {
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Model> {
         // A panic while holding the lock cannot leave the model half-updated in a way
         // that matters more than stopping the emulator would; keep serving.
         self.model.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, Model> {
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Model> {
         self.model.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn advance(&self, by: Duration) {
+    pub(crate) fn advance(&self, by: Duration) {
         self.clock.advance(by);
         let now = self.clock.now();
         self.run(|m| m.handle_timeout_shared(now));
