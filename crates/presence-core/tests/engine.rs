@@ -1086,3 +1086,75 @@ fn a_cancelled_poll_is_sent_again_and_undrained_events_do_not_count_as_news() {
         "the earlier events are still there"
     );
 }
+
+/// The effects of every transition logged since the last call.
+fn effects(e: &mut HeartbeatEngine) -> Vec<Vec<presence_core::HeartbeatEffect>> {
+    std::iter::from_fn(|| e.poll_transition())
+        .map(|t| t.effects)
+        .collect()
+}
+
+/// A wait is cancelled (`CancelWait` in the log) exactly when it had not run out: a
+/// pause or a join while it runs cancels it; a pause or a join from a driver that did
+/// not call `handle_timeout` at the deadline (the wait ran out: at it or after it)
+/// cancels nothing. The pause also forgets the deadline.
+#[test]
+fn only_a_wait_still_running_is_cancelled() {
+    use presence_core::HeartbeatEffect as Fx;
+    let t0 = epoch();
+    let interval = Duration::from_secs(10);
+    // Answered at once: the next heartbeat waits one interval, until `due`.
+    let start = || {
+        let mut config = HeartbeatConfig::new(60);
+        config.interval = Some(interval);
+        let mut e = HeartbeatEngine::new(config);
+        e.record_transitions(64);
+        e.join(t0, ["a"], Vec::<String>::new());
+        let tx = e.poll_request(t0).unwrap();
+        e.handle_response(t0, tx.id, &resp(200, OK));
+        assert_eq!(e.poll_timeout(), Some(t0 + interval));
+        let _ = effects(&mut e);
+        e
+    };
+    let due = t0 + interval;
+
+    // Paused while waiting: cancelled, and no deadline is left.
+    let mut e = start();
+    e.pause(t0 + FLOOR);
+    assert_eq!(effects(&mut e), vec![vec![Fx::CancelWait]]);
+    assert_eq!(e.poll_timeout(), None);
+    e.reconnect(t0 + FLOOR * 2);
+    let log = effects(&mut e);
+    assert!(
+        !log.iter().flatten().any(|f| *f == Fx::CancelWait),
+        "nothing left to cancel after the pause: {log:?}"
+    );
+    assert!(e.poll_request(t0 + FLOOR * 2).is_some(), "resumed at once");
+
+    // Paused at the deadline or after it, the timer not handled: nothing to cancel.
+    for late in [Duration::ZERO, FLOOR] {
+        let mut e = start();
+        e.pause(due + late);
+        assert_eq!(
+            effects(&mut e),
+            vec![Vec::<Fx>::new()],
+            "paused {late:?} late"
+        );
+        assert_eq!(e.state(), S::Stopped);
+    }
+
+    // A join while waiting: the wait is cancelled and the heartbeat goes at once.
+    let mut e = start();
+    e.join(t0 + FLOOR * 2, ["b"], Vec::<String>::new());
+    let log = effects(&mut e);
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].first(), Some(&Fx::CancelWait), "{log:?}");
+    // A join after the wait ran out (the driver late): nothing to cancel.
+    let mut e = start();
+    e.join(due + FLOOR, ["b"], Vec::<String>::new());
+    let log = effects(&mut e);
+    assert!(
+        !log.iter().flatten().any(|f| *f == Fx::CancelWait),
+        "{log:?}"
+    );
+}

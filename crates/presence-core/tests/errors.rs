@@ -602,3 +602,29 @@ fn a_service_error_never_reports_a_success_status() {
         }
     }
 }
+
+/// A kept body reads as text with invalid UTF-8 replaced; its `Debug` shows at most 256
+/// bytes of it and says how many more there were; error kinds print their stable names.
+#[test]
+fn raw_bodies_and_error_kinds_print_as_documented() {
+    let body = RawBody(b"a\xffb".to_vec());
+    assert_eq!(body.to_text(), "a\u{fffd}b");
+    assert_eq!(body.as_bytes(), b"a\xffb");
+    assert_eq!(format!("{body:?}"), "\"a\u{fffd}b\"");
+    let exactly = RawBody(vec![b'x'; 256]);
+    assert_eq!(format!("{exactly:?}"), format!("\"{}\"", "x".repeat(256)));
+    let over = RawBody(vec![b'y'; 300]);
+    assert_eq!(
+        format!("{over:?}"),
+        format!("\"{}\"…(+44 bytes)", "y".repeat(256))
+    );
+    for (kind, name) in [
+        (ErrorKind::InvalidInput, "invalid_input"),
+        (ErrorKind::Service, "service"),
+        (ErrorKind::UnexpectedStatus, "unexpected_status"),
+        (ErrorKind::MalformedResponse, "malformed_response"),
+        (ErrorKind::Transport, "transport"),
+    ] {
+        assert_eq!((kind.to_string(), kind.as_str()), (name.to_owned(), name));
+    }
+}

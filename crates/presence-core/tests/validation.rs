@@ -407,3 +407,44 @@ fn extra_query_parameters_must_not_shadow_built_in_ones() {
         "query",
     );
 }
+
+/// A state that is not a JSON object is refused, and the reason names what it was
+/// (set state, heartbeat for all channels and per channel).
+#[test]
+fn a_state_that_is_not_an_object_is_named_by_its_kind() {
+    let c = config();
+    for (state, kind) in [
+        (json!(null), "null"),
+        (json!(true), "a boolean"),
+        (json!(5), "a number"),
+        (json!("x"), "a string"),
+        (json!([1]), "an array"),
+    ] {
+        let expected = format!("must be a JSON object, got {kind}");
+        let errors = [
+            SetState::new()
+                .channels(["a"])
+                .state(state.clone())
+                .to_request(&c, &meta())
+                .unwrap_err(),
+            Heartbeat::new()
+                .channels(["a"])
+                .state(state.clone())
+                .to_request(&c, &meta())
+                .unwrap_err(),
+            Heartbeat::new()
+                .channels(["a"])
+                .channel_state("a", state.clone())
+                .to_request(&c, &meta())
+                .unwrap_err(),
+        ];
+        for err in errors {
+            match &err {
+                Error::InvalidInput { field, reason } => {
+                    assert_eq!((*field, reason.as_str()), ("state", expected.as_str()));
+                }
+                other => panic!("{state}: {other:?}"),
+            }
+        }
+    }
+}
