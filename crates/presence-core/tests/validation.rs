@@ -448,3 +448,26 @@ fn a_state_that_is_not_an_object_is_named_by_its_kind() {
         }
     }
 }
+
+/// Long name lists are deduplicated like short ones (and sorted, as every list is) on
+/// both sides of the 16-name boundary where the check changes method.
+#[test]
+fn long_name_lists_are_deduplicated_in_order() {
+    let c = config();
+    for n in [15usize, 16, 17, 40] {
+        let names: Vec<String> = (0..n).map(|i| format!("ch{i}")).collect();
+        let mut with_dups = names.clone();
+        with_dups.extend(names.iter().rev().take(5).cloned());
+        with_dups.insert(3, names[0].clone());
+        let uri = Heartbeat::new()
+            .channels(with_dups)
+            .to_request(&c, &meta())
+            .unwrap()
+            .uri()
+            .to_string();
+        let mut sorted = names.clone();
+        sorted.sort();
+        let expected = format!("/channel/{}/heartbeat", sorted.join(","));
+        assert!(uri.contains(&expected), "{n} names: {uri}");
+    }
+}
