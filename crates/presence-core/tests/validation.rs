@@ -471,3 +471,24 @@ fn long_name_lists_are_deduplicated_in_order() {
         assert!(uri.contains(&expected), "{n} names: {uri}");
     }
 }
+
+/// Distinct names that look alike to the duplicate check's fingerprint (same length,
+/// same first and last eight bytes) are both kept; only equal names are merged.
+#[test]
+fn names_alike_but_not_equal_are_all_kept() {
+    let c = config();
+    let uri = Heartbeat::new()
+        .channels([
+            "abcdefgh-1-ijklmnop",
+            "abcdefgh-2-ijklmnop",
+            "abcdefgh-1-ijklmnop",
+        ])
+        .to_request(&c, &meta())
+        .unwrap()
+        .uri()
+        .to_string();
+    assert!(
+        uri.contains("/channel/abcdefgh-1-ijklmnop,abcdefgh-2-ijklmnop/heartbeat"),
+        "{uri}"
+    );
+}
