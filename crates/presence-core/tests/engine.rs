@@ -1158,3 +1158,22 @@ fn only_a_wait_still_running_is_cancelled() {
         "{log:?}"
     );
 }
+
+/// A heartbeat abandoned on the wire (paused while it was out) holds the next one back
+/// after a reconnect, past the floor, until it is reported: never two heartbeats out.
+#[test]
+fn an_abandoned_heartbeat_on_the_wire_holds_the_next_one_back() {
+    let t0 = epoch();
+    let mut e = HeartbeatEngine::new(HeartbeatConfig::new(60));
+    e.join(t0, ["a"], Vec::<String>::new());
+    let first = e.poll_request(t0).unwrap();
+    e.pause(t0 + FLOOR / 2);
+    let later = t0 + FLOOR * 3;
+    e.reconnect(later);
+    e.handle_timeout(later);
+    assert!(e.poll_request(later).is_none(), "the first is still out");
+    assert!(e.has_requests_in_flight());
+    e.handle_response(later, first.id, &resp(200, OK));
+    let second = e.poll_request(later).expect("sent once the first is reported");
+    assert_ne!(second.id, first.id);
+}
