@@ -1174,6 +1174,79 @@ fn an_abandoned_heartbeat_on_the_wire_holds_the_next_one_back() {
     assert!(e.poll_request(later).is_none(), "the first is still out");
     assert!(e.has_requests_in_flight());
     e.handle_response(later, first.id, &resp(200, OK));
-    let second = e.poll_request(later).expect("sent once the first is reported");
+    let second = e
+        .poll_request(later)
+        .expect("sent once the first is reported");
     assert_ne!(second.id, first.id);
+}
+
+/// Each answer is read as what it answers: an unreadable 200 to a heartbeat is a
+/// malformed heartbeat body, one to a leave a malformed leave body.
+#[test]
+fn answers_are_read_as_the_request_they_answer() {
+    use presence_core::{Error, Failure};
+    let expected_of = |event: Option<HeartbeatEvent>| match event {
+        Some(HeartbeatEvent::Failed {
+            failure: Failure::Response(Error::MalformedResponse { expected, .. }),
+            ..
+        })
+        | Some(HeartbeatEvent::LeaveFailed(Failure::Response(Error::MalformedResponse {
+            expected,
+            ..
+        }))) => expected,
+        other => panic!("{other:?}"),
+    };
+    let t0 = epoch();
+    let mut e = HeartbeatEngine::new(HeartbeatConfig::new(60));
+    e.join(t0, ["a", "b"], Vec::<String>::new());
+    let hb = e.poll_request(t0).unwrap();
+    e.handle_response(t0, hb.id, &resp(200, "{"));
+    let event = std::iter::from_fn(|| e.poll_event())
+        .find(|ev| matches!(ev, HeartbeatEvent::Failed { .. }));
+    assert_eq!(expected_of(event), "heartbeat body");
+    // Not retried (the same answer would come again): started again by hand.
+    let retry = t0 + FLOOR;
+    e.reconnect(retry);
+    let hb = e.poll_request(retry).unwrap();
+    e.handle_response(retry, hb.id, &resp(200, OK));
+    assert!(std::iter::from_fn(|| e.poll_event()).any(|ev| ev == HeartbeatEvent::Succeeded));
+    e.left(retry, ["a"], Vec::<String>::new());
+    let leave = e.poll_request(retry).unwrap();
+    assert!(matches!(leave.op, HeartbeatRequest::Leave(_)));
+    e.handle_response(retry, leave.id, &resp(200, "{"));
+    let event = std::iter::from_fn(|| e.poll_event())
+        .find(|ev| matches!(ev, HeartbeatEvent::LeaveFailed(_)));
+    assert_eq!(expected_of(event), "leave body");
+}
+
+/// The watch gives up only after **more** than `max_retries` failures: three failures
+/// spanning twelve minutes (well past `give_up_after`) are still retried, the fourth
+/// ends it.
+#[test]
+fn the_watch_gives_up_only_after_more_than_max_retries_failures() {
+    let t0 = epoch();
+    let config = WatchConfig::default();
+    assert_eq!(
+        (config.max_retries, config.give_up_after),
+        (3, Duration::from_secs(300))
+    );
+    let mut w = WatchEngine::new(config);
+    w.add(t0, ["a"], Vec::<String>::new());
+    let mut now = t0;
+    for failure in 1..=4u32 {
+        let tx = w.poll_request(now).expect("a request");
+        // Each answer comes six minutes after its request went out.
+        now += Duration::from_secs(360);
+        w.handle_response(now, tx.id, &err(503));
+        let events: Vec<_> = std::iter::from_fn(|| w.poll_event()).collect();
+        let gave_up = events
+            .iter()
+            .any(|e| matches!(e, WatchEvent::GaveUp { .. }));
+        assert_eq!(gave_up, failure == 4, "failure {failure}: {events:?}");
+        if failure < 4 {
+            now = w.poll_timeout().expect("a retry");
+            w.handle_timeout(now);
+        }
+    }
+    assert_eq!(w.state(), WatchState::Stopped);
 }
