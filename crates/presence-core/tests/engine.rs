@@ -1250,3 +1250,21 @@ fn the_watch_gives_up_only_after_more_than_max_retries_failures() {
     }
     assert_eq!(w.state(), WatchState::Stopped);
 }
+
+/// An answer to an id the engine does not await (never issued) changes nothing: the
+/// heartbeat on the wire is still awaited, and its own answer is what counts.
+#[test]
+fn an_answer_to_an_unknown_id_leaves_the_heartbeat_awaited() {
+    let t0 = epoch();
+    let mut e = HeartbeatEngine::new(HeartbeatConfig::new(60));
+    e.join(t0, ["a"], Vec::<String>::new());
+    let hb = e.poll_request(t0).unwrap();
+    let _ = std::iter::from_fn(|| e.poll_event()).count();
+    e.handle_response(t0, hb.id + 1000, &resp(200, OK));
+    assert_eq!(e.poll_event(), None, "no success for an unknown id");
+    assert!(e.has_requests_in_flight());
+    assert_eq!(e.poll_timeout(), None, "still waiting for the answer");
+    e.handle_response(t0, hb.id, &resp(200, OK));
+    assert!(std::iter::from_fn(|| e.poll_event()).any(|ev| ev == HeartbeatEvent::Succeeded));
+    assert_eq!(e.poll_timeout(), Some(t0 + Duration::from_secs(29)));
+}

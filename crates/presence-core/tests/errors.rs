@@ -628,3 +628,19 @@ fn raw_bodies_and_error_kinds_print_as_documented() {
         assert_eq!((kind.to_string(), kind.as_str()), (name.to_owned(), name));
     }
 }
+
+/// A 200 whose `error` field is a negative number is a service error (any non-zero
+/// number is truthy), and `"error": 0` with a success status is not.
+#[test]
+fn a_negative_error_flag_is_truthy() {
+    let truthy = br#"{"status": 200, "error": -1, "message": "Nope", "service": "Presence"}"#;
+    for (op, result) in common::parse_with_each_op(200, truthy) {
+        match result {
+            Err(Error::Service(e)) => assert_eq!(e.message, "Nope", "{op}"),
+            other => panic!("{op}: {other:?}"),
+        }
+    }
+    let falsy = br#"{"status": 200, "error": 0, "message": "OK", "service": "Presence"}"#;
+    let heartbeat = Heartbeat::new().parse_response(&response(200, falsy));
+    assert!(heartbeat.is_ok(), "{heartbeat:?}");
+}

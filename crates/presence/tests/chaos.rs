@@ -292,7 +292,7 @@ async fn heartbeat_watch_and_roster_lose_nothing_through_faults_and_restarts() {
     .await;
     let subscribes = by_status(&emu, Operation::Subscribe);
     assert!(
-        subscribes.get(&503).is_some() && subscribes.get(&0).is_some(),
+        subscribes.contains_key(&503) && subscribes.contains_key(&0),
         "the watch and the roster met the subscribe faults: {subscribes:?}"
     );
     assert!(seen.failures() > 0, "the watch saw failures and retried");
