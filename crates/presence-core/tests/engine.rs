@@ -1268,3 +1268,41 @@ fn an_answer_to_an_unknown_id_leaves_the_heartbeat_awaited() {
     assert!(std::iter::from_fn(|| e.poll_event()).any(|ev| ev == HeartbeatEvent::Succeeded));
     assert_eq!(e.poll_timeout(), Some(t0 + Duration::from_secs(29)));
 }
+
+/// Retry `n` (from 1) waits between half and all of `retry_base * 2^(n-1)`: the first
+/// retry of a 4 s base in 2..=4 s, the second in 4..=8 s, the third in 8..=16 s.
+#[test]
+fn the_first_retries_follow_the_backoff_from_its_base() {
+    use presence_core::{TransportFailure, TransportFailureKind};
+    let t0 = epoch();
+    let mut config = HeartbeatConfig::new(300);
+    config.retry_base = Duration::from_secs(4);
+    let mut e = HeartbeatEngine::new(config);
+    e.join(t0, ["a"], Vec::<String>::new());
+    let mut now = t0;
+    for (n, full) in [(1u32, 4u64), (2, 8), (3, 16)] {
+        let tx = e.poll_request(now).expect("a heartbeat");
+        e.handle_failure(
+            now,
+            tx.id,
+            presence_core::Failure::Transport(TransportFailure::new(
+                TransportFailureKind::Connect,
+                "refused",
+            )),
+        );
+        let retry_in = std::iter::from_fn(|| e.poll_event())
+            .find_map(|ev| match ev {
+                HeartbeatEvent::Failed { retry_in, .. } => retry_in,
+                _ => None,
+            })
+            .expect("retried");
+        let full = Duration::from_secs(full);
+        assert!(
+            retry_in >= full / 2 && retry_in <= full,
+            "retry {n}: {retry_in:?} not in [{:?}, {full:?}]",
+            full / 2
+        );
+        now = e.poll_timeout().unwrap();
+        e.handle_timeout(now);
+    }
+}
