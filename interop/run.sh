@@ -6,6 +6,12 @@
 #   bash interop/run.sh --python-only   # (or --rust-only) one side
 #   bash interop/run.sh --origin 127.0.0.1:8090   # use an emulator already running
 #                                                 # (it must serve the two keysets below)
+#   bash interop/run.sh --switches-origin 127.0.0.1:8091   # and one with the switches on
+#
+# Besides the main emulator, run.sh starts a second one with the service's behaviours
+# switched on (--realistic --rate-limit 10, keysets switches-cache and switches-rate) for
+# the Python side's cache and 429 checks; with --origin and no --switches-origin those
+# checks are skipped.
 #
 # Needs: Rust (cargo), Python >= 3.9 with venv + pip, and OpenSSL headers for the Rust
 # SDK's native-tls (installed with apt-get when missing and running as root).
@@ -24,12 +30,15 @@ INTEROP_TARGET_DIR="${INTEROP_TARGET_DIR:-$HERE/target}"
 run_python=1
 run_rust=1
 origin=""
+switches_origin=""
+SWITCHES_FLAGS=(--realistic --rate-limit 10 --keyset switches-cache --keyset switches-rate)
 while [ $# -gt 0 ]; do
     case "$1" in
         --python-only) run_rust=0 ;;
         --rust-only) run_python=0 ;;
         --origin) origin="${2:?--origin needs host:port}"; shift ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        --switches-origin) switches_origin="${2:?--switches-origin needs host:port}"; shift ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "interop: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -40,15 +49,18 @@ say() { printf '[interop t+%ss] %s\n' "$(( $(date +%s) - start ))" "$*"; }
 
 mkdir -p "$INTEROP_TARGET_DIR"
 emu_pid=""
+switches_pid=""
 rust_build_pid=""
 cleanup() {
     if [ -n "$rust_build_pid" ] && kill -0 "$rust_build_pid" 2>/dev/null; then
         kill "$rust_build_pid" 2>/dev/null || true
     fi
-    if [ -n "$emu_pid" ] && kill -0 "$emu_pid" 2>/dev/null; then
-        kill "$emu_pid" 2>/dev/null || true
-        wait "$emu_pid" 2>/dev/null || true
-    fi
+    for pid in "$emu_pid" "$switches_pid"; do
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
 }
 trap cleanup EXIT
 
@@ -74,6 +86,22 @@ if [ "$run_rust" = 1 ]; then
 fi
 
 # ---- emulator ---------------------------------------------------------------------------
+# The origin an emulator started with output to $1 (pid $2) prints first; exits on failure.
+origin_of() {
+    local o=""
+    for _ in $(seq 1 100); do
+        o="$(sed -n 's#^presence-emulator listening on http://##p' "$1" | head -n1)"
+        [ -n "$o" ] && break
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$o" ]; then
+        echo "FAIL  interop: the emulator did not start; its log:" >&2
+        cat "$1" >&2
+        exit 1
+    fi
+    printf '%s' "$o"
+}
 if [ -z "$origin" ]; then
     say "building presence-emulator"
     ( cd "$ROOT" && cargo build --quiet -p presence-emulator --bin presence-emulator )
@@ -83,16 +111,12 @@ if [ -z "$origin" ]; then
     "$emu_bin" --listen 127.0.0.1:0 --keyset "$PLAIN_KEYSET" --keyset "$SIGNED_KEYSET" \
         >"$emu_log" 2>&1 &
     emu_pid=$!
-    for _ in $(seq 1 100); do
-        origin="$(sed -n 's#^presence-emulator listening on http://##p' "$emu_log" | head -n1)"
-        [ -n "$origin" ] && break
-        kill -0 "$emu_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if [ -z "$origin" ]; then
-        echo "FAIL  interop: the emulator did not start; its log:" >&2
-        cat "$emu_log" >&2
-        exit 1
+    origin="$(origin_of "$emu_log" "$emu_pid")"
+    if [ "$run_python" = 1 ] && [ -z "$switches_origin" ]; then
+        switches_log="$INTEROP_TARGET_DIR/emulator-switches.log"
+        "$emu_bin" --listen 127.0.0.1:0 "${SWITCHES_FLAGS[@]}" >"$switches_log" 2>&1 &
+        switches_pid=$!
+        switches_origin="$(origin_of "$switches_log" "$switches_pid")"
     fi
 fi
 
@@ -135,8 +159,13 @@ if [ "$run_python" = 1 ]; then
             -r "$HERE/python/requirements.txt" -c "$HERE/python/constraints.txt"
     fi
     say "python: official pubnub $PY_PUBNUB_VERSION against the emulator"
+    switches_args=()
+    if [ -n "$switches_origin" ]; then
+        say "python: switches on http://$switches_origin (${SWITCHES_FLAGS[*]})"
+        switches_args=(--switches-origin "$switches_origin")
+    fi
     if "$venv/bin/python" "$HERE/python/test_presence.py" --origin "$origin" \
-        --plain-keyset "$PLAIN_KEYSET" --signed-keyset "$SIGNED_KEYSET"; then
+        --plain-keyset "$PLAIN_KEYSET" --signed-keyset "$SIGNED_KEYSET" "${switches_args[@]}"; then
         py_result="PASS"
     else
         py_result="FAIL"

@@ -4,12 +4,18 @@
 Usage:
     python test_presence.py --origin 127.0.0.1:PORT
         [--plain-keyset SUB] [--signed-keyset SUB:PUB:SECRET]
+        [--switches-origin 127.0.0.1:PORT2]
 
 Every presence operation the SDK exposes (heartbeat, here now in all its forms, where
 now, set/get state, leave), the channel-group registry calls, and presence events over
 subscribe, each with its typed result checked, once on a plain keyset and once on a
 signed one (secret key set: every request carries `timestamp` + `signature`). A client
 with a wrong secret key and one with no secret key must get 403 from the signed keyset.
+
+With `--switches-origin`, an emulator started with `--realistic --rate-limit 10` and
+the keysets `switches-cache` and `switches-rate`: the SDK sees the service's here-now
+cache (the old answer within 3 s, the new one after) and a 429 with `Retry-After`
+once a keyset goes past its rate limit (and is served again after waiting that long).
 
 Prints one `PASS`/`FAIL`/`XFAIL` line per check, then `python: N passed, N failed`.
 Exit status 1 if any check failed.
@@ -31,6 +37,7 @@ from pubnub.endpoints.presence.leave import Leave
 from pubnub.exceptions import PubNubException
 from pubnub.pnconfiguration import PNConfiguration
 from pubnub.pubnub import PubNub
+from pubnub.request_handlers.httpx import HttpxRequestHandler
 
 # Checks known to fail, by name, with the reason. Strict: a listed check that passes is
 # reported as a failure so the entry gets removed. Empty: the emulator passes everything.
@@ -93,7 +100,22 @@ class Keys:
         self.secret = secret
 
 
-def client(origin: str, keys: Keys, user_id: str, *, secret: Optional[str] = None, daemon: bool = False) -> PubNub:
+class RecordingHandler(HttpxRequestHandler):
+    """The SDK's own httpx request handler, recording the headers of the last response:
+    the SDK does not expose them (its ResponseInfo has no headers), and the checks of
+    `Retry-After` need them. Requests and their handling are the SDK's, unchanged."""
+
+    last_headers: Dict[str, str] = {}
+
+    def _invoke_request(self, p_options, e_options, base_origin):
+        res = super()._invoke_request(p_options, e_options, base_origin)
+        if res is not None:
+            RecordingHandler.last_headers = {k.lower(): v for k, v in res.headers.items()}
+        return res
+
+
+def client(origin: str, keys: Keys, user_id: str, *, secret: Optional[str] = None, daemon: bool = False,
+           recording: bool = False) -> PubNub:
     config = PNConfiguration()
     config.subscribe_key = keys.sub
     if keys.pub:
@@ -107,6 +129,8 @@ def client(origin: str, keys: Keys, user_id: str, *, secret: Optional[str] = Non
     config.daemon = daemon
     config.non_subscribe_request_timeout = 10
     config.connect_timeout = 5
+    if recording:
+        return PubNub(config, custom_request_handler=RecordingHandler)
     return PubNub(config)
 
 
@@ -482,12 +506,69 @@ def signing_negative(origin: str, keys: Keys, run: str) -> None:
     check("signed: refused heartbeat changed nothing", nothing_changed)
 
 
+def switches(origin: str, run: str) -> None:
+    """The service's behaviours the emulator switches on with `--realistic --rate-limit 10`."""
+    ch = f"py-cache-{run}"
+    cache_keys = Keys("switches", "switches-cache")
+    ann_id, bob_id = f"py-cache-{run}-ann", f"py-cache-{run}-bob"
+    ann = client(origin, cache_keys, ann_id)
+    bob = client(origin, cache_keys, bob_id)
+
+    def cached_here_now():
+        eq(ann.heartbeat().channels([ch]).sync().result, True, "ann's heartbeat")
+        first = bob.here_now(channels=[ch]).sync().result
+        eq(uuids_of(first.channels[0]), [ann_id], "first answer")
+        eq(bob.heartbeat().channels([ch]).sync().result, True, "bob's heartbeat")
+        # Bob is present now, but the service's cache (3 s) still has the first answer,
+        # also for another user asking.
+        again = ann.here_now(channels=[ch]).sync().result
+        eq((again.total_occupancy, uuids_of(again.channels[0])), (1, [ann_id]), "cached answer")
+        # Once the cache time has passed (the emulator's clock is the real one here) the
+        # live answer comes back; ask twice a second, within the rate limit.
+        deadline = time.monotonic() + 10
+        while True:
+            time.sleep(0.5)
+            now = bob.here_now(channels=[ch]).sync().result
+            if now.total_occupancy == 2:
+                eq(uuids_of(now.channels[0]), sorted([ann_id, bob_id]), "fresh answer")
+                return
+            eq(uuids_of(now.channels[0]), [ann_id], "cached answer while it lasts")
+            if time.monotonic() > deadline:
+                raise AssertionError("the cached here now never expired")
+
+    def rate_limited():
+        c = client(origin, Keys("switches", "switches-rate"), f"py-rate-{run}", recording=True)
+        for i in range(200):
+            try:
+                c.here_now(channels=[f"py-rate-{run}"]).sync()
+            except PubNubException as e:
+                eq(int(e.get_status_code()), 429, f"status of request {i + 1}")
+                if i < 10:
+                    raise AssertionError(f"refused after {i} requests, the limit is 10 a second")
+                retry_after = RecordingHandler.last_headers.get("retry-after")
+                eq(retry_after, "1", "Retry-After")
+                if "Too Many Requests" not in str(e):
+                    raise AssertionError(f"429 body not in the SDK's error: {e}")
+                # Waiting as told gets the keyset served again.
+                time.sleep(int(retry_after))
+                eq(c.here_now(channels=[f"py-rate-{run}"]).sync().result.total_occupancy, 0,
+                   "served after Retry-After")
+                return
+        raise AssertionError("200 requests and no 429")
+
+    check("switches: here_now is cached for 3 s (--realistic)", cached_here_now)
+    check("switches: past --rate-limit a 429 with Retry-After, served after waiting", rate_limited)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--origin", default=os.environ.get("EMULATOR_ORIGIN", "127.0.0.1:8090"),
                     help="host:port of the emulator (no scheme)")
     ap.add_argument("--plain-keyset", default="demo-interop")
     ap.add_argument("--signed-keyset", default="sub-signed:pub-signed:sec-signed")
+    ap.add_argument("--switches-origin", default=None,
+                    help="host:port of an emulator with --realistic --rate-limit 10 and the keysets "
+                         "switches-cache and switches-rate (optional)")
     args = ap.parse_args()
     origin = args.origin.removeprefix("http://")
     sub, pub, sec = args.signed_keyset.split(":", 2)
@@ -505,6 +586,9 @@ def main() -> int:
         eq(status_code_of(lambda: c.here_now(channels=["a"]).sync()), 400, "status")
 
     check("plain: unknown subscribe key gets 400", unknown_key)
+
+    if args.switches_origin:
+        switches(args.switches_origin.removeprefix("http://"), run)
 
     print(f"python: {RESULTS['passed']} passed, {RESULTS['failed']} failed"
           + (f", {RESULTS['xfailed']} xfailed" if RESULTS["xfailed"] else ""), flush=True)

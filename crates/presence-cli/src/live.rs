@@ -682,9 +682,14 @@ pub(crate) async fn emulator(
     if keys.is_empty() {
         keys.push("demo".to_owned());
     }
-    let handle = Emulator::start(args.to_config())
-        .await
-        .map_err(|e| CliError::io(format!("cannot listen on {}", args.listen), e))?;
+    let handle = Emulator::start(args.to_config()).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            // `--import`: the error names the file and what is wrong in it.
+            CliError::invalid_input(e.to_string())
+        } else {
+            CliError::io(format!("cannot listen on {}", args.listen), e)
+        }
+    })?;
     let origin = handle.origin();
     printer.line(
         &json!({"event": "listening", "origin": origin, "subscribe_keys": keys}).to_string(),
@@ -700,6 +705,10 @@ pub(crate) async fn emulator(
         );
     }
     interrupt.wait().await;
-    handle.shutdown().await;
+    // Shuts down, then writes the `--export-on-exit` file.
+    handle
+        .exit()
+        .await
+        .map_err(|e| CliError::io("emulator", e))?;
     Ok(())
 }

@@ -19,6 +19,8 @@
 //!              [--max-long-polls N] [--header-read-timeout SECS] [--event-log-events N]
 //!              [--event-log-bytes BYTES] [--max-group-channels N] [--max-channels-per-add N]
 //!              [--here-now-cache SECS] [--rate-limit N] [--realistic] [--fault RULE]…
+//!              [--admin-token TOKEN | PRESENCE_EMULATOR_ADMIN_TOKEN] [--import FILE]
+//!              [--export-on-exit FILE]
 //! global: --origin --subscribe-key --publish-key --secret-key --auth-key --user-id
 //!         --transport hyper|ureq --json   (each but --json also PRESENCE_*)
 //! ```

@@ -322,10 +322,15 @@ impl World {
             .filter(|u| timed_out(u))
             .map(|u| (*u).clone())
             .collect();
-        let states_changed = now.iter().any(|(u, s)| match start.get(u) {
-            Some(before) => before != s,
-            None => s.is_some(),
-        });
+        // Any state set during the window counts, even one that ended where it began
+        // (v1 → v2 → v1): a snapshot read in between holds the middle value.
+        let states_changed = changes
+            .iter()
+            .any(|c| matches!(c, Change::State(..) | Change::Join(_, Some(_))))
+            || now.iter().any(|(u, s)| match start.get(u) {
+                Some(before) => before != s,
+                None => s.is_some(),
+            });
         let list = |v: &[String]| serde_json::to_string(v).unwrap();
         let occupancy = now.len();
         let d = match kind {

@@ -140,23 +140,28 @@ pub struct EmulatorArgs {
     /// Write the state to FILE on Ctrl-C (restore it with --import)
     #[arg(long, value_name = "FILE")]
     pub export_on_exit: Option<PathBuf>,
-    /// A fault rule; repeat for several (the first firing one that is not a latency
-    /// decides, latencies add up). RULE is `key=value` items separated by `,`, exactly
-    /// one action among them:
-    ///
-    ///   filters: op=OP (here_now, where_now, heartbeat, leave, set_state, get_state,
-    ///            subscribe, registry, time), keyset=SUB, channel=NAME,
-    ///            p=PROBABILITY (0..1, default 1), seed=N (default 0; same seed, same
-    ///            requests faulted in every run);
-    ///   actions: status=CODE[,retry-after=SECS][,body=TEXT] (body last: it takes the
-    ///            rest, commas included), false200[=CODE] (HTTP 200, error status in
-    ///            the body), latency=DURATION (250ms, 2s), cut (half the body, then
-    ///            close), close (no response).
-    ///
-    /// E.g. --fault 'op=heartbeat,p=0.3,seed=7,status=503,retry-after=2'
-    #[arg(long = "fault", value_name = "RULE", verbatim_doc_comment)]
+    /// A fault rule, `key=value` items separated by `,` (the syntax in `--help` and
+    /// docs/EMULATOR.md); repeat for several
+    #[arg(long = "fault", value_name = "RULE", long_help = FAULT_HELP)]
     pub faults: Vec<FaultRule>,
 }
+
+/// `--fault`'s long help: the rule syntax.
+const FAULT_HELP: &str = "\
+A fault rule; repeat for several (the first firing one that is not a latency
+decides, latencies add up). RULE is `key=value` items separated by `,`, exactly
+one action among them:
+
+  filters: op=OP (here_now, where_now, heartbeat, leave, set_state, get_state,
+           subscribe, registry, time), keyset=SUB, channel=NAME,
+           p=PROBABILITY (0..1, default 1), seed=N (default 0; same seed, same
+           requests faulted in every run);
+  actions: status=CODE[,retry-after=SECS][,body=TEXT] (body last: it takes the
+           rest, commas included), false200[=CODE] (HTTP 200, error status in
+           the body), latency=DURATION (250ms, 2s), cut (half the body, then
+           close), close (no response).
+
+E.g. --fault 'op=heartbeat,p=0.3,seed=7,status=503,retry-after=2'";
 
 impl EmulatorArgs {
     /// The configuration these flags describe (the real clock, the other settings at

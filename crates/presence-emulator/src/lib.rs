@@ -14,9 +14,24 @@
 //!   that tests can move forward ([`EmulatorHandle::advance`]), a bounded number of
 //!   connections and a header read timeout. [`Emulator::start_blocking`] runs it on
 //!   its own runtime for blocking tests.
+//! - The admin API under `/_emulator/v1/` (the state as a [`Snapshot`], reset, the
+//!   clock, fault rules, [`EmulatorStats`] and Prometheus metrics; optionally behind an
+//!   [`AdminToken`]) and the live inspector page at `/_emulator/`, served by the same
+//!   server; `--import` / `--export-on-exit` ([`EmulatorConfig::import`],
+//!   [`EmulatorHandle::exit`]) keep the state across restarts.
 //! - The `presence-emulator` binary: `presence-emulator --listen 127.0.0.1:8090
 //!   --keyset SUB[:PUB[:SECRET]]`. Its flags are `cli::EmulatorArgs`, which
 //!   other binaries (`presence emulator`) flatten into their own command line.
+//!
+//! # Behaving like the service, failing on purpose
+//! - Switches, off by default: the here-now cache
+//!   ([`EmulatorConfig::here_now_cache`], `--here-now-cache SECS`), a per-keyset rate
+//!   limit answered with 429 and `Retry-After` ([`EmulatorConfig::rate_limit`],
+//!   `--rate-limit N`), and every documented behaviour at once
+//!   ([`EmulatorConfig::realistic`], `--realistic`).
+//! - Fault rules ([`FaultRule`], `--fault RULE`, [`EmulatorHandle::set_faults`]): an
+//!   error status or a "false 200", latency, a body cut mid-way or a connection closed
+//!   without a response, by operation, keyset and channel, with seeded probabilities.
 //!
 //! # Features
 //! - `cli` (default): the `presence-emulator` binary and the `cli` module, with

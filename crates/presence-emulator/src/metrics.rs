@@ -30,62 +30,83 @@ pub(crate) fn render(s: &EmulatorStats) -> String {
             )
         })
         .collect();
-    let plain = |v: usize| [(String::new(), v as u64)];
     family(
         "presence_emulator_requests_total",
         "counter",
         "Presence requests answered, by operation and status.",
         &requests,
     );
-    family(
-        "presence_emulator_admin_requests_total",
-        "counter",
-        "Admin API and inspector requests.",
-        &[(String::new(), s.admin_requests)],
-    );
-    family(
-        "presence_emulator_occupants",
-        "gauge",
-        "Occupants (user and channel pairs) over all keysets.",
-        &plain(s.model.occupants),
-    );
-    family(
-        "presence_emulator_channels",
-        "gauge",
-        "Channels with at least one occupant.",
-        &plain(s.model.channels),
-    );
-    family(
-        "presence_emulator_users",
-        "gauge",
-        "Present users, summed per keyset.",
-        &plain(s.model.users),
-    );
-    family(
-        "presence_emulator_channel_groups",
-        "gauge",
-        "Registered channel groups.",
-        &plain(s.model.groups),
-    );
-    family(
-        "presence_emulator_events_total",
-        "counter",
-        "Presence events generated.",
-        &[(String::new(), s.events_generated)],
-    );
-    family(
-        "presence_emulator_events_kept",
-        "gauge",
-        "Presence events kept for subscribers to catch up on.",
-        &plain(s.model.events),
-    );
-    family(
-        "presence_emulator_event_log_bytes",
-        "gauge",
-        "Bytes the kept presence events cost.",
-        &plain(s.model.event_bytes),
-    );
     let c = &s.connections;
+    let single: [(&str, &str, &str, u64); 10] = [
+        (
+            "admin_requests_total",
+            "counter",
+            "Admin API and inspector requests.",
+            s.admin_requests,
+        ),
+        (
+            "occupants",
+            "gauge",
+            "Occupants (user and channel pairs) over all keysets.",
+            s.model.occupants as u64,
+        ),
+        (
+            "channels",
+            "gauge",
+            "Channels with at least one occupant.",
+            s.model.channels as u64,
+        ),
+        (
+            "users",
+            "gauge",
+            "Present users, summed per keyset.",
+            s.model.users as u64,
+        ),
+        (
+            "channel_groups",
+            "gauge",
+            "Registered channel groups.",
+            s.model.groups as u64,
+        ),
+        (
+            "events_total",
+            "counter",
+            "Presence events generated.",
+            s.events_generated,
+        ),
+        (
+            "events_kept",
+            "gauge",
+            "Presence events kept for subscribers to catch up on.",
+            s.model.events as u64,
+        ),
+        (
+            "event_log_bytes",
+            "gauge",
+            "Bytes the kept presence events cost.",
+            s.model.event_bytes as u64,
+        ),
+        (
+            "connections_evicted_total",
+            "counter",
+            "Idle connections closed to make room for a new one.",
+            c.evicted,
+        ),
+        (
+            "long_polls_released_total",
+            "counter",
+            "Long-polls answered early for lack of room.",
+            c.released,
+        ),
+    ];
+    for (name, kind, help, value) in single {
+        family(
+            &format!("presence_emulator_{name}"),
+            kind,
+            help,
+            &[(String::new(), value)],
+        );
+    }
     family(
         "presence_emulator_connections",
         "gauge",
@@ -95,18 +116,6 @@ pub(crate) fn render(s: &EmulatorStats) -> String {
             ("{state=\"idle\"}".to_owned(), c.idle as u64),
             ("{state=\"long_poll\"}".to_owned(), c.long_polls as u64),
         ],
-    );
-    family(
-        "presence_emulator_connections_evicted_total",
-        "counter",
-        "Idle connections closed to make room for a new one.",
-        &[(String::new(), c.evicted)],
-    );
-    family(
-        "presence_emulator_long_polls_released_total",
-        "counter",
-        "Long-polls answered early for lack of room.",
-        &[(String::new(), c.released)],
     );
     out
 }

@@ -29,7 +29,9 @@ use std::time::Duration;
 /// The format version written in every snapshot (and the only one read).
 pub const SNAPSHOT_VERSION: u32 = 1;
 
-/// The whole presence state of an emulator (see the [module docs](self)).
+/// The whole presence state of an emulator: every keyset's occupants (with state,
+/// timeout and seconds left), channel groups and event cursor; no secret, grant or
+/// event. A restore or a reset announces nothing.
 ///
 /// Its JSON form is the body of `GET /_emulator/v1/state`:
 ///
@@ -43,7 +45,7 @@ pub const SNAPSHOT_VERSION: u32 = 1;
 /// assert_eq!(snap.keysets[0].channels[0].occupants[0].timeout, 300);
 /// let err = Snapshot::from_json(br#"{"version": 1, "keysets": [{"subscribe_key": "demo",
 ///     "channels": [{"name": "lobby", "occupants": [{"uid": "ann"}]}]}]}"#).unwrap_err();
-/// assert!(err.to_string().starts_with("keysets[0].channels[0].occupants[0]: unknown field `uid`"), "{err}");
+/// assert!(err.to_string().starts_with("keysets[0].channels[0].occupants[0].uid: unknown field `uid`"), "{err}");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -334,12 +336,12 @@ impl Model {
                     ),
                 ));
             };
-            if built.contains_key(&ks.subscribe_key) {
-                return Err(SnapshotError::at(
+            ensure(!built.contains_key(&ks.subscribe_key), || {
+                (
                     format!("{path}.subscribe_key"),
                     format!("{:?} is listed twice", ks.subscribe_key),
-                ));
-            }
+                )
+            })?;
             let keyset = self.lock(current).keyset.clone();
             let state = build_keyset(&path, ks, KeysetState::new(keyset, self.config()), now)?;
             built.insert(ks.subscribe_key.clone(), state);
@@ -368,9 +370,12 @@ impl Model {
 }
 
 /// Puts `fresh` in `current`'s place, keeping what belongs to the server rather than
-/// the state: the registered long-polls, and a cursor that never goes back.
+/// the state: the registered long-polls, the rate limiter's window, and a cursor that
+/// never goes back. The here-now cache starts empty (it holds answers about the old
+/// state).
 fn replace(current: &mut KeysetState, mut fresh: KeysetState) {
     fresh.watchers = std::mem::take(&mut current.watchers);
+    std::mem::swap(&mut fresh.rate, &mut current.rate);
     fresh.last_tt = fresh.last_tt.max(current.last_tt);
     *current = fresh;
 }
@@ -451,41 +456,44 @@ fn build_keyset(
     for (ci, ch) in snap.channels.iter().enumerate() {
         let cpath = format!("{path}.channels[{ci}]");
         check_name(&format!("{cpath}.name"), &ch.name)?;
-        if ch.name.ends_with("-pnpres") {
-            return Err(SnapshotError::at(
+        ensure(!ch.name.ends_with("-pnpres"), || {
+            (
                 format!("{cpath}.name"),
                 "a -pnpres channel has no occupants",
-            ));
-        }
-        if !seen.insert(ch.name.as_str()) {
-            return Err(SnapshotError::at(
+            )
+        })?;
+        ensure(seen.insert(ch.name.as_str()), || {
+            (
                 format!("{cpath}.name"),
                 format!("channel {:?} is listed twice", ch.name),
-            ));
-        }
-        if ch.occupants.is_empty() {
-            return Err(SnapshotError::at(
+            )
+        })?;
+        ensure(!ch.occupants.is_empty(), || {
+            (
                 format!("{cpath}.occupants"),
                 "a channel has at least one occupant",
-            ));
-        }
+            )
+        })?;
         let name: Name = Arc::from(ch.name.as_str());
         let mut occupants = OccupantMap::new();
         for (oi, o) in ch.occupants.iter().enumerate() {
             let opath = format!("{cpath}.occupants[{oi}]");
             check_name(&format!("{opath}.uuid"), &o.uuid)?;
-            if occupants.get(&o.uuid).is_some() {
-                return Err(SnapshotError::at(
+            ensure(occupants.get(&o.uuid).is_none(), || {
+                (
                     format!("{opath}.uuid"),
                     format!("user {:?} is listed twice in this channel", o.uuid),
-                ));
-            }
-            if !(MIN_TIMEOUT..=MAX_TIMEOUT).contains(&u64::from(o.timeout)) {
-                return Err(SnapshotError::at(
-                    format!("{opath}.timeout"),
-                    format!("{} is not in {MIN_TIMEOUT}..={MAX_TIMEOUT}", o.timeout),
-                ));
-            }
+                )
+            })?;
+            ensure(
+                (MIN_TIMEOUT..=MAX_TIMEOUT).contains(&u64::from(o.timeout)),
+                || {
+                    (
+                        format!("{opath}.timeout"),
+                        format!("{} is not in {MIN_TIMEOUT}..={MAX_TIMEOUT}", o.timeout),
+                    )
+                },
+            )?;
             let timeout_ns = u64::from(o.timeout) * NANOS;
             let left = match o.seconds_left {
                 None => timeout_ns,
@@ -542,40 +550,52 @@ fn build_keyset(
     for (gi, g) in snap.channel_groups.iter().enumerate() {
         let gpath = format!("{path}.channel_groups[{gi}]");
         check_name(&format!("{gpath}.name"), &g.name)?;
-        if g.name.contains(',') {
-            return Err(SnapshotError::at(
+        ensure(!g.name.contains(','), || {
+            (
                 format!("{gpath}.name"),
                 "a group name cannot hold ',' (the list separator)",
-            ));
-        }
-        if groups.insert(&g.name, ()).is_some() {
-            return Err(SnapshotError::at(
+            )
+        })?;
+        ensure(groups.insert(&g.name, ()).is_none(), || {
+            (
                 format!("{gpath}.name"),
                 format!("group {:?} is listed twice", g.name),
-            ));
-        }
-        if g.channels.is_empty() {
-            return Err(SnapshotError::at(
+            )
+        })?;
+        ensure(!g.channels.is_empty(), || {
+            (
                 format!("{gpath}.channels"),
                 "a group has at least one channel",
-            ));
-        }
-        if g.channels.len() > ks.tuning.max_group_channels {
-            return Err(SnapshotError::at(
+            )
+        })?;
+        ensure(g.channels.len() <= ks.tuning.max_group_channels, || {
+            (
                 format!("{gpath}.channels"),
                 format!(
                     "{} channels, more than max_group_channels ({})",
                     g.channels.len(),
                     ks.tuning.max_group_channels
                 ),
-            ));
-        }
+            )
+        })?;
         for (i, c) in g.channels.iter().enumerate() {
             check_name(&format!("{gpath}.channels[{i}]"), c)?;
         }
         ks.groups.add(&g.name, g.channels.clone());
     }
     Ok(ks)
+}
+
+/// `Ok` when `ok`, else the error at the path `what` gives, for the reason it gives.
+fn ensure<R: Into<String>>(
+    ok: bool,
+    what: impl FnOnce() -> (String, R),
+) -> Result<(), SnapshotError> {
+    if ok {
+        return Ok(());
+    }
+    let (path, reason) = what();
+    Err(SnapshotError::at(path, reason))
 }
 
 fn check_name(path: &str, name: &str) -> Result<(), SnapshotError> {
@@ -672,6 +692,27 @@ mod tests {
             assert!(err.starts_with(want), "{doc}: {err}");
             assert_eq!(m.snapshot(T0), before, "{doc}");
         }
+    }
+
+    #[test]
+    fn a_reset_or_restore_empties_the_here_now_cache() {
+        let mut m = Model::new(
+            ModelConfig::new()
+                .keyset(Keyset::new("a"))
+                .here_now_cache(Duration::from_secs(3)),
+        );
+        let here = "/v2/presence/sub-key/a/channel/c?uuid=q";
+        get(
+            &mut m,
+            T0,
+            "/v2/presence/sub-key/a/channel/c/heartbeat?uuid=u",
+        );
+        let snap = m.snapshot(T0);
+        assert!(get(&mut m, T0, here).contains(r#""occupancy":1"#));
+        m.reset();
+        assert!(get(&mut m, T0, here).contains(r#""occupancy":0"#));
+        m.restore(T0, &snap).unwrap();
+        assert!(get(&mut m, T0, here).contains(r#""occupancy":1"#));
     }
 
     #[test]

@@ -48,7 +48,8 @@ pub struct RequestCount {
     pub count: u64,
 }
 
-/// Counters since the emulator started (see the [module docs](self)).
+/// Counters since the emulator started. Admin requests are counted apart from presence
+/// requests; requests hyper refuses before the emulator sees them are not counted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EmulatorStats {
@@ -76,10 +77,13 @@ impl EmulatorStats {
     }
 }
 
+/// Counts by (operation label, status), sorted by both; each with its operation.
+type CountMap = BTreeMap<(&'static str, u16), (Option<Operation>, u64)>;
+
 /// The live counters.
 #[derive(Debug, Default)]
 pub(crate) struct RequestCounters {
-    by_op: Mutex<BTreeMap<(&'static str, u16), (Option<Operation>, u64)>>,
+    by_op: Mutex<CountMap>,
     total: AtomicU64,
     admin: AtomicU64,
 }

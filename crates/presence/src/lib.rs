@@ -86,6 +86,7 @@ pub mod pages;
 pub mod roster;
 pub mod runtime;
 mod shared;
+mod subscribe_loop;
 pub mod transport;
 pub mod watch;
 

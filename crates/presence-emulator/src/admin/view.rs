@@ -113,7 +113,7 @@ pub(crate) fn inspector(shared: &Shared) -> Value {
         }
     }
     drop(model);
-    events.sort_by(|a, b| b.0.cmp(&a.0));
+    events.sort_by_key(|e| std::cmp::Reverse(e.0));
     events.truncate(VIEW_EVENTS);
     json!({
         "clock": clock(shared),

@@ -67,6 +67,32 @@ impl Control {
     }
 }
 
+/// The fault-rule methods, the same on both handles (each holds a `control`).
+macro_rules! fault_methods {
+    () => {
+        /// Replaces every fault rule (each probability's generator starts again from
+        /// its seed). Requests already past the rules are not affected.
+        pub fn set_faults(&self, rules: Vec<FaultRule>) {
+            self.control.shared.faults.set(rules);
+        }
+
+        /// Adds a fault rule after the others.
+        pub fn add_fault(&self, rule: FaultRule) {
+            self.control.shared.faults.add(rule);
+        }
+
+        /// Removes every fault rule.
+        pub fn clear_faults(&self) {
+            self.control.shared.faults.clear();
+        }
+
+        /// The active fault rules, in order.
+        pub fn faults(&self) -> Vec<FaultRule> {
+            self.control.shared.faults.list()
+        }
+    };
+}
+
 /// Waits for a contended keyset without holding up the other tasks of this worker
 /// thread (on a multi-thread runtime; a current-thread runtime has nothing else to run).
 fn block_in_place(f: &mut dyn FnMut()) {
@@ -248,26 +274,7 @@ impl EmulatorHandle {
         control.export_on_exit()
     }
 
-    /// Replaces every fault rule (each probability's generator starts again from its
-    /// seed). Requests already past the rules are not affected.
-    pub fn set_faults(&self, rules: Vec<FaultRule>) {
-        self.control.shared.faults.set(rules);
-    }
-
-    /// Adds a fault rule after the others.
-    pub fn add_fault(&self, rule: FaultRule) {
-        self.control.shared.faults.add(rule);
-    }
-
-    /// Removes every fault rule.
-    pub fn clear_faults(&self) {
-        self.control.shared.faults.clear();
-    }
-
-    /// The active fault rules, in order.
-    pub fn faults(&self) -> Vec<FaultRule> {
-        self.control.shared.faults.list()
-    }
+    fault_methods!();
 
     /// Stops accepting, lets in-flight requests finish (pending long-polls are
     /// answered at once), closes the connections and waits for every task.
@@ -354,25 +361,7 @@ impl BlockingEmulatorHandle {
         self.control.export_on_exit()
     }
 
-    /// See [`EmulatorHandle::set_faults`].
-    pub fn set_faults(&self, rules: Vec<FaultRule>) {
-        self.control.shared.faults.set(rules);
-    }
-
-    /// See [`EmulatorHandle::add_fault`].
-    pub fn add_fault(&self, rule: FaultRule) {
-        self.control.shared.faults.add(rule);
-    }
-
-    /// See [`EmulatorHandle::clear_faults`].
-    pub fn clear_faults(&self) {
-        self.control.shared.faults.clear();
-    }
-
-    /// See [`EmulatorHandle::faults`].
-    pub fn faults(&self) -> Vec<FaultRule> {
-        self.control.shared.faults.list()
-    }
+    fault_methods!();
 
     /// Shuts the emulator down gracefully and waits for its thread.
     pub fn shutdown(mut self) {

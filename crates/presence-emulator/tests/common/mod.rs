@@ -92,3 +92,57 @@ pub(crate) async fn get_raw(addr: SocketAddr, target: &str) -> Vec<u8> {
 pub(crate) fn parse_raw(raw: &[u8]) -> Resp {
     parse(raw)
 }
+
+/// Sends `method target` with extra header lines and a body, and reads the whole
+/// response (blocking).
+pub(crate) fn send_blocking(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    parse(&buf)
+}
+
+/// Starts the `presence-emulator` binary on a free port with `args` (keyset and admin
+/// token variables removed from its environment, stderr piped) and returns it with the
+/// address it printed.
+pub(crate) fn spawn_emulator(args: &[&str]) -> (std::process::Child, SocketAddr) {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_presence-emulator"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("PRESENCE_EMULATOR_KEYSETS")
+        .env_remove("PRESENCE_EMULATOR_ADMIN_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("presence-emulator listening on http://")
+        .unwrap_or_else(|| panic!("{line}"))
+        .parse()
+        .unwrap();
+    (child, addr)
+}

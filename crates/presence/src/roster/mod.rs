@@ -41,6 +41,7 @@ mod task;
 
 pub(crate) mod thread;
 
+use crate::subscribe_loop::SubscribeDriver;
 use presence_core::{Failure, RequestId, RosterConfig, RosterEngine, RosterRequest, Transmit};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -120,28 +121,10 @@ impl<'c, C> RosterBuilder<'c, C> {
     }
 }
 
-/// What a roster handle asks of its loop.
-pub(crate) enum Command {
-    Add(Vec<String>, Vec<String>),
-    Remove(Vec<String>, Vec<String>),
-}
+pub(crate) use crate::subscribe_loop::Command;
 
-impl std::fmt::Debug for Command {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Command::Add(..) => "Add",
-            Command::Remove(..) => "Remove",
-        })
-    }
-}
-
-/// The loop body both runtimes share: the engine, shared with the handle so that it
-/// can read the members at any moment. A runtime loop aborts every
-/// [`poll_cancel`](Self::poll_cancel) (reporting it with
-/// [`cancelled`](Self::cancelled)), sends every [`poll_request`](Self::poll_request)
-/// (long-polls with the long-poll timeout), forwards every
-/// [`poll_event`](Self::poll_event), ends once [`ended`](Self::ended), and otherwise
-/// waits for a command, a response or the [`deadline`](Self::deadline).
+/// The roster engine as [`crate::subscribe_loop`] drives it, shared with the handle so
+/// that it can read the members at any moment.
 #[derive(Clone)]
 pub(crate) struct Driver {
     engine: Arc<Mutex<RosterEngine>>,
@@ -153,33 +136,42 @@ impl Driver {
         // reading it would make worse.
         self.engine.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
-    pub(crate) fn poll_cancel(&self) -> Option<RequestId> {
+impl SubscribeDriver for Driver {
+    type Op = RosterRequest;
+    type Event = RosterEvent;
+
+    fn poll_cancel(&mut self) -> Option<RequestId> {
         self.engine().poll_cancel()
     }
 
-    pub(crate) fn cancelled(&self, now: Instant, id: RequestId) {
+    fn cancelled(&mut self, now: Instant, id: RequestId) {
         self.engine().handle_cancelled(now, id);
     }
 
-    pub(crate) fn poll_request(&self, now: Instant) -> Option<Transmit<RosterRequest>> {
+    fn poll_request(&mut self, now: Instant) -> Option<Transmit<RosterRequest>> {
         self.engine().poll_request(now)
     }
 
-    pub(crate) fn poll_event(&self) -> Option<RosterEvent> {
+    fn is_long_poll(op: &RosterRequest) -> bool {
+        matches!(op, RosterRequest::Subscribe(_))
+    }
+
+    fn poll_event(&mut self) -> Option<RosterEvent> {
         self.engine().poll_event()
     }
 
-    pub(crate) fn deadline(&self) -> Option<Instant> {
+    fn deadline(&self) -> Option<Instant> {
         self.engine().poll_timeout()
     }
 
     /// The roster stopped on a failure that retrying cannot fix.
-    pub(crate) fn ended(&self) -> bool {
+    fn ended(&self) -> bool {
         self.engine().is_stopped()
     }
 
-    pub(crate) fn command(&self, now: Instant, command: Command) {
+    fn command(&mut self, now: Instant, command: Command) {
         let mut engine = self.engine();
         match command {
             Command::Add(c, g) => engine.add(now, c, g),
@@ -187,8 +179,8 @@ impl Driver {
         }
     }
 
-    pub(crate) fn response(
-        &self,
+    fn response(
+        &mut self,
         now: Instant,
         id: RequestId,
         result: Result<http::Response<Vec<u8>>, Failure>,
@@ -200,11 +192,11 @@ impl Driver {
         }
     }
 
-    pub(crate) fn timeout(&self, now: Instant) {
+    fn timeout(&mut self, now: Instant) {
         self.engine().handle_timeout(now);
     }
 
-    pub(crate) fn stop(&self, now: Instant) {
+    fn stop(&mut self, now: Instant) {
         self.engine().stop(now);
     }
 }

@@ -2,15 +2,12 @@
 //! client.
 
 use super::{item, roster_inputs, Command, Driver, RosterBuilder};
-use crate::runtime::{spawn_request, InFlight, Runtime};
-use crate::shared::classify;
+use crate::subscribe_loop::drive_task;
 use crate::transport::AsyncTransport;
-use crate::watch::LONG_POLL_TIMEOUT;
 use crate::{Client, StartError};
-use presence_core::{Failure, RequestId, RosterChange, RosterEvent, RosterRequest};
-use std::collections::{HashMap, VecDeque};
+use presence_core::{Failure, RosterChange, RosterEvent};
+use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -43,7 +40,7 @@ impl<T: AsyncTransport> RosterBuilder<'_, Client<T>> {
         let driver = self.driver(self.client.inner.shared.random_u64(), Instant::now());
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-        let task = drive(
+        let task = drive_task(
             self.client.clone(),
             runtime.clone(),
             driver.clone(),
@@ -65,58 +62,6 @@ impl<T: AsyncTransport> Client<T> {
     pub fn roster(&self) -> RosterBuilder<'_, Self> {
         RosterBuilder::new(self)
     }
-}
-
-type Done = (RequestId, Result<http::Response<Vec<u8>>, Failure>);
-
-async fn drive<T: AsyncTransport>(
-    client: Client<T>,
-    runtime: Arc<dyn Runtime>,
-    driver: Driver,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-    events: mpsc::UnboundedSender<RosterEvent>,
-) {
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-    // Dropping an entry cancels its request.
-    let mut in_flight: HashMap<RequestId, InFlight> = HashMap::new();
-    loop {
-        while let Some(id) = driver.poll_cancel() {
-            in_flight.remove(&id);
-            driver.cancelled(Instant::now(), id);
-        }
-        while let Some(tx) = driver.poll_request(Instant::now()) {
-            let client = client.clone();
-            let id = tx.id;
-            let timeout = matches!(tx.op, RosterRequest::Subscribe(_)).then_some(LONG_POLL_TIMEOUT);
-            let request = async move { classify(client.send_op(&tx.op, timeout).await) };
-            in_flight.insert(id, spawn_request(&*runtime, id, request, done_tx.clone()));
-        }
-        while let Some(event) = driver.poll_event() {
-            if events.send(event).is_err() {
-                break;
-            }
-        }
-        if driver.ended() || events.is_closed() {
-            break;
-        }
-        let deadline = driver.deadline();
-        tokio::select! {
-            cmd = commands.recv() => match cmd {
-                Some(cmd) => driver.command(Instant::now(), cmd),
-                None => break,
-            },
-            Some((id, result)) = done_rx.recv() => {
-                in_flight.remove(&id);
-                driver.response(Instant::now(), id, result);
-            }
-            () = crate::runtime::sleep_until(&*runtime, deadline), if deadline.is_some() => {
-                driver.timeout(Instant::now());
-            }
-            () = events.closed() => break,
-        }
-    }
-    driver.stop(Instant::now());
-    // Dropping `in_flight` cancels what is still out.
 }
 
 impl RosterStream {

@@ -4,24 +4,14 @@
 
 use super::{item, roster_inputs, Command, Driver, RosterBuilder};
 use crate::blocking::Client;
-use crate::lane::{LongPolls, Outcome};
-use crate::shared::classify;
+use crate::lane::LongPolls;
+use crate::subscribe_loop::{drive_thread, Msg, MsgBox};
 use crate::transport::BlockingTransport;
 use crate::StartError;
-use presence_core::{Failure, RequestId, RosterChange, RosterEvent, RosterRequest};
+use presence_core::{Failure, RosterChange, RosterEvent, RosterRequest};
 use std::collections::VecDeque;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
-
-/// What the loop thread receives.
-enum Msg {
-    Command(Command),
-    Done(RequestId, Outcome),
-    Stop,
-}
-
-/// Keeps `Msg` private while `Roster` is `Debug`.
-struct MsgBox(Msg);
 
 /// A live roster on background threads: an iterator of `Result<RosterChange, Failure>`
 /// that yields `Ok` changes and, when the roster cannot go on (a 403, a 400), that
@@ -49,13 +39,12 @@ impl<T: BlockingTransport> RosterBuilder<'_, Client<T>> {
         let lane = LongPolls::<RosterRequest>::start(self.client.clone(), move |id, outcome| {
             inbox.send(MsgBox(Msg::Done(id, outcome))).is_ok()
         })?;
-        let (client, loop_driver) = (self.client.clone(), driver.clone());
+        let (client, mut loop_driver) = (self.client.clone(), driver.clone());
         std::thread::Builder::new()
             .name("presence-roster".into())
             .spawn(move || {
                 let mut lane = lane;
-                drive(&client, &loop_driver, &in_rx, &ev_tx, &mut lane);
-                loop_driver.stop(Instant::now());
+                drive_thread(&client, &mut loop_driver, &in_rx, &ev_tx, &mut lane);
                 lane.finish();
             })
             .map_err(StartError::Thread)?;
@@ -72,55 +61,6 @@ impl<T: BlockingTransport> Client<T> {
     /// A live roster of channels and groups on background threads.
     pub fn roster(&self) -> RosterBuilder<'_, Self> {
         RosterBuilder::new(self)
-    }
-}
-
-fn drive<T: BlockingTransport>(
-    client: &Client<T>,
-    driver: &Driver,
-    messages: &mpsc::Receiver<MsgBox>,
-    events: &mpsc::Sender<RosterEvent>,
-    lane: &mut LongPolls<RosterRequest>,
-) {
-    loop {
-        while let Some(id) = driver.poll_cancel() {
-            lane.cancel(id);
-            driver.cancelled(Instant::now(), id);
-        }
-        while let Some(tx) = driver.poll_request(Instant::now()) {
-            if matches!(tx.op, RosterRequest::Subscribe(_)) {
-                lane.send(tx);
-            } else {
-                let result = classify(client.send_op(&tx.op, None));
-                driver.response(Instant::now(), tx.id, result);
-            }
-        }
-        while let Some(event) = driver.poll_event() {
-            if events.send(event).is_err() {
-                return;
-            }
-        }
-        if driver.ended() {
-            return;
-        }
-        let wait = driver
-            .deadline()
-            .map(|t| t.saturating_duration_since(Instant::now()));
-        let received = match wait {
-            Some(d) => messages.recv_timeout(d),
-            None => messages.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
-        match received {
-            Ok(MsgBox(Msg::Command(cmd))) => driver.command(Instant::now(), cmd),
-            Ok(MsgBox(Msg::Done(id, outcome))) => {
-                lane.done();
-                if let Some(result) = outcome {
-                    driver.response(Instant::now(), id, result);
-                }
-            }
-            Ok(MsgBox(Msg::Stop)) | Err(RecvTimeoutError::Disconnected) => return,
-            Err(RecvTimeoutError::Timeout) => driver.timeout(Instant::now()),
-        }
     }
 }
 

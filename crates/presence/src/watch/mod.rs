@@ -37,6 +37,7 @@ mod task;
 
 pub(crate) mod thread;
 
+use crate::subscribe_loop::SubscribeDriver;
 use presence_core::{
     Failure, PresenceEvent, RequestId, Subscribe, Transmit, WatchConfig, WatchEngine, WatchState,
 };
@@ -102,68 +103,53 @@ impl<'c, C> WatchBuilder<'c, C> {
     }
 }
 
-/// What a stream or watcher asks of its loop.
-pub(crate) enum Command {
-    Add(Vec<String>, Vec<String>),
-    Remove(Vec<String>, Vec<String>),
-}
+pub(crate) use crate::subscribe_loop::Command;
 
-impl std::fmt::Debug for Command {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Command::Add(..) => "Add",
-            Command::Remove(..) => "Remove",
-        })
-    }
-}
-
-/// The loop body both runtimes share. A runtime loop aborts every
-/// [`poll_cancel`](Self::poll_cancel) (then reports it with
-/// [`cancelled`](Self::cancelled)), sends every [`poll_request`](Self::poll_request)
-/// with [`LONG_POLL_TIMEOUT`], forwards every [`poll_event`](Self::poll_event), ends
-/// once [`ended`](Self::ended), and otherwise waits for a command, a response or the
-/// [`deadline`](Self::deadline).
+/// The watch engine as [`crate::subscribe_loop`] drives it.
 pub(crate) struct Driver {
     engine: WatchEngine,
 }
 
-impl Driver {
-    pub(crate) fn poll_cancel(&mut self) -> Option<RequestId> {
+impl SubscribeDriver for Driver {
+    type Op = Subscribe;
+    type Event = WatchEvent;
+
+    fn poll_cancel(&mut self) -> Option<RequestId> {
         self.engine.poll_cancel()
     }
 
-    pub(crate) fn cancelled(&mut self, now: Instant, id: RequestId) {
+    fn cancelled(&mut self, now: Instant, id: RequestId) {
         self.engine.handle_cancelled(now, id);
     }
 
-    pub(crate) fn poll_request(&mut self, now: Instant) -> Option<Transmit<Subscribe>> {
+    fn poll_request(&mut self, now: Instant) -> Option<Transmit<Subscribe>> {
         self.engine.poll_request(now)
     }
 
-    pub(crate) fn poll_event(&mut self) -> Option<WatchEvent> {
+    fn is_long_poll(_: &Subscribe) -> bool {
+        true
+    }
+
+    fn poll_event(&mut self) -> Option<WatchEvent> {
         self.engine.poll_event()
     }
 
-    /// When [`timeout`](Self::timeout) is due.
-    pub(crate) fn deadline(&self) -> Option<Instant> {
+    fn deadline(&self) -> Option<Instant> {
         self.engine.poll_timeout()
     }
 
-    /// The watch can no longer make progress: a failure that retrying cannot fix
-    /// stopped the engine (its `Failed` event is the last one).
-    pub(crate) fn ended(&self) -> bool {
+    fn ended(&self) -> bool {
         self.engine.state() == WatchState::Stopped
     }
 
-    pub(crate) fn command(&mut self, now: Instant, command: Command) {
+    fn command(&mut self, now: Instant, command: Command) {
         match command {
             Command::Add(c, g) => self.engine.add(now, c, g),
             Command::Remove(c, g) => self.engine.remove(now, c, g),
         }
     }
 
-    /// The outcome of request `id`.
-    pub(crate) fn response(
+    fn response(
         &mut self,
         now: Instant,
         id: RequestId,
@@ -175,7 +161,7 @@ impl Driver {
         }
     }
 
-    pub(crate) fn timeout(&mut self, now: Instant) {
+    fn timeout(&mut self, now: Instant) {
         self.engine.handle_timeout(now);
     }
 }

@@ -1,15 +1,12 @@
 //! The watch loop on a task of the client's runtime ([`crate::runtime`]), for the async
 //! client.
 
-use super::{item, watch_inputs, Command, Driver, WatchBuilder, WatchEvent, LONG_POLL_TIMEOUT};
-use crate::runtime::{spawn_request, InFlight, Runtime};
-use crate::shared::classify;
+use super::{item, watch_inputs, Command, WatchBuilder, WatchEvent};
+use crate::subscribe_loop::drive_task;
 use crate::transport::AsyncTransport;
 use crate::{Client, StartError};
-use presence_core::{Failure, PresenceEvent, RequestId};
-use std::collections::HashMap;
+use presence_core::{Failure, PresenceEvent};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -37,7 +34,7 @@ impl<T: AsyncTransport> WatchBuilder<'_, Client<T>> {
         let driver = self.driver(self.client.inner.shared.random_u64(), Instant::now());
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-        let task = drive(self.client.clone(), runtime.clone(), driver, cmd_rx, ev_tx);
+        let task = drive_task(self.client.clone(), runtime.clone(), driver, cmd_rx, ev_tx);
         runtime.spawn(Box::pin(task));
         Ok(PresenceStream {
             commands: cmd_tx,
@@ -52,55 +49,6 @@ impl<T: AsyncTransport> Client<T> {
     pub fn watch(&self) -> WatchBuilder<'_, Self> {
         WatchBuilder::new(self)
     }
-}
-
-async fn drive<T: AsyncTransport>(
-    client: Client<T>,
-    runtime: Arc<dyn Runtime>,
-    mut driver: Driver,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-    events: mpsc::UnboundedSender<WatchEvent>,
-) {
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-    // Dropping an entry cancels its request.
-    let mut in_flight: HashMap<RequestId, InFlight> = HashMap::new();
-    loop {
-        while let Some(id) = driver.poll_cancel() {
-            in_flight.remove(&id);
-            driver.cancelled(Instant::now(), id);
-        }
-        while let Some(tx) = driver.poll_request(Instant::now()) {
-            let client = client.clone();
-            let id = tx.id;
-            let request =
-                async move { classify(client.send_op(&tx.op, Some(LONG_POLL_TIMEOUT)).await) };
-            in_flight.insert(id, spawn_request(&*runtime, id, request, done_tx.clone()));
-        }
-        while let Some(event) = driver.poll_event() {
-            if events.send(event).is_err() {
-                break;
-            }
-        }
-        if driver.ended() || events.is_closed() {
-            break;
-        }
-        let deadline = driver.deadline();
-        tokio::select! {
-            cmd = commands.recv() => match cmd {
-                Some(cmd) => driver.command(Instant::now(), cmd),
-                None => break,
-            },
-            Some((id, result)) = done_rx.recv() => {
-                in_flight.remove(&id);
-                driver.response(Instant::now(), id, result);
-            }
-            () = crate::runtime::sleep_until(&*runtime, deadline), if deadline.is_some() => {
-                driver.timeout(Instant::now());
-            }
-            () = events.closed() => break,
-        }
-    }
-    // Dropping `in_flight` cancels what is still out.
 }
 
 impl PresenceStream {

@@ -3,22 +3,15 @@
 //! interrupts a superseded one, so a watcher never has more than one request in flight
 //! and never leaves a thread behind.
 
-use super::{item, watch_inputs, Command, Driver, WatchBuilder, WatchEvent};
+use super::{item, watch_inputs, Command, WatchBuilder, WatchEvent};
 use crate::blocking::Client;
-use crate::lane::{LongPolls, Outcome};
+use crate::lane::LongPolls;
+use crate::subscribe_loop::{drive_thread, Msg, MsgBox};
 use crate::transport::BlockingTransport;
 use crate::StartError;
-use presence_core::{Failure, PresenceEvent, RequestId, Subscribe};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use presence_core::{Failure, PresenceEvent, Subscribe};
+use std::sync::mpsc::{self};
 use std::time::{Duration, Instant};
-
-/// What the loop thread receives.
-enum Msg {
-    Command(Command),
-    /// The long-poll worker finished request `id`.
-    Done(RequestId, Outcome),
-    Stop,
-}
 
 /// Presence events on background threads: an iterator of `Result<PresenceEvent,
 /// Failure>` that yields `Ok` events and, when the watch cannot go on (a 403, a 400),
@@ -31,15 +24,6 @@ pub struct Watcher {
     pending: Option<Failure>,
 }
 
-/// Keeps `Msg` private while `Watcher` is `Debug`.
-struct MsgBox(Msg);
-
-impl std::fmt::Debug for MsgBox {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Msg")
-    }
-}
-
 impl<T: BlockingTransport> WatchBuilder<'_, Client<T>> {
     /// Starts watching on background threads. Fails when a thread cannot be spawned.
     pub fn start(self) -> Result<Watcher, StartError> {
@@ -50,11 +34,12 @@ impl<T: BlockingTransport> WatchBuilder<'_, Client<T>> {
         let lane = LongPolls::<Subscribe>::start(self.client.clone(), move |id, outcome| {
             inbox.send(MsgBox(Msg::Done(id, outcome))).is_ok()
         })?;
+        let client = self.client.clone();
         std::thread::Builder::new()
             .name("presence-watch".into())
             .spawn(move || {
-                let mut lane = lane;
-                drive(driver, &in_rx, &ev_tx, &mut lane);
+                let (mut lane, mut driver) = (lane, driver);
+                drive_thread(&client, &mut driver, &in_rx, &ev_tx, &mut lane);
                 // Whatever ended the loop, the long-poll in flight is no longer wanted.
                 lane.finish();
             })
@@ -71,51 +56,6 @@ impl<T: BlockingTransport> Client<T> {
     /// Presence events for channels and groups on background threads.
     pub fn watch(&self) -> WatchBuilder<'_, Self> {
         WatchBuilder::new(self)
-    }
-}
-
-fn drive(
-    mut driver: Driver,
-    messages: &mpsc::Receiver<MsgBox>,
-    events: &mpsc::Sender<WatchEvent>,
-    lane: &mut LongPolls<Subscribe>,
-) {
-    loop {
-        while let Some(id) = driver.poll_cancel() {
-            lane.cancel(id);
-            driver.cancelled(Instant::now(), id);
-        }
-        if !lane.is_queued() {
-            if let Some(tx) = driver.poll_request(Instant::now()) {
-                lane.send(tx);
-            }
-        }
-        while let Some(event) = driver.poll_event() {
-            if events.send(event).is_err() {
-                return;
-            }
-        }
-        if driver.ended() {
-            return;
-        }
-        let wait = driver
-            .deadline()
-            .map(|t| t.saturating_duration_since(Instant::now()));
-        let received = match wait {
-            Some(d) => messages.recv_timeout(d),
-            None => messages.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
-        match received {
-            Ok(MsgBox(Msg::Command(cmd))) => driver.command(Instant::now(), cmd),
-            Ok(MsgBox(Msg::Done(id, outcome))) => {
-                lane.done();
-                if let Some(result) = outcome {
-                    driver.response(Instant::now(), id, result);
-                }
-            }
-            Ok(MsgBox(Msg::Stop)) | Err(RecvTimeoutError::Disconnected) => return,
-            Err(RecvTimeoutError::Timeout) => driver.timeout(Instant::now()),
-        }
     }
 }
 

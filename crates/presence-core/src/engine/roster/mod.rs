@@ -153,7 +153,7 @@ const UNSTABLE_RETRIES: u32 = 3;
 ///   [`RosterEvent::Failed`] with `retry_in: None` is its last event.
 ///
 /// ```
-/// use presence_core::{RosterConfig, RosterEngine, RosterRequest};
+/// use presence_core::{RosterConfig, RosterEngine, RosterRequest, MIN_POLL_GAP};
 /// use std::time::Instant;
 ///
 /// fn first_requests(now: Instant) {
@@ -163,11 +163,16 @@ const UNSTABLE_RETRIES: u32 = 3;
 ///     assert!(matches!(tx.op, RosterRequest::Subscribe(_)));
 ///     let handshake = http::Response::new(&br#"{"t":{"t":"1","r":1},"m":[]}"#[..]);
 ///     roster.handle_response(now, tx.id, &handshake);
-///     // Connected: the long-poll, then the first page of the snapshot.
+///     // Connected: the first page of the snapshot at once; the long-poll after the
+///     // watch's floor between subscribes.
 ///     let kinds: Vec<&str> = std::iter::from_fn(|| roster.poll_request(now))
 ///         .map(|tx| tx.op.name())
 ///         .collect();
-///     assert_eq!(kinds, ["subscribe", "here_now"]);
+///     assert_eq!(kinds, ["here_now"]);
+///     assert_eq!(roster.poll_timeout(), Some(now + MIN_POLL_GAP));
+///     roster.handle_timeout(now + MIN_POLL_GAP);
+///     let tx = roster.poll_request(now + MIN_POLL_GAP).expect("the long-poll");
+///     assert!(matches!(tx.op, RosterRequest::Subscribe(_)));
 ///     assert!(!roster.is_synced());
 /// }
 /// # first_requests(Instant::now());
@@ -649,39 +654,63 @@ impl RosterEngine {
 
     /// Drains the watch's events into the roster.
     fn after_watch_input(&mut self) {
+        // One answer's presence events, applied in timetoken order however the answer
+        // listed them (a stable sort: events of one timetoken keep their order).
+        let mut batch: Vec<PresenceEvent> = Vec::new();
         while let Some(event) = self.watch.poll_event() {
             match event {
-                WatchEvent::Connected => self.want(ResyncReason::Start),
-                WatchEvent::Presence(e) => match self.snapshot.as_mut() {
-                    Some(snap) => snap.buffered.push(e),
-                    None => self.apply(e),
-                },
-                WatchEvent::Failed {
+                WatchEvent::Presence(e) => batch.push(e),
+                notice => {
+                    self.take_batch(&mut batch);
+                    self.watch_notice(notice);
+                }
+            }
+        }
+        self.take_batch(&mut batch);
+    }
+
+    /// A watch event other than a presence event.
+    fn watch_notice(&mut self, notice: WatchEvent) {
+        match notice {
+            WatchEvent::Connected => self.want(ResyncReason::Start),
+            // Batched by `after_watch_input`.
+            WatchEvent::Presence(_) => {}
+            WatchEvent::Failed {
+                failure,
+                retry_in: Some(delay),
+            } => {
+                self.events.push_back(RosterEvent::Failed {
                     failure,
                     retry_in: Some(delay),
-                } => {
-                    self.events.push_back(RosterEvent::Failed {
-                        failure,
-                        retry_in: Some(delay),
-                    });
-                    self.want(ResyncReason::EventsMissed);
-                }
-                WatchEvent::Failed {
+                });
+                self.want(ResyncReason::EventsMissed);
+            }
+            WatchEvent::Failed {
+                failure,
+                retry_in: None,
+            } => {
+                self.abandon_snapshot();
+                self.stopped = true;
+                self.synced = false;
+                self.events.push_back(RosterEvent::Failed {
                     failure,
                     retry_in: None,
-                } => {
-                    self.abandon_snapshot();
-                    self.stopped = true;
-                    self.synced = false;
-                    self.events.push_back(RosterEvent::Failed {
-                        failure,
-                        retry_in: None,
-                    });
-                }
-                // Always follows a `Failed` without a retry, which stopped the roster.
-                WatchEvent::GaveUp { .. } => {}
-                // An unreadable message may have been about a member.
-                WatchEvent::Unreadable(_) => self.want(ResyncReason::OccupancyMismatch),
+                });
+            }
+            // Always follows a `Failed` without a retry, which stopped the roster.
+            WatchEvent::GaveUp { .. } => {}
+            // An unreadable message may have been about a member.
+            WatchEvent::Unreadable(_) => self.want(ResyncReason::OccupancyMismatch),
+        }
+    }
+
+    /// Applies (or, during a snapshot, keeps) `batch` in timetoken order.
+    fn take_batch(&mut self, batch: &mut Vec<PresenceEvent>) {
+        batch.sort_by_key(event_tt);
+        for e in batch.drain(..) {
+            match self.snapshot.as_mut() {
+                Some(snap) => snap.buffered.push(e),
+                None => self.apply(e),
             }
         }
     }
