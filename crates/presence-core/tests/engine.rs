@@ -1306,3 +1306,29 @@ fn the_first_retries_follow_the_backoff_from_its_base() {
         e.handle_timeout(now);
     }
 }
+
+/// `handle_timeout` at the deadline is what moves the engine on (`TimesUp`): the state
+/// and the events change before any `poll_request`.
+#[test]
+fn handle_timeout_alone_runs_the_timer() {
+    let t0 = epoch();
+    let mut e = HeartbeatEngine::new(HeartbeatConfig::new(60));
+    e.record_transitions(16);
+    e.join(t0, ["a"], Vec::<String>::new());
+    let tx = e.poll_request(t0).unwrap();
+    e.handle_response(t0, tx.id, &resp(200, OK));
+    assert_eq!(e.state(), S::Cooldown);
+    let _ = std::iter::from_fn(|| e.poll_event()).count();
+    let _ = std::iter::from_fn(|| e.poll_transition()).count();
+    let due = e.poll_timeout().unwrap();
+    e.handle_timeout(due);
+    assert_eq!(e.state(), S::Heartbeating);
+    assert_eq!(
+        e.poll_event(),
+        Some(HeartbeatEvent::StateChanged(S::Heartbeating))
+    );
+    let inputs: Vec<_> = std::iter::from_fn(|| e.poll_transition())
+        .map(|t| t.input)
+        .collect();
+    assert_eq!(inputs, vec![presence_core::HeartbeatInput::TimesUp]);
+}

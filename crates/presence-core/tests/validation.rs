@@ -492,3 +492,14 @@ fn names_alike_but_not_equal_are_all_kept() {
         "{uri}"
     );
 }
+
+/// `channel_count` (for logs) counts the channels and groups named.
+#[test]
+fn operations_count_the_names_they_carry() {
+    let hb = Heartbeat::new().channels(["a", "b"]).channel_groups(["g"]);
+    assert_eq!(hb.channel_count(), 3);
+    assert_eq!(Heartbeat::new().channel_count(), 0);
+    let leave = Leave::new().channels(["a"]).channel_groups(["g", "h"]);
+    assert_eq!(leave.channel_count(), 3);
+    assert_eq!(Leave::new().channel_count(), 0);
+}
