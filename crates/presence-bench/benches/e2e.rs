@@ -6,7 +6,9 @@
 //! - the facade, `presence::Client` (and `presence::blocking::Client`) here now with
 //!   `include_state` (request building, signing-free send, owned parse), against the raw
 //!   client sending the same pre-built request and scanning the body with serde's
-//!   `IgnoredAny` (section `facade`),
+//!   `IgnoredAny`, with a row for each step in between (section `facade`),
+//! - the facade over one HTTP/2 (h2c) connection against the HTTP/1.1 pool, with the
+//!   TCP connections each opened (section `h2`),
 //!
 //! and (bench 4 over HTTP) the emulator's heartbeats/s and here-now/s with 100 000
 //! occupants, driven by the raw hyper-util client.
@@ -18,7 +20,7 @@
 //!
 //! `cargo bench -p presence-bench --bench e2e`
 //! (`PRESENCE_BENCH_SECS` = seconds per round, default 2; `PRESENCE_BENCH_ROUNDS`,
-//! default 3; `PRESENCE_BENCH_ONLY=hyper,ureq,facade,emulator` picks sections.)
+//! default 3; `PRESENCE_BENCH_ONLY=hyper,ureq,facade,h2,emulator` picks sections.)
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -82,7 +84,7 @@ fn hyper_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     let raw_t = raw.clone();
     let default = HyperTransport::new().expect("transport");
     let pooled = HyperTransport::builder()
-        .pool_max_idle_per_host(64)
+        .pool_max_idle_per_host(8)
         .build()
         .expect("transport");
     let async_variant = |name: &str, call: Arc<dyn Fn() -> BoxFut + Send + Sync>| {
@@ -122,14 +124,14 @@ fn hyper_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
             }),
         ),
         async_variant(
-            "transport-hyper (defaults: 8 idle/host)",
+            "transport-hyper (defaults: 64 idle/host)",
             Arc::new(move || {
                 let (t, req) = (default.clone(), copy(&r2));
                 Box::pin(async move { matches!(t.execute(req).await, Ok(r) if r.status() == 200) })
             }),
         ),
         async_variant(
-            "transport-hyper (pool_max_idle_per_host 64)",
+            "transport-hyper (pool_max_idle_per_host 8)",
             Arc::new(move || {
                 let (t, req) = (pooled.clone(), copy(&r3));
                 Box::pin(async move { matches!(t.execute(req).await, Ok(r) if r.status() == 200) })
@@ -183,7 +185,7 @@ fn ureq_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     );
     let (raw64, raw_default) = (ureq_agent(Some(64)), ureq_agent(None));
     let default = UreqTransport::new();
-    let pooled = UreqTransport::builder().pool_max_idle_per_host(64).build();
+    let pooled = UreqTransport::builder().pool_max_idle_per_host(8).build();
     let mut variants = vec![
         thread_variant(
             "raw ureq (pool 64 idle)",
@@ -194,11 +196,11 @@ fn ureq_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
             Arc::new(move || raw_ureq_call(&raw_default, copy(&r2))),
         ),
         thread_variant(
-            "transport-ureq (defaults: 10 idle, 8/host)",
+            "transport-ureq (defaults: 64 idle/host)",
             Arc::new(move || matches!(default.execute(copy(&r3)), Ok(r) if r.status() == 200)),
         ),
         thread_variant(
-            "transport-ureq (pool_max_idle_per_host 64)",
+            "transport-ureq (pool_max_idle_per_host 8)",
             Arc::new(move || matches!(pooled.execute(copy(&r4)), Ok(r) if r.status() == 200)),
         ),
     ];
@@ -292,7 +294,10 @@ fn scanned(body: &[u8]) -> bool {
 }
 
 /// The facade against the raw clients: here now on the 10-occupant lobby with state,
-/// the raw side sending the same request, pre-built, and scanning the body.
+/// the raw side sending the same request, pre-built, and scanning the body. Between
+/// the two, one row per step the facade adds (issue 14): the raw client inside a
+/// `tokio::time::timeout` (the transport's overall bound), the transport scanning the
+/// body as the raw client does, and the transport with the facade's owned parse.
 fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     let rt = Arc::new(runtime());
     let config = Config::new(Keyset::new("demo"), UserId::new("bench-reader").unwrap())
@@ -302,7 +307,8 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
         op.to_request(&config, &RequestMeta::new(0))
             .expect("request"),
     );
-    let client = presence::Client::with_transport(config.clone(), HyperTransport::new().unwrap());
+    let transport = HyperTransport::new().unwrap();
+    let client = presence::Client::with_transport(config.clone(), transport.clone());
     let blocking = presence::blocking::Client::with_transport(config, UreqTransport::new());
     // Both clients see the same answer before anything is timed.
     let seen = rt.block_on(
@@ -314,51 +320,73 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     );
     assert_eq!(seen.expect("here now").total_occupancy, 10);
     let raw = raw_hyper();
-    let r1 = Arc::clone(&req);
-    let mut variants = vec![
-        {
-            let rt = Arc::clone(&rt);
-            Variant::new("raw hyper-util + IgnoredAny scan", move |c, d| {
-                let (raw, r1) = (raw.clone(), Arc::clone(&r1));
-                run_tasks(
-                    &rt,
-                    c,
-                    d,
-                    Arc::new(move || {
-                        let (client, req) = (raw.clone(), copy(&r1));
-                        Box::pin(async move {
-                            match client.request(req.map(|b| Full::new(Bytes::from(b)))).await {
-                                Ok(resp) if resp.status() == 200 => {
-                                    match resp.into_body().collect().await {
-                                        Ok(body) => scanned(&body.to_bytes()),
-                                        Err(_) => false,
-                                    }
-                                }
-                                _ => false,
+    let async_variant = |name: &str, call: Arc<dyn Fn() -> BoxFut + Send + Sync>| {
+        let rt = Arc::clone(&rt);
+        Variant::new(name, move |c, d| {
+            let call = Arc::clone(&call);
+            run_tasks(&rt, c, d, Arc::new(move || call()))
+        })
+    };
+    let raw_scan = |timeout: bool| {
+        let (raw, req) = (raw.clone(), Arc::clone(&req));
+        Arc::new(move || {
+            let (client, req) = (raw.clone(), copy(&req));
+            Box::pin(async move {
+                let call = async {
+                    match client.request(req.map(|b| Full::new(Bytes::from(b)))).await {
+                        Ok(resp) if resp.status() == 200 => {
+                            match resp.into_body().collect().await {
+                                Ok(body) => scanned(&body.to_bytes()),
+                                Err(_) => false,
                             }
-                        }) as BoxFut
-                    }),
-                )
-            })
-        },
-        {
-            let rt = Arc::clone(&rt);
-            Variant::new("presence::Client here_now (include_state)", move |c, d| {
-                let client = client.clone();
-                run_tasks(
-                    &rt,
-                    c,
-                    d,
-                    Arc::new(move || {
-                        let client = client.clone();
-                        Box::pin(async move {
-                            let now = client.here_now().channels(["lobby"]).include_state(true);
-                            matches!(now.execute().await, Ok(r) if r.total_occupancy == 10)
-                        }) as BoxFut
-                    }),
-                )
-            })
-        },
+                        }
+                        _ => false,
+                    }
+                };
+                if timeout {
+                    matches!(
+                        tokio::time::timeout(Duration::from_secs(30), call).await,
+                        Ok(true)
+                    )
+                } else {
+                    call.await
+                }
+            }) as BoxFut
+        })
+    };
+    let transport_call = |parse: bool| {
+        let (transport, req, op) = (transport.clone(), Arc::clone(&req), op.clone());
+        Arc::new(move || {
+            let (sent, op) = (transport.execute(copy(&req)), op.clone());
+            Box::pin(async move {
+                match sent.await {
+                    Ok(resp) if resp.status() == 200 && parse => {
+                        matches!(op.parse_response(&resp), Ok(r) if r.total_occupancy == 10)
+                    }
+                    Ok(resp) if resp.status() == 200 => scanned(resp.body()),
+                    _ => false,
+                }
+            }) as BoxFut
+        })
+    };
+    let mut variants = vec![
+        async_variant("raw hyper-util + IgnoredAny scan", raw_scan(false)),
+        async_variant(
+            "raw hyper-util + tokio::time::timeout + IgnoredAny scan",
+            raw_scan(true),
+        ),
+        async_variant(
+            "transport-hyper (defaults) + IgnoredAny scan",
+            transport_call(false),
+        ),
+        async_variant(
+            "transport-hyper (defaults) + owned parse",
+            transport_call(true),
+        ),
+        async_variant(
+            "presence::Client here_now (include_state)",
+            Arc::new(move || facade_call(&client)),
+        ),
     ];
     for c in [1, 64] {
         compare(
@@ -370,13 +398,25 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
             rounds,
         );
     }
-    let (agent, r2) = (ureq_agent(Some(64)), Arc::clone(&req));
+    let agent = ureq_agent(Some(64));
+    let ureq_transport = UreqTransport::new();
     let thread_variant = |name: &str, call: Arc<dyn Fn() -> bool + Send + Sync>| {
         Variant::new(name, move |c, d| {
             let call = Arc::clone(&call);
             run_threads(c, d, Arc::new(move || call()))
         })
     };
+    let ureq_transport_call = |parse: bool| {
+        let (transport, req, op) = (ureq_transport.clone(), Arc::clone(&req), op.clone());
+        Arc::new(move || match transport.execute(copy(&req)) {
+            Ok(resp) if resp.status() == 200 && parse => {
+                matches!(op.parse_response(&resp), Ok(r) if r.total_occupancy == 10)
+            }
+            Ok(resp) if resp.status() == 200 => scanned(resp.body()),
+            _ => false,
+        })
+    };
+    let r2 = Arc::clone(&req);
     let mut variants = vec![
         thread_variant(
             "raw ureq (pool 64 idle) + IgnoredAny scan",
@@ -387,6 +427,14 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
                     .is_ok_and(|body| scanned(&body)),
                 _ => false,
             }),
+        ),
+        thread_variant(
+            "transport-ureq (defaults) + IgnoredAny scan",
+            ureq_transport_call(false),
+        ),
+        thread_variant(
+            "transport-ureq (defaults) + owned parse",
+            ureq_transport_call(true),
         ),
         thread_variant(
             "presence::blocking::Client here_now (include_state)",
@@ -414,6 +462,89 @@ fn selected(name: &str) -> bool {
     std::env::var("PRESENCE_BENCH_ONLY").map_or(true, |v| v.split(',').any(|s| s.trim() == name))
 }
 
+/// One here now with state through `presence::Client`: whether all 10 were seen.
+fn facade_call(client: &presence::Client) -> BoxFut {
+    let client = client.clone();
+    Box::pin(async move {
+        let now = client.here_now().channels(["lobby"]).include_state(true);
+        matches!(now.execute().await, Ok(r) if r.total_occupancy == 10)
+    })
+}
+
+/// TCP connections this network namespace opened so far (`ActiveOpens` of
+/// `/proc/net/snmp`; other processes' connections count too, so it is an upper bound
+/// of the bench's own). `None` where the file is missing.
+fn tcp_active_opens() -> Option<u64> {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").ok()?;
+    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
+    let (names, values) = (tcp.next()?, tcp.next()?);
+    let at = names.split_whitespace().position(|n| n == "ActiveOpens")?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
+/// HTTP/2 against HTTP/1.1 (issue 14 item 5): `presence::Client` here now with
+/// `include_state` over one prior-knowledge h2c connection against the HTTP/1.1 pool
+/// (8 idle, and 64 idle, the default), and the TCP connections each opened.
+fn h2_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
+    use presence_bench::load::Sample;
+    use transport_hyper::Protocol;
+    let rt = Arc::new(runtime());
+    let config = Config::new(Keyset::new("demo"), UserId::new("bench-reader").unwrap())
+        .with_origin(Origin::parse(&emu.origin()).unwrap());
+    let setups = [
+        ("HTTP/1.1 pool (64 idle, the default)", Protocol::Http1, 64),
+        ("HTTP/1.1 pool (8 idle)", Protocol::Http1, 8),
+        (
+            "HTTP/2 prior knowledge (h2c), one connection",
+            Protocol::Http2PriorKnowledge,
+            8,
+        ),
+    ];
+    let opened: Vec<Arc<std::sync::atomic::AtomicU64>> =
+        setups.iter().map(|_| Arc::default()).collect();
+    let mut variants: Vec<Variant<'_>> = setups
+        .iter()
+        .zip(&opened)
+        .map(|(&(name, protocol, idle), opened)| {
+            let transport = HyperTransport::builder()
+                .protocol(protocol)
+                .pool_max_idle_per_host(idle)
+                .build()
+                .expect("transport");
+            let client = presence::Client::with_transport(config.clone(), transport);
+            let (rt, opened) = (Arc::clone(&rt), Arc::clone(opened));
+            Variant::new(name, move |c, d| {
+                let client = client.clone();
+                let before = tcp_active_opens().unwrap_or(0);
+                let sample: Sample = run_tasks(&rt, c, d, Arc::new(move || facade_call(&client)));
+                let after = tcp_active_opens().unwrap_or(0);
+                opened.fetch_add(after.saturating_sub(before), Ordering::Relaxed);
+                sample
+            })
+        })
+        .collect();
+    for c in [1, 64] {
+        for o in &opened {
+            o.store(0, Ordering::Relaxed);
+        }
+        compare(
+            &format!("here now with state, HTTP/2 vs HTTP/1.1, presence::Client, concurrency {c}"),
+            &mut variants,
+            c,
+            Duration::from_millis(300),
+            secs,
+            rounds,
+        );
+        println!();
+        println!(
+            "TCP connections opened over warm-up and {rounds} rounds (system-wide ActiveOpens):"
+        );
+        for ((name, _, _), o) in setups.iter().zip(&opened) {
+            println!("- {name}: {}", o.load(Ordering::Relaxed));
+        }
+    }
+}
+
 fn main() {
     if !bench_mode() {
         return;
@@ -434,6 +565,9 @@ fn main() {
     }
     if selected("facade") {
         facade_section(&emu, secs, rounds);
+    }
+    if selected("h2") {
+        h2_section(&emu, secs, rounds);
     }
     emu.shutdown();
     if selected("emulator") {

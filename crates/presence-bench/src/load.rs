@@ -154,6 +154,10 @@ pub struct Row {
     pub round_rps: Vec<f64>,
     /// Median of `round_rps`.
     pub median_rps: f64,
+    /// Median over the rounds of this variant's req/s divided by the first variant's
+    /// in the same round (rounds run back to back, so each pair saw about the same
+    /// machine load): steadier than the ratio of the two medians on a busy machine.
+    pub median_round_ratio: f64,
     /// p50 latency over all rounds, µs.
     pub p50_us: f64,
     /// p99 latency over all rounds, µs.
@@ -185,11 +189,25 @@ pub fn compare(
             samples[i].push((v.run)(concurrency, duration));
         }
     }
-    let rows: Vec<Row> = variants
+    let mut rows: Vec<Row> = variants
         .iter()
         .zip(samples)
         .map(|(v, s)| summarize(&v.name, concurrency, s))
         .collect();
+    let base: Vec<f64> = rows
+        .first()
+        .map(|r| r.round_rps.clone())
+        .unwrap_or_default();
+    for row in &mut rows {
+        let mut ratios: Vec<f64> = row
+            .round_rps
+            .iter()
+            .zip(&base)
+            .map(|(x, b)| x / b)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        row.median_round_ratio = ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN);
+    }
     print_table(title, &rows, &load_before);
     rows
 }
@@ -210,6 +228,7 @@ fn summarize(name: &str, concurrency: usize, samples: Vec<Sample>) -> Row {
         concurrency,
         round_rps,
         median_rps,
+        median_round_ratio: f64::NAN,
         p50_us: percentile_us(&all.latencies_ns, 0.50),
         p99_us: percentile_us(&all.latencies_ns, 0.99),
         errors: all.errors,
@@ -224,13 +243,13 @@ pub fn print_table(title: &str, rows: &[Row], load_before: &str) {
     println!();
     println!("load before: {load_before}; after: {}", crate::load_avg());
     println!();
-    println!("| client | conc. | req/s (median) | rounds req/s | p50 µs | p99 µs | errors | × first row |");
-    println!("|---|---:|---:|---|---:|---:|---:|---:|");
+    println!("| client | conc. | req/s (median) | rounds req/s | p50 µs | p99 µs | errors | × first row | × first row, median of rounds |");
+    println!("|---|---:|---:|---|---:|---:|---:|---:|---:|");
     let base = rows.first().map_or(f64::NAN, |r| r.median_rps);
     for r in rows {
         let rounds: Vec<String> = r.round_rps.iter().map(|x| format!("{x:.0}")).collect();
         println!(
-            "| {} | {} | {:.0} | {} | {:.1} | {:.1} | {} | {:.3} |",
+            "| {} | {} | {:.0} | {} | {:.1} | {:.1} | {} | {:.3} | {:.3} |",
             r.name,
             r.concurrency,
             r.median_rps,
@@ -238,7 +257,8 @@ pub fn print_table(title: &str, rows: &[Row], load_before: &str) {
             r.p50_us,
             r.p99_us,
             r.errors,
-            r.median_rps / base
+            r.median_rps / base,
+            r.median_round_ratio
         );
     }
 }

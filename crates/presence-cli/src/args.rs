@@ -77,6 +77,11 @@ pub(crate) struct Global {
     /// [default: hyper]
     #[arg(long, env = "PRESENCE_TRANSPORT", global = true, value_enum)]
     pub(crate) transport: Option<Transport>,
+    /// HTTP versions of the hyper transport: `http1`, `alpn` (HTTP/2 where an https
+    /// server offers it, else HTTP/1.1), or `h2c` (HTTP/2 with prior knowledge, e.g.
+    /// against `presence emulator`) [default: http1]
+    #[arg(long, env = "PRESENCE_HTTP", global = true, value_enum)]
+    pub(crate) http: Option<HttpVersion>,
     /// Print results (stdout) and errors (stderr) as JSON
     #[arg(long, global = true)]
     pub(crate) json: bool,
@@ -91,13 +96,34 @@ pub(crate) enum Transport {
     Ureq,
 }
 
+/// `--http`: which HTTP versions the hyper transport speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum HttpVersion {
+    /// HTTP/2 by ALPN on https, HTTP/1.1 otherwise.
+    Alpn,
+    /// HTTP/1.1 only.
+    Http1,
+    /// HTTP/2 with prior knowledge (h2c on http).
+    H2c,
+}
+
+impl From<HttpVersion> for presence::transport_hyper::Protocol {
+    fn from(v: HttpVersion) -> Self {
+        match v {
+            HttpVersion::Alpn => Self::Alpn,
+            HttpVersion::Http1 => Self::Http1,
+            HttpVersion::H2c => Self::Http2PriorKnowledge,
+        }
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// The commands that talk to a Presence service.
     #[command(flatten)]
     Client(ClientCommand),
-    /// Run a local in-memory Presence emulator until Ctrl-C
+    /// Run a local in-memory Presence emulator (HTTP/1.1 and h2c) until Ctrl-C
     // The flags of the standalone `presence-emulator` binary, declared once in the
     // emulator crate.
     Emulator(presence_emulator::cli::EmulatorArgs),

@@ -50,6 +50,9 @@ impl Backend {
         if let Some(token) = given(&global.auth_key) {
             builder = builder.auth_token(token);
         }
+        if let Some(http) = global.http {
+            builder = builder.http_protocol(http.into());
+        }
         // Validate once, so both transports report configuration errors alike.
         builder
             .build_config()

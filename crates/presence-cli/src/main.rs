@@ -22,7 +22,8 @@
 //!              [--admin-token TOKEN | PRESENCE_EMULATOR_ADMIN_TOKEN] [--import FILE]
 //!              [--export-on-exit FILE]
 //! global: --origin --subscribe-key --publish-key --secret-key --auth-key --user-id
-//!         --transport hyper|ureq --json   (each but --json also PRESENCE_*)
+//!         --transport hyper|ureq --http http1|alpn|h2c --json
+//!         (each but --json also PRESENCE_*)
 //! ```
 //!
 //! `--user-id` is always the user making the requests (it may be given before or after
@@ -34,6 +35,12 @@
 //! and `emulator`), 1 service, transport or I/O error, 2 invalid input or usage.
 //! See the crate's README for output formats.
 #![forbid(unsafe_code)]
+
+/// jemalloc with its background threads on, as in `presence-emulator`: `presence
+/// emulator` gives freed memory back after users leave (docs/PERFORMANCE.md §4).
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod args;
 mod client;

@@ -10,7 +10,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-const ENV_VARS: [&str; 7] = [
+const ENV_VARS: [&str; 8] = [
     "PRESENCE_ORIGIN",
     "PRESENCE_SUBSCRIBE_KEY",
     "PRESENCE_PUBLISH_KEY",
@@ -18,6 +18,7 @@ const ENV_VARS: [&str; 7] = [
     "PRESENCE_AUTH_KEY",
     "PRESENCE_USER_ID",
     "PRESENCE_TRANSPORT",
+    "PRESENCE_HTTP",
 ];
 
 /// How long anything may take before a test gives up.
@@ -436,7 +437,7 @@ fn set_state_get_state_round_trip_and_leave() {
 }
 
 #[test]
-fn ureq_prints_the_same_json_as_hyper() {
+fn ureq_and_h2c_print_the_same_json_as_hyper() {
     let emu = emulator();
     let origin = emu.origin();
     run(presence(
@@ -454,17 +455,25 @@ fn ureq_prints_the_same_json_as_hyper() {
         &["here-now", "--limit", "0"],
     ];
     for args in commands {
-        let with = |transport: &str| {
+        let with = |transport: &[&str]| {
             let mut cmd = presence(&origin, "bob", args);
-            cmd.args(["--json", "--transport", transport]);
+            cmd.arg("--json").args(transport);
             run(&mut cmd)
         };
-        let (hyper, ureq) = (with("hyper"), with("ureq"));
-        assert_eq!(
-            (hyper.code, &hyper.stdout, &hyper.stderr),
-            (ureq.code, &ureq.stdout, &ureq.stderr),
-            "{args:?}"
-        );
+        let hyper = with(&["--transport", "hyper"]);
+        // The emulator serves h2c on the same port.
+        for other in [
+            &["--transport", "ureq"][..],
+            &["--http", "h2c"],
+            &["--http", "alpn"],
+        ] {
+            let other_ran = with(other);
+            assert_eq!(
+                (hyper.code, &hyper.stdout, &hyper.stderr),
+                (other_ran.code, &other_ran.stdout, &other_ran.stderr),
+                "{args:?} {other:?}"
+            );
+        }
         assert!(!hyper.stdout.is_empty() || !hyper.stderr.is_empty());
     }
 }

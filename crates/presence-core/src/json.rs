@@ -66,6 +66,255 @@ fn string_stops(word: u64) -> u64 {
         & HI
 }
 
+/// What a scanner found wrong, with the position: a fixed message, or the nesting
+/// bound (whose message is formatted, out of the hot path).
+#[derive(Debug, Clone, Copy)]
+enum Bad {
+    Expected(&'static str),
+    TooDeep,
+}
+
+/// A scanner's result: the position after what it read, or what was wrong and where.
+/// The scanners below work on a position in a register rather than on the reader's
+/// field, and leave formatting errors to [`Reader::fail`].
+type Scan<T> = std::result::Result<T, (usize, Bad)>;
+
+const EOF: Bad = Bad::Expected("EOF while parsing");
+
+/// The position of the next significant byte at or after `pos` (or the end).
+#[inline(always)]
+fn skip_whitespace(bytes: &[u8], mut pos: usize) -> usize {
+    // Whitespace is at most `' '`: one compare when none comes next.
+    if bytes.get(pos).is_some_and(|&b| b > b' ') {
+        return pos;
+    }
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(pos) {
+        pos += 1;
+    }
+    pos
+}
+
+/// Scans the string whose opening quote is at `pos`: the position after its closing
+/// quote, and whether it has escapes.
+#[inline(always)]
+fn scan_string(bytes: &[u8], mut pos: usize) -> Scan<(usize, bool)> {
+    pos += 1;
+    let mut escaped = false;
+    loop {
+        // The plain run, eight bytes at a time (byte by byte in the last seven): most
+        // strings are nothing else.
+        let stop = loop {
+            let Some(word) = bytes.get(pos..).and_then(<[u8]>::first_chunk::<8>) else {
+                while let Some(&b) = bytes.get(pos) {
+                    if STRING_STOP[usize::from(b)] {
+                        break;
+                    }
+                    pos += 1;
+                }
+                break bytes.get(pos).copied();
+            };
+            let stops = string_stops(u64::from_le_bytes(*word));
+            if stops != 0 {
+                let i = (stops.trailing_zeros() / 8) as usize;
+                pos += i;
+                break word.get(i).copied();
+            }
+            pos += 8;
+        };
+        match stop {
+            Some(b'"') => return Ok((pos + 1, escaped)),
+            Some(b'\\') => {
+                escaped = true;
+                pos += 1;
+                match bytes.get(pos) {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => pos += 1,
+                    Some(b'u') => {
+                        let hex = bytes.get(pos + 1..pos + 5);
+                        if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                            return Err((pos, Bad::Expected("invalid \\u escape")));
+                        }
+                        pos += 5;
+                    }
+                    Some(_) => return Err((pos, Bad::Expected("invalid escape"))),
+                    None => return Err((pos, EOF)),
+                }
+            }
+            Some(_) => return Err((pos, Bad::Expected("control character in a string"))),
+            None => return Err((pos, EOF)),
+        }
+    }
+}
+
+/// Scans the number token at `pos` (checked against the JSON grammar): the position
+/// after it, and whether it has neither fraction nor exponent.
+#[inline(always)]
+fn skip_number(bytes: &[u8], mut pos: usize) -> Scan<(usize, bool)> {
+    const INVALID: Bad = Bad::Expected("invalid number");
+    let digits = |pos: &mut usize| {
+        let from = *pos;
+        while bytes.get(*pos).is_some_and(u8::is_ascii_digit) {
+            *pos += 1;
+        }
+        *pos - from
+    };
+    if bytes.get(pos) == Some(&b'-') {
+        pos += 1;
+    }
+    match bytes.get(pos) {
+        Some(b'0') => pos += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut pos);
+        }
+        _ => return Err((pos, INVALID)),
+    }
+    let mut integer = true;
+    if bytes.get(pos) == Some(&b'.') {
+        integer = false;
+        pos += 1;
+        if digits(&mut pos) == 0 {
+            return Err((pos, INVALID));
+        }
+    }
+    if matches!(bytes.get(pos), Some(b'e' | b'E')) {
+        integer = false;
+        pos += 1;
+        if matches!(bytes.get(pos), Some(b'+' | b'-')) {
+            pos += 1;
+        }
+        if digits(&mut pos) == 0 {
+            return Err((pos, INVALID));
+        }
+    }
+    Ok((pos, integer))
+}
+
+/// Scans `word` (`true`, `false`, `null`) at `pos`.
+#[inline(always)]
+fn literal(bytes: &[u8], pos: usize, word: &[u8]) -> Scan<usize> {
+    match bytes.get(pos..pos + word.len()) {
+        Some(w) if w == word => Ok(pos + word.len()),
+        _ => Err((pos, Bad::Expected("expected a JSON value"))),
+    }
+}
+
+/// Scans a key (its quote at `pos`) and the `:` after it.
+#[inline(always)]
+fn key_colon(bytes: &[u8], pos: usize) -> Scan<usize> {
+    let (pos, _) = scan_string(bytes, pos)?;
+    let pos = skip_whitespace(bytes, pos);
+    match bytes.get(pos) {
+        Some(b':') => Ok(pos + 1),
+        Some(_) => Err((pos, Bad::Expected("expected `:` after a key"))),
+        None => Err((pos, EOF)),
+    }
+}
+
+/// Scans (checking it) the value starting at `pos`, a significant byte, inside
+/// `depth` open containers: the position after it.
+///
+/// Iterative, so the depth limit bounds the work and not the stack: the kinds of the
+/// containers this value opened (at most [`MAX_DEPTH`] can be open) are the bits of a
+/// `u128`, set for an object.
+fn skip_value(bytes: &[u8], mut pos: usize, depth: usize) -> Scan<usize> {
+    const _: () = assert!(MAX_DEPTH < 128);
+    let mut kinds: u128 = 0;
+    let mut open: usize = 0;
+    'value: loop {
+        pos = skip_whitespace(bytes, pos);
+        match bytes.get(pos) {
+            Some(b'{') => {
+                pos += 1;
+                if depth + open >= MAX_DEPTH {
+                    return Err((pos, Bad::TooDeep));
+                }
+                kinds |= 1 << (open & 127);
+                open += 1;
+                pos = skip_whitespace(bytes, pos);
+                match bytes.get(pos) {
+                    Some(b'}') => {}
+                    Some(b'"') => {
+                        pos = key_colon(bytes, pos)?;
+                        continue 'value;
+                    }
+                    Some(_) => return Err((pos, Bad::Expected("expected a key or `}`"))),
+                    None => return Err((pos, EOF)),
+                }
+            }
+            Some(b'[') => {
+                pos += 1;
+                if depth + open >= MAX_DEPTH {
+                    return Err((pos, Bad::TooDeep));
+                }
+                kinds &= !(1 << (open & 127));
+                open += 1;
+                pos = skip_whitespace(bytes, pos);
+                if bytes.get(pos) != Some(&b']') {
+                    continue 'value;
+                }
+            }
+            Some(b'"') => pos = scan_string(bytes, pos)?.0,
+            Some(b'-' | b'0'..=b'9') => pos = skip_number(bytes, pos)?.0,
+            Some(b't') => pos = literal(bytes, pos, b"true")?,
+            Some(b'f') => pos = literal(bytes, pos, b"false")?,
+            Some(b'n') => pos = literal(bytes, pos, b"null")?,
+            Some(_) => return Err((pos, Bad::Expected("expected a JSON value"))),
+            None => return Err((pos, EOF)),
+        }
+        // After a whole value, or an opener whose closer comes next: close what ends
+        // here, then go on after a `,`.
+        loop {
+            if open == 0 {
+                return Ok(pos);
+            }
+            let in_object = kinds & (1 << ((open - 1) & 127)) != 0;
+            pos = skip_whitespace(bytes, pos);
+            match (bytes.get(pos), in_object) {
+                (Some(b'}'), true) | (Some(b']'), false) => {
+                    pos += 1;
+                    open -= 1;
+                }
+                (Some(b','), true) => {
+                    pos = skip_whitespace(bytes, pos + 1);
+                    if bytes.get(pos) != Some(&b'"') {
+                        return Err((pos, Bad::Expected("expected a key after `,`")));
+                    }
+                    pos = key_colon(bytes, pos)?;
+                    continue 'value;
+                }
+                (Some(b','), false) => {
+                    pos += 1;
+                    continue 'value;
+                }
+                (Some(_), _) => {
+                    return Err((pos, Bad::Expected("expected `,` or a closing bracket")))
+                }
+                (None, _) => return Err((pos, EOF)),
+            }
+        }
+    }
+}
+
+/// A string with escapes, quotes included, decoded by serde_json (which also rejects
+/// lone surrogates); `start` is its position, for the error.
+#[cold]
+fn decode_escaped(quoted: &str, start: usize) -> Result<Cow<'_, str>> {
+    match serde_json::from_str::<String>(quoted) {
+        Ok(s) => Ok(Cow::Owned(s)),
+        Err(e) => Err(JsonError::new(start, format!("unreadable string: {e}"))),
+    }
+}
+
+/// An object key as the body writes it (see [`Reader::next_raw_key`]).
+#[derive(Clone, Copy)]
+pub(crate) struct RawKey<'a> {
+    /// The text between the quotes, escapes undecoded.
+    pub(crate) text: &'a str,
+    /// Where its opening quote is.
+    start: usize,
+    /// Whether it has escapes.
+    pub(crate) escaped: bool,
+}
+
 /// A cursor over a JSON text.
 pub(crate) struct Reader<'a> {
     text: &'a str,
@@ -84,28 +333,27 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// An error at the current position.
+    /// An error at the current position (out of line: errors are the cold path).
+    #[cold]
+    #[inline(never)]
     pub(crate) fn error<T>(&self, what: impl Into<String>) -> Result<T> {
         Err(JsonError::new(self.pos, what.into()))
     }
 
     /// The next significant byte, not consumed.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn peek(&mut self) -> Option<u8> {
         let b = *self.bytes.get(self.pos)?;
         // Whitespace is at most `' '`: one compare when none comes next.
         if b > b' ' {
             return Some(b);
         }
-        while let Some(&b) = self.bytes.get(self.pos) {
-            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
-                return Some(b);
-            }
-            self.pos += 1;
-        }
-        None
+        self.pos = skip_whitespace(self.bytes, self.pos);
+        self.bytes.get(self.pos).copied()
     }
 
+    #[cold]
+    #[inline(never)]
     fn eof<T>(&self) -> Result<T> {
         self.error("EOF while parsing")
     }
@@ -130,6 +378,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -144,6 +393,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Consumes `open`; an error naming `what` and `kind` when something else comes.
+    #[inline]
     fn begin(&mut self, open: u8, what: &str, kind: &str) -> Result<()> {
         match self.peek() {
             Some(b) if b == open => {
@@ -159,6 +409,17 @@ impl<'a> Reader<'a> {
     /// closing `}`. `first` starts true for each object.
     #[inline]
     pub(crate) fn next_key(&mut self, first: &mut bool) -> Result<Option<Cow<'a, str>>> {
+        match self.next_raw_key(first)? {
+            Some(key) => self.decode(key).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// [`next_key`](Self::next_key) without decoding: the key's text between its quotes
+    /// as the body has it, and whether it has escapes (then [`decode`](Self::decode)
+    /// gives its value). Matching known keys on the raw text needs no string made.
+    #[inline]
+    pub(crate) fn next_raw_key(&mut self, first: &mut bool) -> Result<Option<RawKey<'a>>> {
         match self.peek() {
             Some(b'}') => {
                 self.pos += 1;
@@ -177,13 +438,29 @@ impl<'a> Reader<'a> {
         }
         *first = false;
         // A quote is next (checked above).
-        let key = self.string_here()?;
+        let start = self.pos;
+        let escaped = self.scan_string()?;
+        let key = RawKey {
+            text: self.text.get(start + 1..self.pos - 1).unwrap_or_default(),
+            start,
+            escaped,
+        };
         match self.peek() {
             Some(b':') => self.pos += 1,
             Some(_) => return self.error("expected `:` after a key"),
             None => return self.eof(),
         }
         Ok(Some(key))
+    }
+
+    /// The value of a key [`next_raw_key`](Self::next_raw_key) read.
+    #[inline]
+    pub(crate) fn decode(&self, key: RawKey<'a>) -> Result<Cow<'a, str>> {
+        if !key.escaped {
+            return Ok(Cow::Borrowed(key.text));
+        }
+        let quoted = self.text.get(key.start..key.start + key.text.len() + 2);
+        decode_escaped(quoted.unwrap_or_default(), key.start)
     }
 
     /// Consumes `[`; an error naming `what` when the value is not an array.
@@ -217,57 +494,25 @@ impl<'a> Reader<'a> {
 
     /// Skips a string whose opening quote is at `self.pos`; returns whether it had
     /// escapes. Leaves `self.pos` after the closing quote.
-    #[inline]
+    #[inline(always)]
     fn scan_string(&mut self) -> Result<bool> {
-        self.pos += 1;
-        let mut escaped = false;
-        loop {
-            // The plain run, eight bytes at a time (byte by byte in the last seven):
-            // most strings are nothing else.
-            let stop = loop {
-                let Some(word) = self.bytes.get(self.pos..).and_then(<[u8]>::first_chunk) else {
-                    while let Some(&b) = self.bytes.get(self.pos) {
-                        if STRING_STOP[usize::from(b)] {
-                            break;
-                        }
-                        self.pos += 1;
-                    }
-                    break self.bytes.get(self.pos);
-                };
-                let stops = string_stops(u64::from_le_bytes(*word));
-                if stops != 0 {
-                    let i = (stops.trailing_zeros() / 8) as usize;
-                    self.pos += i;
-                    break word.get(i);
-                }
-                self.pos += 8;
-            };
-            match stop {
-                Some(b'"') => {
-                    self.pos += 1;
-                    return Ok(escaped);
-                }
-                Some(b'\\') => {
-                    escaped = true;
-                    self.pos += 1;
-                    match self.bytes.get(self.pos) {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
-                            self.pos += 1
-                        }
-                        Some(b'u') => {
-                            let hex = self.bytes.get(self.pos + 1..self.pos + 5);
-                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                                return self.error("invalid \\u escape");
-                            }
-                            self.pos += 5;
-                        }
-                        Some(_) => return self.error("invalid escape"),
-                        None => return self.eof(),
-                    }
-                }
-                Some(_) => return self.error("control character in a string"),
-                None => return self.eof(),
+        match scan_string(self.bytes, self.pos) {
+            Ok((end, escaped)) => {
+                self.pos = end;
+                Ok(escaped)
             }
+            Err(bad) => self.fail(bad),
+        }
+    }
+
+    /// The error a scanner reported.
+    #[cold]
+    #[inline(never)]
+    fn fail<T>(&mut self, (at, bad): (usize, Bad)) -> Result<T> {
+        self.pos = at;
+        match bad {
+            Bad::Expected(what) => self.error(what),
+            Bad::TooDeep => self.error(format!("JSON nested deeper than {MAX_DEPTH} levels")),
         }
     }
 
@@ -290,10 +535,7 @@ impl<'a> Reader<'a> {
         if !self.scan_string()? {
             return Ok(Cow::Borrowed(&self.text[start + 1..self.pos - 1]));
         }
-        match serde_json::from_str::<String>(&self.text[start..self.pos]) {
-            Ok(s) => Ok(Cow::Owned(s)),
-            Err(e) => Err(JsonError::new(start, format!("unreadable string: {e}"))),
-        }
+        decode_escaped(&self.text[start..self.pos], start)
     }
 
     /// A number token (checked against the JSON grammar) and whether it is an integer
@@ -310,42 +552,13 @@ impl<'a> Reader<'a> {
     /// fraction nor exponent.
     #[inline]
     fn skip_number(&mut self) -> Result<bool> {
-        let digits = |r: &mut Self| {
-            let from = r.pos;
-            while r.bytes.get(r.pos).is_some_and(u8::is_ascii_digit) {
-                r.pos += 1;
+        match skip_number(self.bytes, self.pos) {
+            Ok((end, integer)) => {
+                self.pos = end;
+                Ok(integer)
             }
-            r.pos - from
-        };
-        if self.bytes.get(self.pos) == Some(&b'-') {
-            self.pos += 1;
+            Err(bad) => self.fail(bad),
         }
-        match self.bytes.get(self.pos) {
-            Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => {
-                digits(self);
-            }
-            _ => return self.error("invalid number"),
-        }
-        let mut integer = true;
-        if self.bytes.get(self.pos) == Some(&b'.') {
-            integer = false;
-            self.pos += 1;
-            if digits(self) == 0 {
-                return self.error("invalid number");
-            }
-        }
-        if matches!(self.bytes.get(self.pos), Some(b'e' | b'E')) {
-            integer = false;
-            self.pos += 1;
-            if matches!(self.bytes.get(self.pos), Some(b'+' | b'-')) {
-                self.pos += 1;
-            }
-            if digits(self) == 0 {
-                return self.error("invalid number");
-            }
-        }
-        Ok(integer)
     }
 
     /// An unsigned integer, as serde reads a `u64`: an integer token in range.
@@ -407,102 +620,18 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips one value (checking it) and returns its text.
-    ///
-    /// Iterative, so the depth limit bounds the work and not the stack: the kinds of the
-    /// containers this value opened (at most [`MAX_DEPTH`] can be open) are kept in a
-    /// fixed array, true for an object.
     pub(crate) fn skip(&mut self) -> Result<&'a str> {
         let start = match self.peek() {
             Some(_) => self.pos,
             None => return self.eof(),
         };
-        let mut kinds = [false; MAX_DEPTH + 1];
-        let mut open: usize = 0;
-        'value: loop {
-            match self.peek() {
-                Some(b'{') => {
-                    self.pos += 1;
-                    self.enter()?;
-                    // `enter` keeps `open` <= MAX_DEPTH.
-                    if let Some(k) = kinds.get_mut(open) {
-                        *k = true;
-                    }
-                    open += 1;
-                    match self.peek() {
-                        Some(b'}') => {}
-                        Some(b'"') => {
-                            self.key_colon()?;
-                            continue 'value;
-                        }
-                        Some(_) => return self.error("expected a key or `}`"),
-                        None => return self.eof(),
-                    }
-                }
-                Some(b'[') => {
-                    self.pos += 1;
-                    self.enter()?;
-                    if let Some(k) = kinds.get_mut(open) {
-                        *k = false;
-                    }
-                    open += 1;
-                    if self.peek() != Some(b']') {
-                        continue 'value;
-                    }
-                }
-                Some(b'"') => {
-                    self.scan_string()?;
-                }
-                Some(b'-' | b'0'..=b'9') => {
-                    self.skip_number()?;
-                }
-                Some(b't') => self.literal(b"true")?,
-                Some(b'f') => self.literal(b"false")?,
-                Some(b'n') => self.literal(b"null")?,
-                Some(_) => return self.error("expected a JSON value"),
-                None => return self.eof(),
+        match skip_value(self.bytes, start, self.depth) {
+            Ok(end) => {
+                self.pos = end;
+                // A value starts and ends at an ASCII byte: both are boundaries.
+                Ok(self.text.get(start..end).unwrap_or_default())
             }
-            // After a whole value, or an opener whose closer comes next: close what
-            // ends here, then go on after a `,`.
-            loop {
-                if open == 0 {
-                    return Ok(&self.text[start..self.pos]);
-                }
-                let in_object = kinds.get(open - 1).copied().unwrap_or(false);
-                match (self.peek(), in_object) {
-                    (Some(b'}'), true) | (Some(b']'), false) => {
-                        self.pos += 1;
-                        self.depth -= 1;
-                        open -= 1;
-                    }
-                    (Some(b','), true) => {
-                        self.pos += 1;
-                        if self.peek() != Some(b'"') {
-                            return self.error("expected a key after `,`");
-                        }
-                        self.key_colon()?;
-                        continue 'value;
-                    }
-                    (Some(b','), false) => {
-                        self.pos += 1;
-                        continue 'value;
-                    }
-                    (Some(_), _) => return self.error("expected `,` or a closing bracket"),
-                    (None, _) => return self.eof(),
-                }
-            }
-        }
-    }
-
-    /// A key (its quote at `self.pos`) and the `:` after it, both skipped.
-    fn key_colon(&mut self) -> Result<()> {
-        self.scan_string()?;
-        match self.peek() {
-            Some(b':') => {
-                self.pos += 1;
-                Ok(())
-            }
-            Some(_) => self.error("expected `:` after a key"),
-            None => self.eof(),
+            Err(bad) => self.fail(bad),
         }
     }
 

@@ -94,7 +94,7 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_LONG_POLLS)]
     pub max_long_polls: usize,
     /// Seconds a client may take to send a request's headers (also how long an idle
-    /// keep-alive connection stays open)
+    /// keep-alive or HTTP/2 connection stays open)
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT_SECS)]
     pub header_read_timeout: u64,
     /// Presence events each keyset keeps for subscribers to catch up on

@@ -10,7 +10,8 @@
 //! - [`Model`]: the pure state core. `handle(now, request) -> response`; no I/O, no
 //!   clock (`now` is a [`Duration`](std::time::Duration) since the UNIX epoch), so
 //!   presence timeouts are tested with virtual time.
-//! - [`Emulator`]: a hyper 1 + tokio HTTP/1.1 server around the model, with a clock
+//! - [`Emulator`]: a hyper 1 + tokio server around the model (HTTP/1.1, and HTTP/2
+//!   with prior knowledge on the same port), with a clock
 //!   that tests can move forward ([`EmulatorHandle::advance`]), a bounded number of
 //!   connections and a header read timeout. [`Emulator::start_blocking`] runs it on
 //!   its own runtime for blocking tests.
@@ -37,6 +38,10 @@
 //! - `cli` (default): the `presence-emulator` binary and the `cli` module, with
 //!   clap. Crates that use the emulator as a library (in tests) turn it off with
 //!   `default-features = false` and do not compile clap.
+//! - `jemalloc` (default): the binary's global allocator is jemalloc (tikv-jemallocator,
+//!   built from C: needs `cc` and `make`), so the process gives memory back after users
+//!   leave; the library never sets an allocator. `--no-default-features --features cli`
+//!   builds the binary on the system allocator (docs/PERFORMANCE.md §4 compares them).
 //!
 //! # In-process use from a test
 //! ```

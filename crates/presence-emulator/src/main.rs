@@ -5,7 +5,15 @@ use presence_emulator::cli::{redact_secrets, EmulatorArgs};
 use presence_emulator::Emulator;
 use std::io::Write as _;
 
-/// A local, in-memory PubNub-compatible Presence server.
+/// jemalloc with its background threads on: they purge freed pages, so the process's
+/// RSS follows the model's live heap after users leave (glibc's malloc keeps freed
+/// memory resident; docs/PERFORMANCE.md §4 has the figures).
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// A local, in-memory PubNub-compatible Presence server (HTTP/1.1 and prior-knowledge
+/// HTTP/2, h2c, on one port).
 #[derive(Debug, Parser)]
 #[command(name = "presence-emulator", version)]
 struct Args {

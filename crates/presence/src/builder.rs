@@ -27,6 +27,8 @@ pub struct ClientBuilder {
     named: Vec<(String, Keyset)>,
     no_request_ids: bool,
     runtime: Option<crate::runtime::Configured>,
+    #[cfg(feature = "hyper")]
+    protocol: transport_hyper::Protocol,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -172,11 +174,26 @@ impl ClientBuilder {
         ))
     }
 
-    /// An async client on the hyper transport with default settings.
+    /// The HTTP versions [`build`](Self::build)'s hyper transport speaks (default
+    /// [`Protocol::Http1`](transport_hyper::Protocol::Http1);
+    /// [`Protocol::Alpn`](transport_hyper::Protocol::Alpn): HTTP/2 where an `https`
+    /// server offers it; [`Protocol::Http2PriorKnowledge`](transport_hyper::Protocol)
+    /// for `h2c`).
+    #[cfg(feature = "hyper")]
+    pub fn http_protocol(mut self, protocol: transport_hyper::Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// An async client on the hyper transport with default settings (but the
+    /// [`http_protocol`](Self::http_protocol)).
     #[cfg(feature = "hyper")]
     pub fn build(&self) -> Result<crate::Client, crate::Error<transport_hyper::Error>> {
         let shared = self.shared()?;
-        let transport = transport_hyper::HyperTransport::new().map_err(crate::Error::Transport)?;
+        let transport = transport_hyper::HyperTransport::builder()
+            .protocol(self.protocol)
+            .build()
+            .map_err(crate::Error::Transport)?;
         Ok(crate::Client::from_shared(shared, transport))
     }
 

@@ -79,14 +79,18 @@ impl<T: AsyncTransport> Client<T> {
         let span = RequestSpan::new(op);
         let request = self.inner.shared.prepare(op).map_err(|e| span.invalid(e))?;
         let transport = &self.inner.transport;
-        let sent = async {
-            match timeout {
-                Some(t) => transport.send_with_timeout(request, t).await,
-                None => transport.send(request).await,
+        // The request goes to the transport before the first await, so this future
+        // never holds it: the boxed future of every call is that much smaller.
+        let sent = match timeout {
+            Some(t) => {
+                let sending = transport.send_with_timeout(request, t);
+                sending.instrument(span.span().clone()).await
             }
-        }
-        .instrument(span.span().clone())
-        .await;
+            None => {
+                let sending = transport.send(request);
+                sending.instrument(span.span().clone()).await
+            }
+        };
         span.outcome(sent)
     }
 }

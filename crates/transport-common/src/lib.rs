@@ -33,8 +33,10 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_BODY_SIZE: usize = 8 * 1024 * 1024;
 /// Default time an idle pooled connection is kept.
 pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default maximum number of idle pooled connections per host.
-pub const DEFAULT_POOL_MAX_IDLE_PER_HOST: usize = 8;
+/// Default maximum number of idle pooled connections per host: 64, so that up to 64
+/// requests in flight at a time reuse their connections (with 8, concurrency 64 on
+/// HTTP/1.1 closed and reopened connections all the time: docs/PERFORMANCE.md).
+pub const DEFAULT_POOL_MAX_IDLE_PER_HOST: usize = 64;
 
 /// The settings both transports take; each transport's `Builder` holds one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +118,7 @@ macro_rules! limits_setters {
             self
         }
 
-        /// Most idle connections kept per host (default 8).
+        /// Most idle connections kept per host (default 64).
         pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
             self.limits.pool_max_idle_per_host = max;
             self

@@ -17,7 +17,10 @@
 //!   [`HyperTransport`] share it.
 //! * **TLS** by rustls with the *ring* provider passed explicitly (never the
 //!   process-default provider) and the bundled Mozilla roots, or the
-//!   operating system's roots with the `native-roots` feature. HTTP/1.1 only.
+//!   operating system's roots with the `native-roots` feature.
+//! * **HTTP/1.1 by default; HTTP/2 on request** ([`Builder::protocol`], [`Protocol`]):
+//!   negotiated by ALPN on `https` origins (HTTP/1.1 when the server does not offer
+//!   it), or prior-knowledge HTTP/2 (`h2c`) on `http`.
 //! * **No compression.** hyper does not decode gzip, so this transport never
 //!   sends `Accept-Encoding` (a caller-set one is removed) and passes bodies
 //!   through as received.
@@ -59,16 +62,18 @@
 #![deny(missing_docs)]
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::ACCEPT_ENCODING;
+use http::header::{HeaderValue, ACCEPT_ENCODING, HOST};
 use http::Version;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Body as _;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use transport_common::{check_request, classify, target_of, Cause};
@@ -79,13 +84,46 @@ pub use transport_common::{
     DEFAULT_POOL_MAX_IDLE_PER_HOST, DEFAULT_REQUEST_TIMEOUT,
 };
 
-transport_common::builder!(
-    HyperTransport,
-    connect = "Bound on establishing the TCP connection (default 10 s). The TLS handshake is covered by the overall request timeout.",
-    body = "Largest response body accepted, in bytes (default 8 MiB); a larger one fails with [`Error::BodyTooLarge`]."
-);
+/// The HTTP versions a [`HyperTransport`] speaks ([`Builder::protocol`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// The default. HTTP/1.1 only, on `http` and `https` origins: a pool of
+    /// connections, one request at a time on each. Measured faster than HTTP/2 on one
+    /// connection at concurrency 1 and not slower at 64 (docs/PERFORMANCE.md, "HTTP/2").
+    #[default]
+    Http1,
+    /// `https`: offer `h2` and `http/1.1` by ALPN and speak what the server picks
+    /// (HTTP/2 multiplexes every request to a host on one connection: one TCP and TLS
+    /// handshake instead of one per pooled connection); `http`: HTTP/1.1 (there is no
+    /// negotiation without TLS).
+    Alpn,
+    /// HTTP/2 only, with prior knowledge: `h2c` on `http` origins (the connection
+    /// starts with the HTTP/2 preface, no `Upgrade`), ALPN `h2` only on `https`. For a
+    /// server known to speak HTTP/2, such as `presence-emulator` (which serves h2c and HTTP/1.1 on one port).
+    Http2PriorKnowledge,
+}
+
+/// Settings for a [`HyperTransport`]; get one from [`HyperTransport::builder`].
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Builder {
+    limits: transport_common::Limits,
+    protocol: Protocol,
+}
 
 impl Builder {
+    transport_common::limits_setters!(
+        connect = "Bound on establishing the TCP connection (default 10 s). The TLS handshake is covered by the overall request timeout.",
+        body = "Largest response body accepted, in bytes (default 8 MiB); a larger one fails with [`Error::BodyTooLarge`]."
+    );
+
+    /// The HTTP versions spoken (default [`Protocol::Http1`]).
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
     /// Build the transport.
     ///
     /// Fails with [`Error::Tls`] only if the TLS configuration cannot be made
@@ -98,15 +136,19 @@ impl Builder {
         http.set_nodelay(true);
 
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let https = tls_builder(provider)?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let schemes = tls_builder(provider)?.https_or_http();
+        // What ALPN offers on https.
+        let https = match self.protocol {
+            Protocol::Http1 => schemes.enable_http1().wrap_connector(http),
+            Protocol::Alpn => schemes.enable_all_versions().wrap_connector(http),
+            Protocol::Http2PriorKnowledge => schemes.enable_http2().wrap_connector(http),
+        };
 
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(self.limits.pool_idle_timeout)
             .pool_max_idle_per_host(self.limits.pool_max_idle_per_host)
+            .http2_only(self.protocol == Protocol::Http2PriorKnowledge)
             .build(https);
 
         Ok(HyperTransport {
@@ -149,6 +191,18 @@ struct Inner {
     settings: Builder,
 }
 
+impl Inner {
+    /// Whether a request to `uri` goes over HTTP/1.1 whatever the server says: always
+    /// with [`Protocol::Http1`], on `http` with [`Protocol::Alpn`] (no TLS, no ALPN).
+    fn http1_only(&self, uri: &http::Uri) -> bool {
+        match self.settings.protocol {
+            Protocol::Http1 => true,
+            Protocol::Alpn => uri.scheme() == Some(&http::uri::Scheme::HTTP),
+            Protocol::Http2PriorKnowledge => false,
+        }
+    }
+}
+
 /// Async executor of `http::Request<Vec<u8>>` over one pooled hyper client.
 ///
 /// Cheap to clone; clones share the connection pool.
@@ -179,56 +233,107 @@ impl HyperTransport {
     /// Send `req` and collect the whole response, bounded by the configured
     /// request timeout.
     ///
-    /// Any status (2xx, 403, 500…) is `Ok`. See [`Error`] for the failures.
-    pub async fn execute(
+    /// Any status (2xx, 403, 500…) is `Ok`. See [`Error`] for the failures. Nothing is
+    /// sent until the future is polled.
+    pub fn execute(
         &self,
         req: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>, Error> {
+    ) -> impl Future<Output = Result<http::Response<Vec<u8>>, Error>> + Send + 'static {
         self.execute_with_timeout(req, self.inner.settings.limits.request_timeout)
-            .await
     }
 
     /// Like [`execute`](Self::execute) with `timeout` as the overall bound
     /// for this call only, e.g. for a long-poll that the server holds open.
-    pub async fn execute_with_timeout(
+    pub fn execute_with_timeout(
         &self,
         req: http::Request<Vec<u8>>,
         timeout: Duration,
-    ) -> Result<http::Response<Vec<u8>>, Error> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(Error::NoRuntime);
+    ) -> impl Future<Output = Result<http::Response<Vec<u8>>, Error>> + Send + 'static {
+        // The request is checked and handed to the pool's (lazy) future here, so the
+        // future returned holds only that future and what errors need: it is part of
+        // every caller's future (the facade boxes one per call).
+        let started = self.start(req);
+        let limits = &self.inner.settings.limits;
+        let (limit, connect_timeout) = (limits.max_body_size, limits.connect_timeout);
+        async move {
+            let (pending, uri) = started?;
+            if tokio::runtime::Handle::try_current().is_err() {
+                return Err(Error::NoRuntime);
+            }
+            let exchange = exchange(pending, &uri, limit, connect_timeout);
+            match tokio::time::timeout(timeout, exchange).await {
+                Ok(result) => result,
+                Err(_elapsed) => Err(Error::Timeout { after: timeout }),
+            }
         }
+    }
+
+    /// Checks `req` and gives it to the client: its (not yet polled) response future,
+    /// and its URI for errors.
+    fn start(&self, req: http::Request<Vec<u8>>) -> Result<(ResponseFuture, http::Uri), Error> {
         check_request(&req)?;
         let (mut parts, body) = req.into_parts();
         // hyper cannot decode a compressed body: ask for identity only.
-        parts.headers.remove(ACCEPT_ENCODING);
-        // HTTP/1.1 is the only protocol this transport speaks.
+        if !parts.headers.is_empty() {
+            parts.headers.remove(ACCEPT_ENCODING);
+        }
+        // The connection decides the version (HTTP/2 after ALPN `h2` or with prior
+        // knowledge); the request only must not ask for one the pool cannot give.
         parts.version = Version::HTTP_11;
-        // For errors only: `scheme://host:port` is formatted when one happens.
-        let uri = parts.uri.clone();
+        // On a connection that is HTTP/1.1 for sure, the `Host` header is the
+        // authority's own text (an HTTP/2 request carries `:authority` instead): hyper-util
+        // would format `host:port` into a new string for every request.
+        if self.inner.http1_only(&parts.uri) && !parts.headers.contains_key(HOST) {
+            if let Some(authority) = parts.uri.authority() {
+                if !authority.as_str().contains('@') {
+                    if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+                        parts.headers.insert(HOST, host);
+                    }
+                }
+            }
+        }
+        // For errors only (`scheme://host:port` is formatted when one happens): scheme and
+        // authority, shared with the request's, not its path and query.
+        let mut target = http::uri::Parts::default();
+        target.scheme = parts.uri.scheme().cloned();
+        target.authority = parts.uri.authority().cloned();
+        target.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+        let uri = http::Uri::from_parts(target).unwrap_or_default();
         let req = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
+        Ok((self.inner.client.request(req), uri))
+    }
+}
 
-        let limit = self.inner.settings.limits.max_body_size;
-        let connect_timeout = self.inner.settings.limits.connect_timeout;
-        let client = &self.inner.client;
-        let exchange = async {
-            let resp = client
-                .request(req)
-                .await
-                .map_err(|e| map_client_error(e, target_of(&uri), connect_timeout))?;
-            let (parts, body) = resp.into_parts();
-            let bytes = Limited::new(body, limit)
-                .collect()
-                .await
-                .map_err(|e| map_body_error(e, target_of(&uri), limit))?
-                .to_bytes();
-            Ok(http::Response::from_parts(parts, Vec::from(bytes)))
-        };
-        match tokio::time::timeout(timeout, exchange).await {
-            Ok(result) => result,
-            Err(_elapsed) => Err(Error::Timeout { after: timeout }),
+/// Waits for the response head, then reads the body (at most `limit` bytes) into one
+/// `Vec` sized from its `Content-Length`.
+async fn exchange(
+    pending: ResponseFuture,
+    uri: &http::Uri,
+    limit: usize,
+    connect_timeout: Duration,
+) -> Result<http::Response<Vec<u8>>, Error> {
+    let resp = pending
+        .await
+        .map_err(|e| map_client_error(e, target_of(uri), connect_timeout))?;
+    let (parts, mut body) = resp.into_parts();
+    let too_large = || Error::BodyTooLarge { limit };
+    let hint = body.size_hint();
+    if hint.lower() > limit as u64 {
+        return Err(too_large());
+    }
+    let expected = hint.exact().map_or(0, |n| n as usize);
+    let mut bytes = Vec::with_capacity(expected.min(limit));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| map_body_error(Box::new(e), target_of(uri)))?;
+        // Trailers are dropped, as before.
+        if let Ok(data) = frame.into_data() {
+            if data.len() > limit - bytes.len() {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&data);
         }
     }
+    Ok(http::Response::from_parts(parts, bytes))
 }
 
 fn map_client_error(
@@ -258,10 +363,7 @@ fn map_client_error(
     }
 }
 
-fn map_body_error(err: BoxError, target: String, limit: usize) -> Error {
-    if err.is::<http_body_util::LengthLimitError>() {
-        return Error::BodyTooLarge { limit };
-    }
+fn map_body_error(err: BoxError, target: String) -> Error {
     match classify(&*err) {
         Cause::Tls => Error::Tls {
             target: Some(target),

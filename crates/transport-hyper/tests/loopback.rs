@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use transport_hyper::{Error, HyperTransport};
+use transport_hyper::{Error, HyperTransport, Protocol};
 
 // ---------------------------------------------------------------------------
 // A minimal threaded HTTP/1.1 server.
@@ -116,6 +116,14 @@ fn respond(stream: &mut TcpStream, path: &str) -> bool {
             b"<html><body><h1>502 Bad Gateway</h1></body></html>\n".to_vec(),
         ),
         "/big" => ("200 OK", "application/octet-stream", vec![b'x'; 64 * 1024]),
+        "/big-chunked" => {
+            // No Content-Length: the limit can only be found while reading.
+            let chunk = "x".repeat(1000);
+            let out = format!(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n{chunk}\r\n3e8\r\n{chunk}\r\n0\r\n\r\n"
+            );
+            return stream.write_all(out.as_bytes()).is_ok();
+        }
         "/redirect" => {
             return stream
                 .write_all(b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 5\r\n\r\nmoved")
@@ -333,12 +341,20 @@ async fn body_over_the_limit_is_rejected() {
         .max_body_size(1024)
         .build()
         .unwrap();
-    let err = t.execute(get(&ok.url("/big"))).await.unwrap_err();
-    assert!(
-        matches!(err, Error::BodyTooLarge { limit: 1024 }),
-        "{err:?}"
-    );
+    for path in ["/big", "/big-chunked"] {
+        let err = t.execute(get(&ok.url(path))).await.unwrap_err();
+        assert!(
+            matches!(err, Error::BodyTooLarge { limit: 1024 }),
+            "{path}: {err:?}"
+        );
+    }
     assert_still_works(&t, &ok).await;
+    let small = HyperTransport::builder()
+        .max_body_size(2000)
+        .build()
+        .unwrap();
+    let resp = small.execute(get(&ok.url("/big-chunked"))).await.unwrap();
+    assert_eq!(resp.body().len(), 2000);
 }
 
 #[tokio::test]
@@ -388,4 +404,61 @@ fn outside_a_runtime_is_an_error_not_a_panic() {
 fn error_is_send_sync_static() {
     fn check<T: std::error::Error + Send + Sync + 'static>() {}
     check::<Error>();
+}
+
+#[tokio::test]
+async fn http1_requests_carry_the_authority_as_their_one_host_header() {
+    let server = Server::start(Mode::Routes);
+    for protocol in [Protocol::Http1, Protocol::Alpn] {
+        let t = HyperTransport::builder()
+            .protocol(protocol)
+            .build()
+            .unwrap();
+        assert_still_works(&t, &server).await;
+        // A caller's own Host is kept, not doubled.
+        let req = http::Request::get(server.url("/ok"))
+            .header("host", "example.test")
+            .body(Vec::new())
+            .unwrap();
+        assert_eq!(t.execute(req).await.unwrap().status(), 200);
+    }
+    let seen = server.requests.lock().unwrap().clone();
+    assert_eq!(seen.len(), 4);
+    let hosts = |req: &str| -> Vec<String> {
+        req.lines()
+            .filter_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("host: ")
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+    let expected = server.addr.to_string();
+    for (i, req) in seen.iter().enumerate() {
+        let want = if i % 2 == 0 {
+            expected.as_str()
+        } else {
+            "example.test"
+        };
+        assert_eq!(hosts(req), [want], "{req}");
+    }
+}
+
+#[tokio::test]
+async fn prior_knowledge_http2_to_an_http1_server_is_an_error_not_a_hang() {
+    let server = Server::start(Mode::Routes);
+    let t = HyperTransport::builder()
+        .protocol(Protocol::Http2PriorKnowledge)
+        .request_timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let err = t.execute(get(&server.url("/ok"))).await.unwrap_err();
+    assert!(!matches!(err, Error::Timeout { .. }), "{err:?}");
+    // Nothing of the HTTP/1.1 answer was taken for a response; the server saw the
+    // HTTP/2 preface, not an HTTP/1.1 request.
+    let seen = server.requests.lock().unwrap().clone();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|r| r.starts_with("PRI * HTTP/2.0")),
+        "{seen:?}"
+    );
 }

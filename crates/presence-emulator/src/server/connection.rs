@@ -1,7 +1,8 @@
 //! The emulator's tasks: the accept loop (connection slots, eviction, graceful drain),
-//! one HTTP/1.1 connection (header read timeout, hyper's refusals in JSON, subscribe
-//! long-polls that park without holding a slot), and the timer that applies presence
-//! timeouts and `interval` events when they are due.
+//! one connection, HTTP/1.1 or prior-knowledge HTTP/2 (h2c) on the same port (header
+//! read timeout, an idle limit, hyper's refusals in JSON, subscribe long-polls that park
+//! without holding a slot), and the timer that applies presence timeouts and
+//! `interval` events when they are due.
 
 use super::refusal::JsonRefusals;
 use super::slots::Slot;
@@ -11,9 +12,9 @@ use crate::model::{Dispatch, Wait};
 use http::{header, HeaderValue};
 use http_body_util::Either;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use std::io;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
@@ -104,28 +105,49 @@ async fn serve_connection(
             }
         })
     };
-    let mut builder = http1::Builder::new();
+    // HTTP/1.1, or HTTP/2 when the connection opens with its preface (h2c with prior
+    // knowledge); the same service and slots serve both.
+    let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
+        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
         // One buffer per response, so `JsonRefusals` sees hyper's own heads whole.
         .writev(false)
         .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(H2_MAX_STREAMS)
+        .max_header_list_size(H2_MAX_HEADER_LIST);
     let io = JsonRefusals::new(TokioIo::new(stream));
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
     tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = slot.evict.notified() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-        _ = stopped(&mut shutdown) => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
+        _ = conn.as_mut() => return,
+        _ = slot.evict.notified() => {}
+        // Released long-polls are answered; then the connection goes.
+        _ = slot.released() => {}
+        // hyper times out an HTTP/1.1 connection's headers itself, not an idle HTTP/2
+        // connection nor one that never sent a byte: the same limit applies to those.
+        _ = slot.idle_for(header_read_timeout) => {}
+        _ = stopped(&mut shutdown) => {}
     }
+    // Graceful (HTTP/1.1: after the response in progress; HTTP/2: a GOAWAY, then the
+    // open streams finish), but bounded: an HTTP/2 client that sent its preface and
+    // never its SETTINGS, or stops reading, would hold the connection for ever.
+    conn.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(header_read_timeout, conn).await;
 }
+
+/// Streams one HTTP/2 connection may have open at once (parked long-polls included).
+const H2_MAX_STREAMS: u32 = 256;
+
+/// The largest header block of an HTTP/2 request (RFC 9113 counts each field's name
+/// and value plus 32 bytes): the `http` crate's 65 534-byte target plus 16 KiB of other
+/// fields, so `max_url_len` is checked (414 with a JSON body) as over HTTP/1.1, where
+/// h2's 16 KiB default would refuse a long target first with a bare 431.
+const H2_MAX_HEADER_LIST: u32 = 80 * 1024;
 
 /// Marks the connection busy for the request's lifetime (idle again when dropped, also
 /// when hyper drops the request because the client went away).
@@ -134,6 +156,8 @@ struct InRequest<'a> {
     slot: &'a Arc<Slot>,
     /// The registered long-poll, if the request became one.
     wait: Option<Wait>,
+    /// The request is a parked long-poll (it holds no connection slot).
+    parked: bool,
 }
 
 impl Drop for InRequest<'_> {
@@ -146,7 +170,7 @@ impl Drop for InRequest<'_> {
                 .remove(&wait.id());
             self.shared.read().cancel_wait_shared(&wait);
         }
-        self.shared.slots.end(self.slot);
+        self.shared.slots.end(self.slot, self.parked);
     }
 }
 
@@ -166,6 +190,7 @@ async fn admin_request(
         shared,
         slot,
         wait: None,
+        parked: false,
     };
     shared.requests.record_admin();
     crate::admin::serve(shared, req, shutdown).await
@@ -182,7 +207,9 @@ async fn handle_request(
         shared,
         slot,
         wait: None,
+        parked: false,
     };
+    let h2 = req.version() == http::Version::HTTP_2;
     // Every Presence operation is a bodiless GET: the body is never read.
     let (parts, _body) = req.into_parts();
     let req = http::Request::from_parts(parts, ());
@@ -201,9 +228,12 @@ async fn handle_request(
         .insert(wait.id(), waker.clone());
     guard.wait = Some(wait.clone());
     shared.slots.park(slot);
-    let resp = long_poll(shared, slot, &wait, &waker, &mut shutdown).await;
+    guard.parked = true;
+    let resp = long_poll(shared, slot, &wait, &waker, &mut shutdown, h2).await;
     // Answered: the model has forgotten the wait; only the waker is left.
     guard.wait = None;
+    shared.slots.unpark(slot);
+    guard.parked = false;
     shared
         .wakers
         .lock()
@@ -218,6 +248,7 @@ async fn long_poll(
     wait: &Wait,
     waker: &Notify,
     shutdown: &mut watch::Receiver<bool>,
+    h2: bool,
 ) -> http::Response<ReplyBody> {
     let mut check_model = true;
     loop {
@@ -240,11 +271,15 @@ async fn long_poll(
             _ = &mut moved => check_model = false,
             // A real clock may jump; re-check at least once a minute.
             _ = tokio::time::sleep(remaining.min(Duration::from_secs(60))) => check_model = false,
-            _ = slot.release.notified() => {
+            _ = slot.released() => {
                 let now = shared.clock.now();
                 let mut resp = full(shared.run(|m| m.finish_wait_shared(now, wait)));
-                resp.headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                // HTTP/2 has no `Connection` header: its connection is shut down
+                // gracefully (GOAWAY) once the released streams are answered.
+                if !h2 {
+                    resp.headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
                 return resp;
             }
             _ = stopped(shutdown) => {

@@ -204,7 +204,8 @@ impl EmulatorConfig {
 
     /// How long a client may take to send a request's headers, counted from the end of
     /// the previous response on a kept-alive connection (so it also bounds how long an
-    /// idle keep-alive connection stays open). Default 10 s.
+    /// idle keep-alive connection, an HTTP/2 connection with no stream open, or a
+    /// connection that never sent a byte stays open). Default 10 s.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
         self

@@ -18,6 +18,7 @@
 //! count at all.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -55,14 +56,68 @@ enum State {
     Closed,
 }
 
-/// One connection's entry: its state and the two signals it listens to.
+/// What a connection is doing: its accounted state and its requests in flight. An
+/// HTTP/1.1 connection has at most one request at a time; an HTTP/2 one may have any
+/// number of streams, so its state follows the counts: busy while any request is in
+/// progress, parked while its only requests are parked long-polls, idle with none.
+#[derive(Debug)]
+struct Activity {
+    state: State,
+    busy: usize,
+    parked: usize,
+    /// Since when the connection has been idle (`None` when it is not).
+    idle_since: Option<Instant>,
+}
+
+/// One connection's entry: its state and the signals it listens to.
 #[derive(Debug)]
 pub(crate) struct Slot {
-    state: Mutex<State>,
+    activity: Mutex<Activity>,
     /// Close the connection (it was evicted while idle).
     pub(crate) evict: Notify,
-    /// Answer the parked long-poll now, with `Connection: close`.
-    pub(crate) release: Notify,
+    /// Answer the parked long-polls now and close the connection.
+    release: Notify,
+    released: AtomicBool,
+    /// Notified each time the connection becomes idle (for the idle watchdog).
+    idle_again: Notify,
+}
+
+impl Slot {
+    /// Resolves once the connection has been idle for `timeout` in a row: the idle
+    /// limit of a connection hyper does not time out itself (an HTTP/2 one, or one
+    /// that has not sent a byte yet).
+    pub(crate) async fn idle_for(&self, timeout: Duration) {
+        loop {
+            let since = lock(&self.activity).idle_since;
+            match since {
+                Some(since) => {
+                    let at = since + timeout;
+                    if Instant::now() >= at {
+                        return;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at) => {}
+                        _ = self.idle_again.notified() => {}
+                    }
+                }
+                None => self.idle_again.notified().await,
+            }
+        }
+    }
+
+    /// Resolves once the connection's parked long-polls are to be answered now (it was
+    /// released). Checked before waiting, so a release is never missed.
+    pub(crate) async fn released(&self) {
+        loop {
+            let notified = self.release.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.released.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -123,15 +178,21 @@ impl Slots {
                     }
                 }
                 if inner.stats.active < self.max_active {
-                    inner.stats.active += 1;
-                    inner.seq += 1;
-                    let seq = inner.seq;
                     let slot = Arc::new(Slot {
-                        state: Mutex::new(State::Idle(seq)),
+                        activity: Mutex::new(Activity {
+                            state: State::Closed,
+                            busy: 0,
+                            parked: 0,
+                            idle_since: None,
+                        }),
                         evict: Notify::new(),
                         release: Notify::new(),
+                        released: AtomicBool::new(false),
+                        idle_again: Notify::new(),
                     });
-                    inner.idle.insert(seq, (Instant::now(), slot.clone()));
+                    let mut a = lock(&slot.activity);
+                    enter(&mut inner, &slot, &mut a, Kind::Idle);
+                    drop(a);
                     return slot;
                 }
             }
@@ -147,31 +208,28 @@ impl Slots {
         }
     }
 
-    /// A request arrived on `slot` (idle → busy).
+    /// A request arrived on `slot` (the connection is busy).
     pub(crate) fn begin(&self, slot: &Arc<Slot>) {
         let mut inner = lock(&self.inner);
-        let mut state = lock(&slot.state);
-        if let State::Idle(seq) = *state {
-            inner.idle.remove(&seq);
-            *state = State::Busy;
-        }
+        let mut a = lock(&slot.activity);
+        a.busy += 1;
+        settle(&mut inner, slot, &mut a);
     }
 
-    /// The request on `slot` became a long-poll (busy → parked): it frees its
-    /// `max_connections` slot; past `max_long_polls` the oldest parked one is released.
+    /// A request on `slot` became a long-poll: it stops counting against
+    /// `max_connections` (once it is the connection's only activity); past
+    /// `max_long_polls` the connection parked the longest is released.
     pub(crate) fn park(&self, slot: &Arc<Slot>) {
         let mut inner = lock(&self.inner);
         {
-            let mut state = lock(&slot.state);
-            if *state != State::Busy {
+            let mut a = lock(&slot.activity);
+            if a.busy == 0 {
                 return;
             }
-            inner.seq += 1;
-            let seq = inner.seq;
-            *state = State::Parked(seq);
-            inner.parked.insert(seq, slot.clone());
-            inner.stats.active -= 1;
+            a.busy -= 1;
+            a.parked += 1;
             inner.stats.long_polls += 1;
+            settle(&mut inner, slot, &mut a);
         }
         if inner.stats.long_polls > self.max_parked {
             release_oldest_parked(&mut inner);
@@ -180,54 +238,48 @@ impl Slots {
         self.freed.notify_one();
     }
 
-    /// The long-poll on `slot` is answered (parked → busy). It counts again; over the
-    /// limit, the longest-idle connection is evicted to make up for it.
+    /// A long-poll on `slot` is being answered: it counts as a request in progress
+    /// again; over the limit, the longest-idle connection is evicted to make up for it.
     pub(crate) fn unpark(&self, slot: &Arc<Slot>) {
         let mut inner = lock(&self.inner);
-        let mut state = lock(&slot.state);
-        if let State::Parked(seq) = *state {
-            inner.parked.remove(&seq);
-            inner.stats.long_polls -= 1;
-            inner.stats.active += 1;
-            *state = State::Busy;
-            drop(state);
-            if inner.stats.active > self.max_active {
-                evict_oldest_idle(&mut inner);
-            }
+        let mut a = lock(&slot.activity);
+        if a.parked == 0 {
+            return;
+        }
+        a.parked -= 1;
+        a.busy += 1;
+        inner.stats.long_polls -= 1;
+        settle(&mut inner, slot, &mut a);
+        drop(a);
+        if inner.stats.active > self.max_active {
+            evict_oldest_idle(&mut inner);
         }
     }
 
-    /// The request on `slot` is answered (busy → idle; a parked one is unparked first).
-    pub(crate) fn end(&self, slot: &Arc<Slot>) {
-        self.unpark(slot);
+    /// A request on `slot` is over: answered, or dropped (the client went away) while
+    /// `parked` or not.
+    pub(crate) fn end(&self, slot: &Arc<Slot>, parked: bool) {
         let mut inner = lock(&self.inner);
-        let mut state = lock(&slot.state);
-        if *state == State::Busy {
-            inner.seq += 1;
-            let seq = inner.seq;
-            *state = State::Idle(seq);
-            inner.idle.insert(seq, (Instant::now(), slot.clone()));
+        let mut a = lock(&slot.activity);
+        if parked && a.parked > 0 {
+            a.parked -= 1;
+            inner.stats.long_polls -= 1;
+        } else if !parked && a.busy > 0 {
+            a.busy -= 1;
         }
+        settle(&mut inner, slot, &mut a);
     }
 
     /// The connection of `slot` closed.
     pub(crate) fn close(&self, slot: &Arc<Slot>) {
         let mut inner = lock(&self.inner);
-        let mut state = lock(&slot.state);
-        match *state {
-            State::Idle(seq) => {
-                inner.idle.remove(&seq);
-                inner.stats.active -= 1;
-            }
-            State::Busy => inner.stats.active -= 1,
-            State::Parked(seq) => {
-                inner.parked.remove(&seq);
-                inner.stats.long_polls -= 1;
-            }
-            State::Evicted | State::Closed => {}
-        }
-        *state = State::Closed;
-        drop(state);
+        let mut a = lock(&slot.activity);
+        inner.stats.long_polls -= a.parked;
+        a.busy = 0;
+        a.parked = 0;
+        leave(&mut inner, &mut a);
+        a.state = State::Closed;
+        drop(a);
         drop(inner);
         self.freed.notify_one();
     }
@@ -242,11 +294,90 @@ impl Slots {
     }
 }
 
+/// The accounted kinds of [`State`] a connection in service moves between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Idle,
+    Busy,
+    Parked,
+}
+
+fn kind(state: State) -> Option<Kind> {
+    match state {
+        State::Idle(_) => Some(Kind::Idle),
+        State::Busy => Some(Kind::Busy),
+        State::Parked(_) => Some(Kind::Parked),
+        State::Evicted | State::Closed => None,
+    }
+}
+
+/// Moves `slot` to the state its counts call for (an evicted or closed connection
+/// stays so: it is no longer accounted).
+fn settle(inner: &mut Inner, slot: &Arc<Slot>, a: &mut Activity) {
+    let Some(now) = kind(a.state) else {
+        return;
+    };
+    let want = if a.busy > 0 {
+        Kind::Busy
+    } else if a.parked > 0 {
+        Kind::Parked
+    } else {
+        Kind::Idle
+    };
+    if now != want {
+        leave(inner, a);
+        enter(inner, slot, a, want);
+    }
+}
+
+/// Takes `a`'s current state out of the accounting.
+fn leave(inner: &mut Inner, a: &mut Activity) {
+    match a.state {
+        State::Idle(seq) => {
+            inner.idle.remove(&seq);
+            inner.stats.active -= 1;
+        }
+        State::Busy => inner.stats.active -= 1,
+        State::Parked(seq) => {
+            inner.parked.remove(&seq);
+        }
+        State::Evicted | State::Closed => {}
+    }
+    a.idle_since = None;
+}
+
+/// Puts `slot` in state `kind` and accounts for it.
+fn enter(inner: &mut Inner, slot: &Arc<Slot>, a: &mut Activity, kind: Kind) {
+    inner.seq += 1;
+    let seq = inner.seq;
+    match kind {
+        Kind::Idle => {
+            let now = Instant::now();
+            a.state = State::Idle(seq);
+            a.idle_since = Some(now);
+            inner.idle.insert(seq, (now, slot.clone()));
+            inner.stats.active += 1;
+            slot.idle_again.notify_one();
+        }
+        Kind::Busy => {
+            a.state = State::Busy;
+            inner.stats.active += 1;
+        }
+        Kind::Parked => {
+            a.state = State::Parked(seq);
+            inner.parked.insert(seq, slot.clone());
+        }
+    }
+}
+
 fn evict_oldest_idle(inner: &mut Inner) -> bool {
     let Some((_, (_, slot))) = inner.idle.pop_first() else {
         return false;
     };
-    *lock(&slot.state) = State::Evicted;
+    let mut a = lock(&slot.activity);
+    a.state = State::Evicted;
+    a.idle_since = None;
+    drop(a);
     inner.stats.active -= 1;
     inner.stats.evicted += 1;
     slot.evict.notify_one();
@@ -254,13 +385,14 @@ fn evict_oldest_idle(inner: &mut Inner) -> bool {
 }
 
 fn release_oldest_parked(inner: &mut Inner) -> bool {
-    // It leaves the queue (so the next release picks another) but stays counted until
-    // its answer unparks it.
+    // It leaves the queue (so the next release picks another) but its long-polls stay
+    // counted until their answers unpark them.
     let Some((_, slot)) = inner.parked.pop_first() else {
         return false;
     };
-    inner.stats.released += 1;
-    slot.release.notify_one();
+    inner.stats.released += lock(&slot.activity).parked as u64;
+    slot.released.store(true, Ordering::SeqCst);
+    slot.release.notify_waiters();
     true
 }
 
@@ -284,7 +416,7 @@ mod tests {
         let d = slots.admit().await;
         assert_eq!(start.elapsed(), EVICT_AFTER);
         assert_eq!(slots.stats().evicted, 1);
-        assert_eq!(*lock(&b.state), State::Evicted);
+        assert_eq!(lock(&b.activity).state, State::Evicted);
         slots.close(&b);
         assert_eq!(slots.stats().active, 2);
         // Past max_long_polls the oldest parked is released.
@@ -293,7 +425,8 @@ mod tests {
         slots.begin(&d);
         slots.park(&d);
         assert_eq!(slots.stats().released, 1);
-        slots.end(&a);
+        slots.unpark(&a);
+        slots.end(&a, false);
         slots.close(&a);
         slots.close(&c);
         slots.close(&d);
@@ -305,5 +438,40 @@ mod tests {
                 ..Default::default()
             }
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_http2_connection_follows_its_streams() {
+        let slots = Slots::new(1, 10);
+        let a = slots.admit().await;
+        // Two streams at once; one parks: the connection is still busy.
+        slots.begin(&a);
+        slots.begin(&a);
+        slots.park(&a);
+        assert_eq!((slots.stats().active, slots.stats().long_polls), (1, 1));
+        // The other ends: only a parked stream is left, no slot is held.
+        slots.end(&a, false);
+        assert_eq!((slots.stats().active, slots.stats().long_polls), (0, 1));
+        // A second parked stream, then a release answers both.
+        slots.begin(&a);
+        slots.park(&a);
+        assert_eq!((slots.stats().active, slots.stats().long_polls), (0, 2));
+        slots.shed();
+        assert_eq!(slots.stats().released, 2);
+        a.released().await;
+        slots.unpark(&a);
+        slots.end(&a, false);
+        // A parked stream whose client went away.
+        slots.end(&a, true);
+        assert_eq!(
+            (
+                slots.stats().active,
+                slots.stats().idle,
+                slots.stats().long_polls
+            ),
+            (1, 1, 0)
+        );
+        slots.close(&a);
+        assert_eq!(slots.stats().active, 0);
     }
 }
