@@ -188,9 +188,6 @@ pub(crate) mod sealed {
     pub(crate) trait Options {
         /// The keyset choice and extra query parameters.
         fn options(&self) -> &CallOptions;
-
-        /// Mutable access to the options (the engines set them on what they build).
-        fn options_mut(&mut self) -> &mut CallOptions;
     }
 
     pub(crate) trait Encode {
@@ -550,8 +547,12 @@ macro_rules! operation_common {
             fn options(&self) -> &$crate::CallOptions {
                 &self.options
             }
+        }
 
-            fn options_mut(&mut self) -> &mut $crate::CallOptions {
+        impl<C> $ty<C> {
+            /// Mutable access to the options (the engines set them on what they build).
+            #[allow(dead_code)] // not every operation is built by an engine
+            pub(crate) fn options_mut(&mut self) -> &mut $crate::CallOptions {
                 &mut self.options
             }
         }

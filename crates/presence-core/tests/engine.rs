@@ -1086,3 +1086,249 @@ fn a_cancelled_poll_is_sent_again_and_undrained_events_do_not_count_as_news() {
         "the earlier events are still there"
     );
 }
+
+/// The effects of every transition logged since the last call.
+fn effects(e: &mut HeartbeatEngine) -> Vec<Vec<presence_core::HeartbeatEffect>> {
+    std::iter::from_fn(|| e.poll_transition())
+        .map(|t| t.effects)
+        .collect()
+}
+
+/// A wait is cancelled (`CancelWait` in the log) exactly when it had not run out: a
+/// pause or a join while it runs cancels it; a pause or a join from a driver that did
+/// not call `handle_timeout` at the deadline (the wait ran out: at it or after it)
+/// cancels nothing. The pause also forgets the deadline.
+#[test]
+fn only_a_wait_still_running_is_cancelled() {
+    use presence_core::HeartbeatEffect as Fx;
+    let t0 = epoch();
+    let interval = Duration::from_secs(10);
+    // Answered at once: the next heartbeat waits one interval, until `due`.
+    let start = || {
+        let mut config = HeartbeatConfig::new(60);
+        config.interval = Some(interval);
+        let mut e = HeartbeatEngine::new(config);
+        e.record_transitions(64);
+        e.join(t0, ["a"], Vec::<String>::new());
+        let tx = e.poll_request(t0).unwrap();
+        e.handle_response(t0, tx.id, &resp(200, OK));
+        assert_eq!(e.poll_timeout(), Some(t0 + interval));
+        let _ = effects(&mut e);
+        e
+    };
+    let due = t0 + interval;
+
+    // Paused while waiting: cancelled, and no deadline is left.
+    let mut e = start();
+    e.pause(t0 + FLOOR);
+    assert_eq!(effects(&mut e), vec![vec![Fx::CancelWait]]);
+    assert_eq!(e.poll_timeout(), None);
+    e.reconnect(t0 + FLOOR * 2);
+    let log = effects(&mut e);
+    assert!(
+        !log.iter().flatten().any(|f| *f == Fx::CancelWait),
+        "nothing left to cancel after the pause: {log:?}"
+    );
+    assert!(e.poll_request(t0 + FLOOR * 2).is_some(), "resumed at once");
+
+    // Paused at the deadline or after it, the timer not handled: nothing to cancel.
+    for late in [Duration::ZERO, FLOOR] {
+        let mut e = start();
+        e.pause(due + late);
+        assert_eq!(
+            effects(&mut e),
+            vec![Vec::<Fx>::new()],
+            "paused {late:?} late"
+        );
+        assert_eq!(e.state(), S::Stopped);
+    }
+
+    // A join while waiting: the wait is cancelled and the heartbeat goes at once.
+    let mut e = start();
+    e.join(t0 + FLOOR * 2, ["b"], Vec::<String>::new());
+    let log = effects(&mut e);
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].first(), Some(&Fx::CancelWait), "{log:?}");
+    // A join after the wait ran out (the driver late): nothing to cancel.
+    let mut e = start();
+    e.join(due + FLOOR, ["b"], Vec::<String>::new());
+    let log = effects(&mut e);
+    assert!(
+        !log.iter().flatten().any(|f| *f == Fx::CancelWait),
+        "{log:?}"
+    );
+}
+
+/// A heartbeat abandoned on the wire (paused while it was out) holds the next one back
+/// after a reconnect, past the floor, until it is reported: never two heartbeats out.
+#[test]
+fn an_abandoned_heartbeat_on_the_wire_holds_the_next_one_back() {
+    let t0 = epoch();
+    let mut e = HeartbeatEngine::new(HeartbeatConfig::new(60));
+    e.join(t0, ["a"], Vec::<String>::new());
+    let first = e.poll_request(t0).unwrap();
+    e.pause(t0 + FLOOR / 2);
+    let later = t0 + FLOOR * 3;
+    e.reconnect(later);
+    e.handle_timeout(later);
+    assert!(e.poll_request(later).is_none(), "the first is still out");
+    assert!(e.has_requests_in_flight());
+    e.handle_response(later, first.id, &resp(200, OK));
+    let second = e
+        .poll_request(later)
+        .expect("sent once the first is reported");
+    assert_ne!(second.id, first.id);
+}
+
+/// Each answer is read as what it answers: an unreadable 200 to a heartbeat is a
+/// malformed heartbeat body, one to a leave a malformed leave body.
+#[test]
+fn answers_are_read_as_the_request_they_answer() {
+    use presence_core::{Error, Failure};
+    let expected_of = |event: Option<HeartbeatEvent>| match event {
+        Some(HeartbeatEvent::Failed {
+            failure: Failure::Response(Error::MalformedResponse { expected, .. }),
+            ..
+        })
+        | Some(HeartbeatEvent::LeaveFailed(Failure::Response(Error::MalformedResponse {
+            expected,
+            ..
+        }))) => expected,
+        other => panic!("{other:?}"),
+    };
+    let t0 = epoch();
+    let mut e = HeartbeatEngine::new(HeartbeatConfig::new(60));
+    e.join(t0, ["a", "b"], Vec::<String>::new());
+    let hb = e.poll_request(t0).unwrap();
+    e.handle_response(t0, hb.id, &resp(200, "{"));
+    let event = std::iter::from_fn(|| e.poll_event())
+        .find(|ev| matches!(ev, HeartbeatEvent::Failed { .. }));
+    assert_eq!(expected_of(event), "heartbeat body");
+    // Not retried (the same answer would come again): started again by hand.
+    let retry = t0 + FLOOR;
+    e.reconnect(retry);
+    let hb = e.poll_request(retry).unwrap();
+    e.handle_response(retry, hb.id, &resp(200, OK));
+    assert!(std::iter::from_fn(|| e.poll_event()).any(|ev| ev == HeartbeatEvent::Succeeded));
+    e.left(retry, ["a"], Vec::<String>::new());
+    let leave = e.poll_request(retry).unwrap();
+    assert!(matches!(leave.op, HeartbeatRequest::Leave(_)));
+    e.handle_response(retry, leave.id, &resp(200, "{"));
+    let event = std::iter::from_fn(|| e.poll_event())
+        .find(|ev| matches!(ev, HeartbeatEvent::LeaveFailed(_)));
+    assert_eq!(expected_of(event), "leave body");
+}
+
+/// The watch gives up only after **more** than `max_retries` failures: three failures
+/// spanning twelve minutes (well past `give_up_after`) are still retried, the fourth
+/// ends it.
+#[test]
+fn the_watch_gives_up_only_after_more_than_max_retries_failures() {
+    let t0 = epoch();
+    let config = WatchConfig::default();
+    assert_eq!(
+        (config.max_retries, config.give_up_after),
+        (3, Duration::from_secs(300))
+    );
+    let mut w = WatchEngine::new(config);
+    w.add(t0, ["a"], Vec::<String>::new());
+    let mut now = t0;
+    for failure in 1..=4u32 {
+        let tx = w.poll_request(now).expect("a request");
+        // Each answer comes six minutes after its request went out.
+        now += Duration::from_secs(360);
+        w.handle_response(now, tx.id, &err(503));
+        let events: Vec<_> = std::iter::from_fn(|| w.poll_event()).collect();
+        let gave_up = events
+            .iter()
+            .any(|e| matches!(e, WatchEvent::GaveUp { .. }));
+        assert_eq!(gave_up, failure == 4, "failure {failure}: {events:?}");
+        if failure < 4 {
+            now = w.poll_timeout().expect("a retry");
+            w.handle_timeout(now);
+        }
+    }
+    assert_eq!(w.state(), WatchState::Stopped);
+}
+
+/// An answer to an id the engine does not await (never issued) changes nothing: the
+/// heartbeat on the wire is still awaited, and its own answer is what counts.
+#[test]
+fn an_answer_to_an_unknown_id_leaves_the_heartbeat_awaited() {
+    let t0 = epoch();
+    let mut e = HeartbeatEngine::new(HeartbeatConfig::new(60));
+    e.join(t0, ["a"], Vec::<String>::new());
+    let hb = e.poll_request(t0).unwrap();
+    let _ = std::iter::from_fn(|| e.poll_event()).count();
+    e.handle_response(t0, hb.id + 1000, &resp(200, OK));
+    assert_eq!(e.poll_event(), None, "no success for an unknown id");
+    assert!(e.has_requests_in_flight());
+    assert_eq!(e.poll_timeout(), None, "still waiting for the answer");
+    e.handle_response(t0, hb.id, &resp(200, OK));
+    assert!(std::iter::from_fn(|| e.poll_event()).any(|ev| ev == HeartbeatEvent::Succeeded));
+    assert_eq!(e.poll_timeout(), Some(t0 + Duration::from_secs(29)));
+}
+
+/// Retry `n` (from 1) waits between half and all of `retry_base * 2^(n-1)`: the first
+/// retry of a 4 s base in 2..=4 s, the second in 4..=8 s, the third in 8..=16 s.
+#[test]
+fn the_first_retries_follow_the_backoff_from_its_base() {
+    use presence_core::{TransportFailure, TransportFailureKind};
+    let t0 = epoch();
+    let mut config = HeartbeatConfig::new(300);
+    config.retry_base = Duration::from_secs(4);
+    let mut e = HeartbeatEngine::new(config);
+    e.join(t0, ["a"], Vec::<String>::new());
+    let mut now = t0;
+    for (n, full) in [(1u32, 4u64), (2, 8), (3, 16)] {
+        let tx = e.poll_request(now).expect("a heartbeat");
+        e.handle_failure(
+            now,
+            tx.id,
+            presence_core::Failure::Transport(TransportFailure::new(
+                TransportFailureKind::Connect,
+                "refused",
+            )),
+        );
+        let retry_in = std::iter::from_fn(|| e.poll_event())
+            .find_map(|ev| match ev {
+                HeartbeatEvent::Failed { retry_in, .. } => retry_in,
+                _ => None,
+            })
+            .expect("retried");
+        let full = Duration::from_secs(full);
+        assert!(
+            retry_in >= full / 2 && retry_in <= full,
+            "retry {n}: {retry_in:?} not in [{:?}, {full:?}]",
+            full / 2
+        );
+        now = e.poll_timeout().unwrap();
+        e.handle_timeout(now);
+    }
+}
+
+/// `handle_timeout` at the deadline is what moves the engine on (`TimesUp`): the state
+/// and the events change before any `poll_request`.
+#[test]
+fn handle_timeout_alone_runs_the_timer() {
+    let t0 = epoch();
+    let mut e = HeartbeatEngine::new(HeartbeatConfig::new(60));
+    e.record_transitions(16);
+    e.join(t0, ["a"], Vec::<String>::new());
+    let tx = e.poll_request(t0).unwrap();
+    e.handle_response(t0, tx.id, &resp(200, OK));
+    assert_eq!(e.state(), S::Cooldown);
+    let _ = std::iter::from_fn(|| e.poll_event()).count();
+    let _ = std::iter::from_fn(|| e.poll_transition()).count();
+    let due = e.poll_timeout().unwrap();
+    e.handle_timeout(due);
+    assert_eq!(e.state(), S::Heartbeating);
+    assert_eq!(
+        e.poll_event(),
+        Some(HeartbeatEvent::StateChanged(S::Heartbeating))
+    );
+    let inputs: Vec<_> = std::iter::from_fn(|| e.poll_transition())
+        .map(|t| t.input)
+        .collect();
+    assert_eq!(inputs, vec![presence_core::HeartbeatInput::TimesUp]);
+}

@@ -602,3 +602,45 @@ fn a_service_error_never_reports_a_success_status() {
         }
     }
 }
+
+/// A kept body reads as text with invalid UTF-8 replaced; its `Debug` shows at most 256
+/// bytes of it and says how many more there were; error kinds print their stable names.
+#[test]
+fn raw_bodies_and_error_kinds_print_as_documented() {
+    let body = RawBody(b"a\xffb".to_vec());
+    assert_eq!(body.to_text(), "a\u{fffd}b");
+    assert_eq!(body.as_bytes(), b"a\xffb");
+    assert_eq!(format!("{body:?}"), "\"a\u{fffd}b\"");
+    let exactly = RawBody(vec![b'x'; 256]);
+    assert_eq!(format!("{exactly:?}"), format!("\"{}\"", "x".repeat(256)));
+    let over = RawBody(vec![b'y'; 300]);
+    assert_eq!(
+        format!("{over:?}"),
+        format!("\"{}\"…(+44 bytes)", "y".repeat(256))
+    );
+    for (kind, name) in [
+        (ErrorKind::InvalidInput, "invalid_input"),
+        (ErrorKind::Service, "service"),
+        (ErrorKind::UnexpectedStatus, "unexpected_status"),
+        (ErrorKind::MalformedResponse, "malformed_response"),
+        (ErrorKind::Transport, "transport"),
+    ] {
+        assert_eq!((kind.to_string(), kind.as_str()), (name.to_owned(), name));
+    }
+}
+
+/// A 200 whose `error` field is a negative number is a service error (any non-zero
+/// number is truthy), and `"error": 0` with a success status is not.
+#[test]
+fn a_negative_error_flag_is_truthy() {
+    let truthy = br#"{"status": 200, "error": -1, "message": "Nope", "service": "Presence"}"#;
+    for (op, result) in common::parse_with_each_op(200, truthy) {
+        match result {
+            Err(Error::Service(e)) => assert_eq!(e.message, "Nope", "{op}"),
+            other => panic!("{op}: {other:?}"),
+        }
+    }
+    let falsy = br#"{"status": 200, "error": 0, "message": "OK", "service": "Presence"}"#;
+    let heartbeat = Heartbeat::new().parse_response(&response(200, falsy));
+    assert!(heartbeat.is_ok(), "{heartbeat:?}");
+}

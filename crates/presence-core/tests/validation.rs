@@ -407,3 +407,99 @@ fn extra_query_parameters_must_not_shadow_built_in_ones() {
         "query",
     );
 }
+
+/// A state that is not a JSON object is refused, and the reason names what it was
+/// (set state, heartbeat for all channels and per channel).
+#[test]
+fn a_state_that_is_not_an_object_is_named_by_its_kind() {
+    let c = config();
+    for (state, kind) in [
+        (json!(null), "null"),
+        (json!(true), "a boolean"),
+        (json!(5), "a number"),
+        (json!("x"), "a string"),
+        (json!([1]), "an array"),
+    ] {
+        let expected = format!("must be a JSON object, got {kind}");
+        let errors = [
+            SetState::new()
+                .channels(["a"])
+                .state(state.clone())
+                .to_request(&c, &meta())
+                .unwrap_err(),
+            Heartbeat::new()
+                .channels(["a"])
+                .state(state.clone())
+                .to_request(&c, &meta())
+                .unwrap_err(),
+            Heartbeat::new()
+                .channels(["a"])
+                .channel_state("a", state.clone())
+                .to_request(&c, &meta())
+                .unwrap_err(),
+        ];
+        for err in errors {
+            match &err {
+                Error::InvalidInput { field, reason } => {
+                    assert_eq!((*field, reason.as_str()), ("state", expected.as_str()));
+                }
+                other => panic!("{state}: {other:?}"),
+            }
+        }
+    }
+}
+
+/// Long name lists are deduplicated like short ones (and sorted, as every list is) on
+/// both sides of the 16-name boundary where the check changes method.
+#[test]
+fn long_name_lists_are_deduplicated_in_order() {
+    let c = config();
+    for n in [15usize, 16, 17, 40] {
+        let names: Vec<String> = (0..n).map(|i| format!("ch{i}")).collect();
+        let mut with_dups = names.clone();
+        with_dups.extend(names.iter().rev().take(5).cloned());
+        with_dups.insert(3, names[0].clone());
+        let uri = Heartbeat::new()
+            .channels(with_dups)
+            .to_request(&c, &meta())
+            .unwrap()
+            .uri()
+            .to_string();
+        let mut sorted = names.clone();
+        sorted.sort();
+        let expected = format!("/channel/{}/heartbeat", sorted.join(","));
+        assert!(uri.contains(&expected), "{n} names: {uri}");
+    }
+}
+
+/// Distinct names that look alike to the duplicate check's fingerprint (same length,
+/// same first and last eight bytes) are both kept; only equal names are merged.
+#[test]
+fn names_alike_but_not_equal_are_all_kept() {
+    let c = config();
+    let uri = Heartbeat::new()
+        .channels([
+            "abcdefgh-1-ijklmnop",
+            "abcdefgh-2-ijklmnop",
+            "abcdefgh-1-ijklmnop",
+        ])
+        .to_request(&c, &meta())
+        .unwrap()
+        .uri()
+        .to_string();
+    assert!(
+        uri.contains("/channel/abcdefgh-1-ijklmnop,abcdefgh-2-ijklmnop/heartbeat"),
+        "{uri}"
+    );
+}
+
+/// `channel_count` (for logs) counts the channels and groups named.
+#[test]
+fn operations_count_the_names_they_carry() {
+    let hb = Heartbeat::new().channels(["a", "b"]).channel_groups(["g"]);
+    assert_eq!(hb.channel_count(), 3);
+    assert_eq!(Heartbeat::new().channel_count(), 0);
+    let leave = Leave::new().channels(["a"]).channel_groups(["g", "h"]);
+    assert_eq!(leave.channel_count(), 3);
+    assert_eq!(Leave::new().channel_count(), 0);
+}

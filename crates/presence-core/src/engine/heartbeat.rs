@@ -3,7 +3,7 @@
 use super::{Backoff, Failure, RequestId, Trace, Transition, Transmit};
 use crate::ops::heartbeat::{DEFAULT_PRESENCE_TIMEOUT, MIN_PRESENCE_TIMEOUT};
 use crate::ops::subscribe::PRESENCE_SUFFIX;
-use crate::request::sealed::{self, Options as _};
+use crate::request::sealed;
 use crate::request::{CallOptions, HttpRequest, Operation, RequestMeta, RequestParts, Target};
 use crate::response::BodyError;
 use crate::{Config, Error, Heartbeat, Leave};
@@ -339,13 +339,6 @@ impl sealed::Options for HeartbeatRequest {
         match self {
             HeartbeatRequest::Heartbeat(h) => h.options(),
             HeartbeatRequest::Leave(l) => l.options(),
-        }
-    }
-
-    fn options_mut(&mut self) -> &mut CallOptions {
-        match self {
-            HeartbeatRequest::Heartbeat(h) => h.options_mut(),
-            HeartbeatRequest::Leave(l) => l.options_mut(),
         }
     }
 }
@@ -893,10 +886,9 @@ impl HeartbeatEngine {
     /// Whether leave or heartbeat requests are still awaiting a response (or waiting to
     /// be handed out).
     pub fn has_requests_in_flight(&self) -> bool {
-        self.heartbeat.is_some()
-            || !self.leaves.is_empty()
-            || !self.pending_leaves.is_empty()
-            || !self.ready.is_empty()
+        // Between inputs, a leave still pending waits for the heartbeat on the wire, and
+        // what is ready is that heartbeat or one of `leaves`: these two say it all.
+        self.heartbeat.is_some() || !self.leaves.is_empty()
     }
 
     /// Resumes after [`disconnect`](Self::disconnect), [`pause`](Self::pause) or a

@@ -3,7 +3,7 @@
 use super::{Backoff, Failure, RequestId, Trace, Transition, Transmit};
 use crate::ops::subscribe::{Cursor, Subscribe};
 use crate::presence_event::{PresenceEvent, UnreadableEvent};
-use crate::request::{sealed::Options as _, Operation};
+use crate::request::Operation;
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 

@@ -595,7 +595,7 @@ impl FleetEngine {
         let (kind, op) = if let Some(leave) = s.leave.take() {
             let LeaveSet { channels, groups } = *leave;
             let mut op = Leave::new().channels(channels).channel_groups(groups);
-            *crate::request::sealed::Options::options_mut(&mut op) = options;
+            *op.options_mut() = options;
             (
                 Kind::Leave,
                 HeartbeatRequest::Leave(op.as_user(s.user_id.clone())),
@@ -612,7 +612,7 @@ impl FleetEngine {
             if let Some(state) = &p.state {
                 op = op.state(state.clone());
             }
-            *crate::request::sealed::Options::options_mut(&mut op) = options;
+            *op.options_mut() = options;
             s.sent_any = true;
             (
                 Kind::Heartbeat,

@@ -10,7 +10,6 @@ pub use request::RosterRequest;
 use super::{Backoff, Failure, RequestId, Transmit};
 use crate::engine::watch::{WatchConfig, WatchEngine, WatchEvent, WatchState};
 use crate::ops::here_now_pages::HereNowPager;
-use crate::request::sealed::Options as _;
 use crate::request::{CallOptions, Operation};
 use crate::{HereNow, HereNowResult, PresenceEvent, RawJson, HERE_NOW_MAX_LIMIT};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};

@@ -33,13 +33,6 @@ impl sealed::Options for RosterRequest {
             RosterRequest::HereNow(h) => h.options(),
         }
     }
-
-    fn options_mut(&mut self) -> &mut CallOptions {
-        match self {
-            RosterRequest::Subscribe(s) => s.options_mut(),
-            RosterRequest::HereNow(h) => h.options_mut(),
-        }
-    }
 }
 
 impl sealed::Encode for RosterRequest {
