@@ -5,8 +5,8 @@ mod common;
 
 use common::config;
 use presence_core::{
-    Config, Error, GetState, Heartbeat, HereNow, Keyset, Leave, Operation, Origin, RequestMeta,
-    SetState, UserId, WhereNow,
+    Config, Cursor, Error, GetState, Heartbeat, HereNow, Keyset, Leave, Operation, Origin,
+    RequestMeta, SetState, Subscribe, UserId, WhereNow,
 };
 use serde_json::{json, Value};
 
@@ -502,4 +502,38 @@ fn operations_count_the_names_they_carry() {
     let leave = Leave::new().channels(["a"]).channel_groups(["g", "h"]);
     assert_eq!(leave.channel_count(), 3);
     assert_eq!(Leave::new().channel_count(), 0);
+    let set = SetState::new()
+        .channels(["a", "b"])
+        .channel_groups(["g"])
+        .state(json!({"k": 1}));
+    assert_eq!(set.channel_count(), 3);
+    let sub = Subscribe::new().channels(["a", "b"]).channel_groups(["g"]);
+    assert_eq!(sub.channel_count(), 3);
+    assert_eq!(Subscribe::new().channels(["a"]).channel_count(), 1);
+    // Where now names a user, not channels.
+    assert_eq!(WhereNow::new().channel_count(), 0);
+}
+
+/// The handshake cursor is `tt=0`; a cursor read from an answer is not, nor one that
+/// only shares its region.
+#[test]
+fn the_handshake_cursor_is_tt_zero() {
+    let handshake = Cursor::handshake();
+    assert_eq!(handshake.timetoken, "0");
+    assert_eq!(handshake.region, 0);
+    assert!(handshake.is_handshake());
+    assert!(
+        Cursor::default().is_handshake(),
+        "an empty timetoken is no cursor yet"
+    );
+    let read = Cursor {
+        timetoken: "17200339136465528".into(),
+        region: 0,
+    };
+    assert!(!read.is_handshake());
+    let regional = Cursor {
+        timetoken: "0".into(),
+        region: 41,
+    };
+    assert!(regional.is_handshake());
 }
