@@ -25,15 +25,19 @@ use std::time::{Duration, Instant};
 ///
 /// ```
 /// use presence_core::{HeartbeatConfig, HeartbeatEffect, HeartbeatEngine, HeartbeatInput, HeartbeatState};
-/// # #[allow(clippy::disallowed_methods)]
-/// let t0 = std::time::Instant::now();
-/// let mut engine = HeartbeatEngine::new(HeartbeatConfig::new(60));
-/// engine.record_transitions(64);
-/// engine.join(t0, ["lobby"], Vec::<String>::new());
-/// let step = engine.poll_transition().unwrap();
-/// assert_eq!((step.from, step.to), (HeartbeatState::Inactive, HeartbeatState::Heartbeating));
-/// assert!(matches!(step.input, HeartbeatInput::Joined { .. }));
-/// assert!(matches!(step.effects[..], [HeartbeatEffect::Heartbeat { id: 1, .. }]));
+/// use std::time::Instant;
+///
+/// // `t0` comes from the driver's clock.
+/// fn first_step(t0: Instant) {
+///     let mut engine = HeartbeatEngine::new(HeartbeatConfig::new(60));
+///     engine.record_transitions(64);
+///     engine.join(t0, ["lobby"], Vec::<String>::new());
+///     let step = engine.poll_transition().unwrap();
+///     assert_eq!((step.from, step.to), (HeartbeatState::Inactive, HeartbeatState::Heartbeating));
+///     assert!(matches!(step.input, HeartbeatInput::Joined { .. }));
+///     assert!(matches!(step.effects[..], [HeartbeatEffect::Heartbeat { id: 1, .. }]));
+/// }
+/// # let _ = first_step; // compiled here; the driver passes its clock's `now`
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transition<S, I, E> {

@@ -1,8 +1,9 @@
-//! Unit tests of the fleet engine: spread, sharing, per-user failures, the bound, and
+//! Tests of the fleet engine: spread, sharing, per-user failures, the bound, and
 //! how events and counters print.
 
-use super::*;
+use presence_core::*;
 use serde_json::json;
+use std::time::{Duration, Instant};
 
 #[allow(clippy::disallowed_methods)]
 fn epoch() -> Instant {
@@ -131,9 +132,19 @@ fn a_403_stops_that_user_only() {
     assert!(fleet.poll_request(now).is_some());
 }
 
+/// The user id a heartbeat is sent for, as its request carries it.
 fn sealed_user(op: &Heartbeat) -> String {
-    use crate::request::sealed::Options as _;
-    op.options().user_id.as_ref().unwrap().as_str().to_owned()
+    let config = Config::new(Keyset::new("k"), UserId::new("client").unwrap());
+    let req = op.to_request(&config, &RequestMeta::new(0)).unwrap();
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let uuid = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("uuid="))
+        .expect("a uuid parameter");
+    percent_encoding::percent_decode_str(uuid)
+        .decode_utf8()
+        .unwrap()
+        .into_owned()
 }
 
 #[test]
@@ -232,16 +243,14 @@ fn stop_leaves_everyone_then_reports_stopped() {
 
 #[test]
 fn stats_and_events_print_and_serialise() {
-    let stats = FleetStats {
-        users: 3,
-        present: 2,
-        retrying: 1,
-        heartbeats: 10,
-        heartbeat_errors: 1,
-        latency_p50: Some(Duration::from_micros(1200)),
-        latency_p99: Some(Duration::from_micros(4000)),
-        ..FleetStats::default()
-    };
+    let mut stats = FleetStats::default();
+    stats.users = 3;
+    stats.present = 2;
+    stats.retrying = 1;
+    stats.heartbeats = 10;
+    stats.heartbeat_errors = 1;
+    stats.latency_p50 = Some(Duration::from_micros(1200));
+    stats.latency_p99 = Some(Duration::from_micros(4000));
     assert_eq!(
         stats.to_string(),
         "3 users: 2 present, 1 retrying; 10 heartbeats, 1 errors; p50 1.2 ms, p99 4.0 ms"
@@ -251,8 +260,8 @@ fn stats_and_events_print_and_serialise() {
     assert_eq!(v["present"], 2);
     let failed = FleetEvent::Failed {
         user_id: "u1".into(),
-        failure: Failure::Transport(crate::TransportFailure::new(
-            crate::TransportFailureKind::Connect,
+        failure: Failure::Transport(presence_core::TransportFailure::new(
+            presence_core::TransportFailureKind::Connect,
             "refused",
         )),
         retry_in: Duration::from_millis(1500),
