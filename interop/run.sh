@@ -90,7 +90,7 @@ fi
 origin_of() {
     local o=""
     for _ in $(seq 1 100); do
-        o="$(sed -n 's#^presence-emulator listening on http://##p' "$1" | head -n1)"
+        o="$(sed -n 's#^presence-emulator listening on http://##p' "$1" | sed -n 1p)"
         [ -n "$o" ] && break
         kill -0 "$2" 2>/dev/null || break
         sleep 0.1
