@@ -15,6 +15,7 @@
 //! - `ureq-raw`, `ureq-transport`, `ureq-transport-parse`, `blocking`: the same for the
 //!   blocking stack;
 //! - `build`: `to_request` with a request id, no I/O; `parse`: the owned parse, no I/O;
+//!   `view`: the borrowing parse (`parse_view`), no I/O;
 //!   `scan`: the `IgnoredAny` scan of the same body, no I/O;
 //! - `sizes`: prints the sizes of the futures and values of one call, and exits.
 //!
@@ -163,12 +164,16 @@ fn main() {
                 black_box(op.to_request(black_box(&config), &meta)).is_ok()
             })
             .count(),
-        "parse" | "scan" => {
+        "parse" | "scan" | "view" => {
             let resp = transport_ureq::UreqTransport::new()
                 .execute(copy(&req))
                 .expect("response");
             if mode == "scan" {
                 (0..n).filter(|_| scanned(black_box(resp.body()))).count()
+            } else if mode == "view" {
+                (0..n)
+                    .filter(|_| black_box(op.parse_view(black_box(&resp))).is_ok())
+                    .count()
             } else {
                 (0..n)
                     .filter(|_| black_box(op.parse_response(black_box(&resp))).is_ok())
@@ -351,7 +356,7 @@ fn main() {
     let (client_cpu, server_cpu) = (cpu_time("self"), cpu_time(&child.id().to_string()));
     drop(child.stdin.take());
     let _ = child.wait();
-    let expected = if matches!(mode, "build" | "parse" | "scan") {
+    let expected = if matches!(mode, "build" | "parse" | "scan" | "view") {
         n as usize
     } else {
         n as usize / conc * conc
