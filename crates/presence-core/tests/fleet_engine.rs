@@ -78,6 +78,76 @@ fn a_burst_is_spread_over_one_interval_and_stays_spread() {
     assert_eq!(fleet.profile_count(), 1, "1000 users share one profile");
 }
 
+/// A driver on 1 ms timers that stalls for 5 s at the start (a process busy adding
+/// its users, a starved machine): the backlog of first heartbeats goes at twice the
+/// steady rate, in small bursts, and every user keeps its slot in the release schedule
+/// as its phase, so from the second interval on the fleet is as spread as if nothing
+/// had happened. (Shifting the schedule by the stall instead, the tail of the release
+/// overlaps the second interval's heartbeats: twice the rate for 5 s.)
+#[test]
+fn a_late_driver_catches_up_and_the_fleet_is_spread_again() {
+    let t0 = epoch();
+    let tick = Duration::from_millis(1);
+    let (stall_from, stall_to) = (t0 + Duration::from_secs(1), t0 + Duration::from_secs(6));
+    let mut fleet = FleetEngine::new(FleetConfig::new());
+    let users: u32 = 10_000;
+    for i in 0..users {
+        fleet.add(t0, user(&format!("u{i}"))).unwrap();
+    }
+    let interval = Duration::from_secs(29);
+    let mut sent: Vec<Instant> = Vec::new();
+    let mut bursts: Vec<(Instant, usize)> = Vec::new();
+    let mut now = t0;
+    while now < t0 + interval * 3 {
+        let before = sent.len();
+        while let Some(tx) = fleet.poll_request(now) {
+            if matches!(tx.op, HeartbeatRequest::Heartbeat(_)) {
+                sent.push(now);
+            }
+            fleet.handle_response(now, tx.id, &ok());
+        }
+        bursts.push((now, sent.len() - before));
+        let due = fleet
+            .poll_timeout()
+            .expect("a fleet always has a next heartbeat");
+        // Coarse timers: the driver wakes on the next whole tick at or after the due
+        // time, and not at all during the stall.
+        let mut wake = (due.max(now + tick) - t0).as_millis();
+        wake = wake.max((now - t0).as_millis() + 1);
+        now = t0 + Duration::from_millis(wake as u64);
+        if now > stall_from && now < stall_to {
+            now = stall_to;
+        }
+        fleet.handle_timeout(now);
+    }
+    let gap = interval / users;
+    // At twice the steady rate, RELEASE_CREDIT (10 ms) of pace lets this many go at once.
+    let credit = (2 * Duration::from_millis(10).as_nanos() / gap.as_nanos()) as usize + 2;
+    let worst = bursts.iter().map(|&(_, n)| n).max().unwrap();
+    assert!(
+        worst <= credit,
+        "{worst} heartbeats at one wake-up (at most {credit})"
+    );
+    let released_by = sent[users as usize - 1];
+    assert!(
+        released_by < t0 + interval,
+        "every first heartbeat within the first interval (the last at {:?})",
+        released_by - t0
+    );
+    let rate = f64::from(users) / interval.as_secs_f64();
+    for second in 29..(29 * 3) {
+        let n = sent
+            .iter()
+            .filter(|t| t.duration_since(t0).as_secs() == second)
+            .count() as f64;
+        assert!(
+            (rate * 0.8..=rate * 1.2).contains(&n),
+            "second {second}: {n} heartbeats, not within 20 % of {rate:.1}"
+        );
+    }
+    assert_eq!(fleet.stats().present, users as usize);
+}
+
 #[test]
 fn a_user_added_to_a_quiet_fleet_goes_at_once() {
     let now = epoch();

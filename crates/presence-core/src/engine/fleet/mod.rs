@@ -16,7 +16,10 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How far behind its schedule the release of first heartbeats may catch up at once.
+/// How far the catch-up pace of first heartbeats may lag behind the clock: a driver
+/// woken late (timers are coarse: tokio's are 1 ms, while 100 000 users at 60 s release
+/// one per 290 µs) sends that much of a backlog, at twice the steady rate, at once;
+/// the rest of it goes at twice the steady rate.
 const RELEASE_CREDIT: Duration = Duration::from_millis(10);
 
 /// How many recent answers [`FleetStats`]' latency percentiles are taken over.
@@ -100,6 +103,17 @@ impl FleetConfig {
     }
 }
 
+/// When the next first heartbeat goes.
+#[derive(Debug, Clone, Copy)]
+struct Release {
+    /// Its slot in the release schedule: the user's phase.
+    slot: Instant,
+    /// When it may go: the slot, or later while a late driver catches up.
+    at: Instant,
+    /// The catch-up pace after it.
+    pace: Instant,
+}
+
 /// What a request in flight is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -150,7 +164,10 @@ struct Slot {
 ///   instead of at once, while a user added to a quiet fleet goes out at once
 ///   ([`FleetConfig::spread`] narrows the window). After
 ///   that each user heartbeats one interval after its previous heartbeat was due, so
-///   the spread is kept.
+///   the spread is kept. A driver woken late catches up on a backlog of first
+///   heartbeats at twice the steady rate, and each user keeps its slot in the release
+///   schedule as its phase, so even a late release is spread again from the second
+///   interval on.
 /// - **A bound on requests in flight** ([`FleetConfig::max_in_flight`]); due users wait
 ///   for a free slot, earliest first. While the bound is reached the engine has no
 ///   timeout: only an answer can make progress.
@@ -198,10 +215,12 @@ pub struct FleetEngine {
     /// Users waiting for their first heartbeat, released one per release gap:
     /// `(slot, generation, when added)`.
     starting: VecDeque<(u32, u32, Instant)>,
-    /// When the last first heartbeat was scheduled to go: the next may go one release
-    /// gap later, the gap taken with the users held *then* (so users added after a
-    /// release shorten the wait).
-    last_release: Option<Instant>,
+    /// The release schedule of first heartbeats: `(slot, pace)`. The slot is when the
+    /// last first heartbeat was scheduled to go: the next is one release gap later (the
+    /// gap taken with the users held *then*, so users added after a release shorten
+    /// the wait), and a late driver never shifts it. The pace advances half a gap per
+    /// release and bounds a late driver's catch-up to twice the steady rate.
+    last_release: Option<(Instant, Instant)>,
     in_flight: HashMap<RequestId, InFlight>,
     next_id: RequestId,
     backoff: Backoff,
@@ -533,18 +552,30 @@ impl FleetEngine {
         window.min(profile.interval()) / users
     }
 
-    /// When the first user of the starting queue may go (`None`: the queue is empty).
-    fn next_release(&self) -> Option<Instant> {
+    /// The release of the first user of the starting queue (`None`: the queue is
+    /// empty).
+    fn next_release(&self) -> Option<Release> {
         let &(slot, _, added) = self.starting.front()?;
-        let Some(last) = self.last_release else {
+        let Some((last, pace)) = self.last_release else {
             // Nothing released yet: at once.
-            return Some(added);
+            return Some(Release {
+                slot: added,
+                at: added,
+                pace: added,
+            });
         };
         let gap = self.slots[slot as usize]
             .as_ref()
             .and_then(|s| s.profile.as_ref())
             .map_or(Duration::ZERO, |p| self.release_gap(p));
-        Some(last + gap)
+        // A user added to an idle queue starts at once, not at a slot in the past.
+        let at = (last + gap).max(added);
+        let pace = pace + gap / 2;
+        Some(Release {
+            slot: at,
+            at: at.max(pace),
+            pace,
+        })
     }
 
     /// The next request to send, if one is due and a slot is free.
@@ -554,7 +585,7 @@ impl FleetEngine {
         }
         loop {
             let timer = self.timers.peek().map(|Reverse(t)| *t);
-            let start_due = self.next_release().is_some_and(|t| t <= now);
+            let start_due = self.next_release().is_some_and(|r| r.at <= now);
             match (timer, start_due) {
                 (Some((at, slot, generation)), _) if at <= now => {
                     self.timers.pop();
@@ -563,18 +594,21 @@ impl FleetEngine {
                     }
                 }
                 (_, true) => {
-                    let scheduled = self.next_release().expect("a user to release");
+                    let release = self.next_release().expect("a user to release");
                     let (slot, generation, _) = self.starting.pop_front().expect("peeked");
                     if !self.is_current(slot, generation) {
                         continue;
                     }
-                    // A driver woken late (timers are coarse: tokio's are 1 ms, while
-                    // 100 000 users at 60 s release one per 290 µs) catches up on up to
-                    // RELEASE_CREDIT of releases at once, no more.
                     let floor = now.checked_sub(RELEASE_CREDIT).unwrap_or(now);
-                    self.last_release = Some(scheduled.max(floor));
+                    self.last_release = Some((release.slot, release.pace.max(floor)));
                     if let Some(s) = self.slots[slot as usize].as_mut() {
-                        s.due = now;
+                        // The user keeps its slot as its phase even when it went late: its
+                        // next heartbeat is one interval after the slot, so the fleet is
+                        // spread from the second interval on whatever the driver did. Never
+                        // so far back that the next would be due within half an interval.
+                        let interval = s.profile.as_ref().map_or(Duration::ZERO, |p| p.interval());
+                        let earliest = now.checked_sub(interval / 2).unwrap_or(now);
+                        s.due = release.slot.max(earliest);
                     }
                     return Some(self.send(now, slot));
                 }
@@ -766,7 +800,7 @@ impl FleetEngine {
             return None;
         }
         let timer = self.timers.peek().map(|Reverse((at, _, _))| *at);
-        let start = self.next_release();
+        let start = self.next_release().map(|r| r.at);
         match (timer, start) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
