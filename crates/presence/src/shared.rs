@@ -209,6 +209,28 @@ macro_rules! lists_input {
 }
 pub(crate) use lists_input;
 
+/// A builder's `channels` and `channel_groups` setters, each adding to its list
+/// (`self.channels`, `self.groups`), with the builder's own docs.
+macro_rules! target_setters {
+    (channels: $channels:literal, groups: $groups:literal) => {
+        #[doc = $channels]
+        pub fn channels<I: IntoIterator<Item = S>, S: Into<String>>(mut self, channels: I) -> Self {
+            self.channels.extend(channels.into_iter().map(Into::into));
+            self
+        }
+
+        #[doc = $groups]
+        pub fn channel_groups<I: IntoIterator<Item = S>, S: Into<String>>(
+            mut self,
+            groups: I,
+        ) -> Self {
+            self.groups.extend(groups.into_iter().map(Into::into));
+            self
+        }
+    };
+}
+pub(crate) use target_setters;
+
 /// Collects names into owned strings.
 pub(crate) fn collect<I: IntoIterator<Item = S>, S: Into<String>>(names: I) -> Vec<String> {
     names.into_iter().map(Into::into).collect()

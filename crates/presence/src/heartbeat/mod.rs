@@ -70,17 +70,10 @@ impl<'c, C> PresenceBuilder<'c, C> {
         }
     }
 
-    /// Channels to stay present on.
-    pub fn channels<I: IntoIterator<Item = S>, S: Into<String>>(mut self, channels: I) -> Self {
-        self.channels.extend(channels.into_iter().map(Into::into));
-        self
-    }
-
-    /// Channel groups to stay present on.
-    pub fn channel_groups<I: IntoIterator<Item = S>, S: Into<String>>(mut self, groups: I) -> Self {
-        self.groups.extend(groups.into_iter().map(Into::into));
-        self
-    }
+    crate::shared::target_setters!(
+        channels: "Channels to stay present on.",
+        groups: "Channel groups to stay present on."
+    );
 
     /// State (a JSON object) sent with every heartbeat for every channel and group.
     pub fn state(mut self, state: Value) -> Self {

@@ -70,17 +70,10 @@ impl<'c, C> RosterBuilder<'c, C> {
         }
     }
 
-    /// Channels whose members to keep.
-    pub fn channels<I: IntoIterator<Item = S>, S: Into<String>>(mut self, channels: I) -> Self {
-        self.channels.extend(channels.into_iter().map(Into::into));
-        self
-    }
-
-    /// Channel groups whose channels' members to keep.
-    pub fn channel_groups<I: IntoIterator<Item = S>, S: Into<String>>(mut self, groups: I) -> Self {
-        self.groups.extend(groups.into_iter().map(Into::into));
-        self
-    }
+    crate::shared::target_setters!(
+        channels: "Channels whose members to keep.",
+        groups: "Channel groups whose channels' members to keep."
+    );
 
     /// Occupants per here-now page of a snapshot (1..=1000, default 1000).
     pub fn page_size(mut self, size: u32) -> Self {

@@ -71,17 +71,10 @@ impl<'c, C> WatchBuilder<'c, C> {
         }
     }
 
-    /// Channels whose presence events to receive.
-    pub fn channels<I: IntoIterator<Item = S>, S: Into<String>>(mut self, channels: I) -> Self {
-        self.channels.extend(channels.into_iter().map(Into::into));
-        self
-    }
-
-    /// Channel groups whose presence events to receive.
-    pub fn channel_groups<I: IntoIterator<Item = S>, S: Into<String>>(mut self, groups: I) -> Self {
-        self.groups.extend(groups.into_iter().map(Into::into));
-        self
-    }
+    crate::shared::target_setters!(
+        channels: "Channels whose presence events to receive.",
+        groups: "Channel groups whose presence events to receive."
+    );
 
     /// Reconnect backoff: first delay and cap.
     pub fn retry(mut self, base: Duration, cap: Duration) -> Self {
