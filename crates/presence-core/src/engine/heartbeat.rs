@@ -788,8 +788,7 @@ impl HeartbeatEngine {
         S: Into<String>,
         T: Into<String>,
     {
-        let channels: Vec<String> = channels.into_iter().map(Into::into).collect();
-        let groups: Vec<String> = groups.into_iter().map(Into::into).collect();
+        let (channels, groups) = super::owned_names(channels, groups);
         let from = self.state;
         let mut removed = Names::default();
         for c in &channels {

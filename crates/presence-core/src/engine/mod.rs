@@ -12,7 +12,7 @@ pub(crate) mod watch;
 
 use crate::request::{HttpRequest, Operation, RequestMeta};
 use crate::{Config, Error, ErrorKind, ServiceError};
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 /// One step of an engine, as data: the state before, the input, the state after and
@@ -333,6 +333,42 @@ impl Backoff {
     pub(crate) fn cap(&self) -> Duration {
         self.cap
     }
+}
+
+/// User-facing channel and group names, collected into owned lists (what the engines'
+/// `add` and `remove` take).
+pub(crate) fn owned_names<C, G, S, T>(channels: C, groups: G) -> (Vec<String>, Vec<String>)
+where
+    C: IntoIterator<Item = S>,
+    G: IntoIterator<Item = T>,
+    S: Into<String>,
+    T: Into<String>,
+{
+    (
+        channels.into_iter().map(Into::into).collect(),
+        groups.into_iter().map(Into::into).collect(),
+    )
+}
+
+/// Adds `channels` and `groups` to an engine's sets (`add`), or removes them; whether
+/// either set changed.
+pub(crate) fn edit_names(
+    sets: (&mut BTreeSet<String>, &mut BTreeSet<String>),
+    channels: &[String],
+    groups: &[String],
+    add: bool,
+) -> bool {
+    let mut changed = false;
+    for (set, names) in [(sets.0, channels), (sets.1, groups)] {
+        for name in names {
+            changed |= if add {
+                set.insert(name.clone())
+            } else {
+                set.remove(name)
+            };
+        }
+    }
+    changed
 }
 
 #[cfg(test)]

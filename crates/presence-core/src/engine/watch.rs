@@ -385,17 +385,10 @@ impl WatchEngine {
         S: Into<String>,
         T: Into<String>,
     {
-        let channels: Vec<String> = channels.into_iter().map(Into::into).collect();
-        let groups: Vec<String> = groups.into_iter().map(Into::into).collect();
+        let (channels, groups) = super::owned_names(channels, groups);
         let from = self.state;
-        let mut changed = false;
-        for c in &channels {
-            changed |= self.channels.insert(c.clone());
-        }
-        for g in &groups {
-            changed |= self.groups.insert(g.clone());
-        }
-        if changed {
+        let sets = (&mut self.channels, &mut self.groups);
+        if super::edit_names(sets, &channels, &groups, true) {
             self.restart_poll(now);
         }
         self.finish(now, from, || WatchInput::Added { channels, groups });
@@ -409,17 +402,10 @@ impl WatchEngine {
         S: Into<String>,
         T: Into<String>,
     {
-        let channels: Vec<String> = channels.into_iter().map(Into::into).collect();
-        let groups: Vec<String> = groups.into_iter().map(Into::into).collect();
+        let (channels, groups) = super::owned_names(channels, groups);
         let from = self.state;
-        let mut changed = false;
-        for c in &channels {
-            changed |= self.channels.remove(c);
-        }
-        for g in &groups {
-            changed |= self.groups.remove(g);
-        }
-        if changed {
+        let sets = (&mut self.channels, &mut self.groups);
+        if super::edit_names(sets, &channels, &groups, false) {
             self.restart_poll(now);
         }
         self.finish(now, from, || WatchInput::Removed { channels, groups });

@@ -280,18 +280,9 @@ impl RosterEngine {
         S: Into<String>,
         T: Into<String>,
     {
-        let (channels, groups): (Vec<String>, Vec<String>) = (
-            channels.into_iter().map(Into::into).collect(),
-            groups.into_iter().map(Into::into).collect(),
-        );
-        let mut changed = false;
-        for c in &channels {
-            changed |= self.channels.insert(c.clone());
-        }
-        for g in &groups {
-            changed |= self.groups.insert(g.clone());
-        }
-        if changed {
+        let (channels, groups) = crate::engine::owned_names(channels, groups);
+        let sets = (&mut self.channels, &mut self.groups);
+        if crate::engine::edit_names(sets, &channels, &groups, true) {
             self.watch.add(now, channels, groups);
             self.after_watch_input();
             // Before the first handshake its `Connected` starts the first snapshot.
@@ -310,18 +301,9 @@ impl RosterEngine {
         S: Into<String>,
         T: Into<String>,
     {
-        let (channels, groups): (Vec<String>, Vec<String>) = (
-            channels.into_iter().map(Into::into).collect(),
-            groups.into_iter().map(Into::into).collect(),
-        );
-        let mut changed = false;
-        for c in &channels {
-            changed |= self.channels.remove(c);
-        }
-        for g in &groups {
-            changed |= self.groups.remove(g);
-        }
-        if changed {
+        let (channels, groups) = crate::engine::owned_names(channels, groups);
+        let sets = (&mut self.channels, &mut self.groups);
+        if crate::engine::edit_names(sets, &channels, &groups, false) {
             self.watch.remove(now, channels, groups);
             self.after_watch_input();
             if self.channels.is_empty() && self.groups.is_empty() {
