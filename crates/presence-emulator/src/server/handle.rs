@@ -67,6 +67,66 @@ impl Control {
     }
 }
 
+/// The methods both handles have over their `control`: origin, clock, model, counters
+/// and state (written once; each handle expands it).
+macro_rules! control_methods {
+    () => {
+        /// `http://127.0.0.1:PORT`: the origin to point an SDK at.
+        pub fn origin(&self) -> String {
+            self.control.origin()
+        }
+
+        /// The bound socket address.
+        pub fn local_addr(&self) -> SocketAddr {
+            self.control.addr
+        }
+
+        /// Moves the emulator's clock forward by `by`, then applies every presence
+        /// timeout now due (synchronously: when this returns, expired occupants are gone).
+        pub fn advance(&self, by: Duration) {
+            self.control.shared.advance(by);
+        }
+
+        /// The emulator's current time (since the UNIX epoch).
+        pub fn now(&self) -> Duration {
+            self.control.shared.clock.now()
+        }
+
+        /// Runs `f` on the model, alone (for inspection in tests). Do not block inside
+        /// `f`: requests wait for it.
+        pub fn with_model<R>(&self, f: impl FnOnce(&mut Model) -> R) -> R {
+            self.control.with_model(f)
+        }
+
+        /// Connection counts: open connections, idle ones, parked long-polls, evictions.
+        pub fn connections(&self) -> ConnectionStats {
+            self.control.shared.slots.stats()
+        }
+
+        /// Requests by operation and status, model size, events and connections (what
+        /// `GET /_emulator/v1/stats` reports).
+        pub fn stats(&self) -> EmulatorStats {
+            self.control.shared.stats()
+        }
+
+        /// The state now (`GET /_emulator/v1/state`), read without changing anything.
+        pub fn snapshot(&self) -> Snapshot {
+            self.control.shared.snapshot()
+        }
+
+        /// Restores `snapshot` at the emulator's clock (`PUT /_emulator/v1/state`; see
+        /// [`Model::restore`]). On an error nothing changes.
+        pub fn restore(&self, snapshot: &Snapshot) -> Result<(), SnapshotError> {
+            self.control.shared.restore(snapshot)
+        }
+
+        /// Empties every keyset (`POST /_emulator/v1/reset`; see [`Model::reset`]).
+        pub fn reset(&self) {
+            self.control.shared.reset();
+        }
+    };
+}
+
 /// The fault-rule methods, the same on both handles (each holds a `control`).
 macro_rules! fault_methods {
     () => {
@@ -211,59 +271,7 @@ impl Emulator {
 }
 
 impl EmulatorHandle {
-    /// `http://127.0.0.1:PORT`: the origin to point an SDK at.
-    pub fn origin(&self) -> String {
-        self.control.origin()
-    }
-
-    /// The bound socket address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.control.addr
-    }
-
-    /// Moves the emulator's clock forward by `by`, then applies every presence
-    /// timeout now due (synchronously: when this returns, expired occupants are gone).
-    pub fn advance(&self, by: Duration) {
-        self.control.shared.advance(by);
-    }
-
-    /// The emulator's current time (since the UNIX epoch).
-    pub fn now(&self) -> Duration {
-        self.control.shared.clock.now()
-    }
-
-    /// Runs `f` on the model, alone (for inspection in tests). Do not block inside
-    /// `f`: requests wait for it.
-    pub fn with_model<R>(&self, f: impl FnOnce(&mut Model) -> R) -> R {
-        self.control.with_model(f)
-    }
-
-    /// Connection counts: open connections, idle ones, parked long-polls, evictions.
-    pub fn connections(&self) -> ConnectionStats {
-        self.control.shared.slots.stats()
-    }
-
-    /// Requests by operation and status, model size, events and connections (what
-    /// `GET /_emulator/v1/stats` reports).
-    pub fn stats(&self) -> EmulatorStats {
-        self.control.shared.stats()
-    }
-
-    /// The state now (`GET /_emulator/v1/state`), read without changing anything.
-    pub fn snapshot(&self) -> Snapshot {
-        self.control.shared.snapshot()
-    }
-
-    /// Restores `snapshot` at the emulator's clock (`PUT /_emulator/v1/state`; see
-    /// [`Model::restore`]). On an error nothing changes.
-    pub fn restore(&self, snapshot: &Snapshot) -> Result<(), SnapshotError> {
-        self.control.shared.restore(snapshot)
-    }
-
-    /// Empties every keyset (`POST /_emulator/v1/reset`; see [`Model::reset`]).
-    pub fn reset(&self) {
-        self.control.shared.reset();
-    }
+    control_methods!();
 
     /// [`shutdown`](EmulatorHandle::shutdown), then writes the state to the
     /// [`export_on_exit`](EmulatorConfig::export_on_exit) file when one is configured
@@ -305,55 +313,7 @@ pub struct BlockingEmulatorHandle {
 }
 
 impl BlockingEmulatorHandle {
-    /// `http://127.0.0.1:PORT`: the origin to point an SDK at.
-    pub fn origin(&self) -> String {
-        self.control.origin()
-    }
-
-    /// The bound socket address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.control.addr
-    }
-
-    /// See [`EmulatorHandle::advance`].
-    pub fn advance(&self, by: Duration) {
-        self.control.shared.advance(by);
-    }
-
-    /// See [`EmulatorHandle::now`].
-    pub fn now(&self) -> Duration {
-        self.control.shared.clock.now()
-    }
-
-    /// See [`EmulatorHandle::with_model`].
-    pub fn with_model<R>(&self, f: impl FnOnce(&mut Model) -> R) -> R {
-        self.control.with_model(f)
-    }
-
-    /// See [`EmulatorHandle::connections`].
-    pub fn connections(&self) -> ConnectionStats {
-        self.control.shared.slots.stats()
-    }
-
-    /// See [`EmulatorHandle::stats`].
-    pub fn stats(&self) -> EmulatorStats {
-        self.control.shared.stats()
-    }
-
-    /// See [`EmulatorHandle::snapshot`].
-    pub fn snapshot(&self) -> Snapshot {
-        self.control.shared.snapshot()
-    }
-
-    /// See [`EmulatorHandle::restore`].
-    pub fn restore(&self, snapshot: &Snapshot) -> Result<(), SnapshotError> {
-        self.control.shared.restore(snapshot)
-    }
-
-    /// See [`EmulatorHandle::reset`].
-    pub fn reset(&self) {
-        self.control.shared.reset();
-    }
+    control_methods!();
 
     /// See [`EmulatorHandle::exit`].
     pub fn exit(mut self) -> Result<(), SnapshotFileError> {
