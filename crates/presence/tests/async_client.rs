@@ -711,16 +711,10 @@ async fn watch_adds_and_removes_channels_while_running() {
 async fn a_forbidden_watch_ends_with_its_error() {
     use futures_core::Stream;
     use std::pin::Pin;
-    let emu = Emulator::start(EmulatorConfig::new().keyset(
-        presence_emulator::Keyset::new("sub-pam").grant("tok-a", ["a"], Vec::<String>::new()),
-    ))
-    .await
-    .unwrap();
-    let watcher = Client::builder()
-        .subscribe_key("sub-pam")
-        .user_id("w")
-        .auth_token("tok-a")
-        .origin(emu.origin())
+    let emu = Emulator::start(EmulatorConfig::new().keyset(common::pam_keyset("tok-a", &["a"])))
+        .await
+        .unwrap();
+    let watcher = common::pam_client(&emu.origin(), "w", "tok-a")
         .build()
         .unwrap();
     let mut stream = watcher.watch().channels(["b"]).start().unwrap();

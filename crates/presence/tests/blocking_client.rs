@@ -339,15 +339,10 @@ fn blocking_heartbeat_handle_and_watcher() {
 /// as its last item, within a second, and the iterator ends.
 #[test]
 fn a_forbidden_watch_ends_with_its_error() {
-    let emu = Emulator::start_blocking(EmulatorConfig::new().keyset(
-        presence_emulator::Keyset::new("sub-pam").grant("tok-a", ["a"], Vec::<String>::new()),
-    ))
-    .unwrap();
-    let watcher = Client::builder()
-        .subscribe_key("sub-pam")
-        .user_id("w")
-        .auth_token("tok-a")
-        .origin(emu.origin())
+    let emu =
+        Emulator::start_blocking(EmulatorConfig::new().keyset(common::pam_keyset("tok-a", &["a"])))
+            .unwrap();
+    let watcher = common::pam_client(&emu.origin(), "w", "tok-a")
         .build_blocking()
         .unwrap();
     let mut events = watcher.watch().channels(["b"]).start().unwrap();

@@ -8,7 +8,7 @@ mod common;
 
 use presence::fleet::{FleetEvent, FleetUser, UserStatus};
 use presence::{Client, UserId};
-use presence_emulator::{Emulator, EmulatorConfig, Keyset};
+use presence_emulator::{Emulator, EmulatorConfig};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -150,15 +150,11 @@ async fn a_403_stops_that_user_only() {
     let emu = Emulator::start(
         EmulatorConfig::new()
             .paused_clock(EPOCH)
-            .keyset(Keyset::new("sub-pam").grant("tok", ["arena"], Vec::<String>::new())),
+            .keyset(common::pam_keyset("tok", &["arena"])),
     )
     .await
     .unwrap();
-    let client = Client::builder()
-        .subscribe_key("sub-pam")
-        .user_id("game-server")
-        .auth_token("tok")
-        .origin(emu.origin())
+    let client = common::pam_client(&emu.origin(), "game-server", "tok")
         .build()
         .unwrap();
     let mut fleet = client.fleet().spread(Duration::ZERO).start().unwrap();

@@ -216,16 +216,10 @@ async fn an_emulator_restart_is_noticed_and_resynced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forbidden_roster_ends_with_its_error() {
-    let emu = Emulator::start(EmulatorConfig::new().keyset(
-        presence_emulator::Keyset::new("sub-pam").grant("tok", ["open"], Vec::<String>::new()),
-    ))
-    .await
-    .unwrap();
-    let reader = Client::builder()
-        .subscribe_key("sub-pam")
-        .user_id("observer")
-        .auth_token("tok")
-        .origin(emu.origin())
+    let emu = Emulator::start(EmulatorConfig::new().keyset(common::pam_keyset("tok", &["open"])))
+        .await
+        .unwrap();
+    let reader = common::pam_client(&emu.origin(), "observer", "tok")
         .build()
         .unwrap();
     let mut r = reader.roster().channels(["closed"]).start().unwrap();

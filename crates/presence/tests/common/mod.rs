@@ -120,3 +120,22 @@ pub(crate) async fn here_now_states(
         })
         .collect()
 }
+
+/// The keyset `sub-pam`, whose only grant is `token` on `channels` (read and write),
+/// for the forbidden cases.
+pub(crate) fn pam_keyset(token: &str, channels: &[&str]) -> presence_emulator::Keyset {
+    presence_emulator::Keyset::new("sub-pam").grant(
+        token,
+        channels.iter().copied(),
+        Vec::<String>::new(),
+    )
+}
+
+/// A client builder for `sub-pam` at `origin`, as `user_id` with `token`.
+pub(crate) fn pam_client(origin: &str, user_id: &str, token: &str) -> presence::ClientBuilder {
+    presence::Client::builder()
+        .subscribe_key("sub-pam")
+        .user_id(user_id)
+        .auth_token(token)
+        .origin(origin)
+}
