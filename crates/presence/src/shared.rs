@@ -181,10 +181,18 @@ macro_rules! client_type {
 }
 pub(crate) use client_type;
 
+/// What a loop hands its engine for one request: the response, or why there is none.
+pub(crate) type Answer = Result<http::Response<Vec<u8>>, presence_core::Failure>;
+
+/// An answer with the engine's id of its request (what the async loops' tasks send
+/// back to their loop).
+#[cfg(feature = "async-loops")]
+pub(crate) type Done = (presence_core::RequestId, Answer);
+
 /// Turns a facade result into what the engines take: the response, or a classified failure.
 pub(crate) fn classify<E: crate::transport::TransportError>(
     result: Result<http::Response<Vec<u8>>, crate::Error<E>>,
-) -> Result<http::Response<Vec<u8>>, presence_core::Failure> {
+) -> Answer {
     result.map_err(|e| e.to_failure())
 }
 

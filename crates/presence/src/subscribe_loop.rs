@@ -8,7 +8,7 @@ use crate::blocking;
 use crate::lane::{LongPolls, Outcome};
 use crate::shared::classify;
 use crate::transport::BlockingTransport;
-use presence_core::{Failure, Operation, RequestId, Transmit};
+use presence_core::{Operation, RequestId, Transmit};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Instant;
 
@@ -53,12 +53,7 @@ pub(crate) trait SubscribeDriver {
     fn ended(&self) -> bool;
     fn command(&mut self, now: Instant, command: Command);
     /// The outcome of request `id`.
-    fn response(
-        &mut self,
-        now: Instant,
-        id: RequestId,
-        result: Result<http::Response<Vec<u8>>, Failure>,
-    );
+    fn response(&mut self, now: Instant, id: RequestId, result: crate::shared::Answer);
     fn timeout(&mut self, now: Instant);
     /// The loop ended (its handle is gone or the engine stopped).
     fn stop(&mut self, _now: Instant) {}

@@ -50,7 +50,7 @@ pub use presence_core::{FleetEvent, FleetStats, FleetUser, UserStatus};
 #[cfg(feature = "async-loops")]
 pub use self::task::Fleet;
 
-use presence_core::{Failure, FleetConfig, FleetEngine, HeartbeatRequest, RequestId, Transmit};
+use presence_core::{FleetConfig, FleetEngine, HeartbeatRequest, RequestId, Transmit};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -165,12 +165,7 @@ impl Driver {
         self.engine().is_stopped()
     }
 
-    pub(crate) fn response(
-        &self,
-        now: Instant,
-        id: RequestId,
-        result: Result<http::Response<Vec<u8>>, Failure>,
-    ) {
+    pub(crate) fn response(&self, now: Instant, id: RequestId, result: crate::shared::Answer) {
         let mut engine = self.engine();
         match result {
             Ok(resp) => engine.handle_response(now, id, &resp),

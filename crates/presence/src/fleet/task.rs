@@ -6,7 +6,7 @@ use crate::runtime::{spawn_request, InFlight, Runtime};
 use crate::shared::classify;
 use crate::transport::AsyncTransport;
 use crate::{Client, StartError};
-use presence_core::{Failure, FleetEvent, RequestId};
+use presence_core::{FleetEvent, RequestId};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -66,7 +66,7 @@ impl<T: AsyncTransport> Client<T> {
     }
 }
 
-type Done = (RequestId, Result<http::Response<Vec<u8>>, Failure>);
+use crate::shared::Done;
 
 async fn drive<T: AsyncTransport>(
     client: Client<T>,

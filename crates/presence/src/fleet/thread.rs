@@ -6,7 +6,7 @@ use crate::blocking::Client;
 use crate::shared::classify;
 use crate::transport::BlockingTransport;
 use crate::StartError;
-use presence_core::{Failure, FleetEvent, HeartbeatRequest, RequestId, Transmit};
+use presence_core::{FleetEvent, HeartbeatRequest, RequestId, Transmit};
 use std::sync::mpsc::{self, RecvTimeoutError, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 /// What the loop thread receives.
 enum Msg {
     Wake,
-    Done(RequestId, Result<http::Response<Vec<u8>>, Failure>),
+    Done(RequestId, crate::shared::Answer),
 }
 
 /// A running fleet on background threads. Dropping it stops the fleet with a leave for

@@ -35,8 +35,7 @@ mod task;
 pub(crate) mod thread;
 
 use presence_core::{
-    Failure, HeartbeatConfig, HeartbeatEngine, HeartbeatRequest, RequestId, Transmit,
-    MIN_PRESENCE_TIMEOUT,
+    HeartbeatConfig, HeartbeatEngine, HeartbeatRequest, RequestId, Transmit, MIN_PRESENCE_TIMEOUT,
 };
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -228,12 +227,7 @@ impl Driver {
     }
 
     /// The outcome of request `id`.
-    pub(crate) fn response(
-        &mut self,
-        now: Instant,
-        id: RequestId,
-        result: Result<http::Response<Vec<u8>>, Failure>,
-    ) {
+    pub(crate) fn response(&mut self, now: Instant, id: RequestId, result: crate::shared::Answer) {
         match result {
             Ok(resp) => self.engine.handle_response(now, id, &resp),
             Err(failure) => self.engine.handle_failure(now, id, failure),

@@ -6,7 +6,7 @@ use crate::runtime::{spawn_request, InFlight, Runtime};
 use crate::shared::classify;
 use crate::transport::AsyncTransport;
 use crate::{Client, StartError};
-use presence_core::{Failure, RequestId};
+use presence_core::RequestId;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -62,7 +62,7 @@ impl<T: AsyncTransport> Client<T> {
     }
 }
 
-type Done = (RequestId, Result<http::Response<Vec<u8>>, Failure>);
+use crate::shared::Done;
 
 async fn drive<T: AsyncTransport>(
     client: Client<T>,

@@ -172,12 +172,7 @@ impl SubscribeDriver for Driver {
         }
     }
 
-    fn response(
-        &mut self,
-        now: Instant,
-        id: RequestId,
-        result: Result<http::Response<Vec<u8>>, Failure>,
-    ) {
+    fn response(&mut self, now: Instant, id: RequestId, result: crate::shared::Answer) {
         let mut engine = self.engine();
         match result {
             Ok(resp) => engine.handle_response(now, id, &resp),

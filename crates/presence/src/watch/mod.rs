@@ -142,12 +142,7 @@ impl SubscribeDriver for Driver {
         }
     }
 
-    fn response(
-        &mut self,
-        now: Instant,
-        id: RequestId,
-        result: Result<http::Response<Vec<u8>>, Failure>,
-    ) {
+    fn response(&mut self, now: Instant, id: RequestId, result: crate::shared::Answer) {
         match result {
             Ok(resp) => self.engine.handle_response(now, id, &resp),
             Err(failure) => self.engine.handle_failure(now, id, failure),
