@@ -2,8 +2,10 @@
 //! it prints repeats a keyset's secret key, and keysets also come from a file or the
 //! environment, so the secret can stay out of the process list.
 
+mod common;
+
 use presence_core::{canonical_query, sign_v2};
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_presence-emulator");
@@ -82,17 +84,9 @@ fn serve_and_check(args: &[&str], env: Option<&str>, secret: &str) {
     // The secret is not on the command line.
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap_or_default();
     assert!(!String::from_utf8_lossy(&cmdline).contains(secret));
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("presence-emulator listening on http://")
-        .unwrap_or_else(|| panic!("{line}"))
-        .to_owned();
+    let addr = common::listening_addr(&mut child);
     let get = |target: &str| {
-        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
         write!(
             s,
             "GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"

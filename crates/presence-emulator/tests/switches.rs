@@ -7,7 +7,6 @@ mod common;
 
 use common::get;
 use presence_emulator::{Emulator, EmulatorConfig, EmulatorHandle, Keyset};
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -185,15 +184,8 @@ fn spawn(args: &[&str]) -> (std::process::Child, SocketAddr) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let origin = line
-        .trim()
-        .strip_prefix("presence-emulator listening on http://")
-        .unwrap_or_else(|| panic!("{line}"));
-    (child, origin.parse().unwrap())
+    let addr = common::listening_addr(&mut child);
+    (child, addr)
 }
 
 #[tokio::test]

@@ -166,16 +166,7 @@ async fn here_now(reader: &Chaotic, channel: &str) -> BTreeMap<String, Option<St
             .all_pages()
     })
     .await;
-    all.channels
-        .iter()
-        .flat_map(|c| &c.occupants)
-        .map(|o| {
-            (
-                o.user_id.to_string(),
-                o.state.as_ref().map(|s| s.to_string()),
-            )
-        })
-        .collect()
+    common::states_by_user(&all)
 }
 
 async fn state_of(ann: &Chaotic) -> Value {

@@ -122,7 +122,6 @@ pub(crate) fn send_blocking(
 /// token variables removed from its environment, stderr piped) and returns it with the
 /// address it printed.
 pub(crate) fn spawn_emulator(args: &[&str]) -> (std::process::Child, SocketAddr) {
-    use std::io::BufRead as _;
     use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_presence-emulator"))
         .args(["--listen", "127.0.0.1:0"])
@@ -134,15 +133,20 @@ pub(crate) fn spawn_emulator(args: &[&str]) -> (std::process::Child, SocketAddr)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let addr = listening_addr(&mut child);
+    (child, addr)
+}
+
+/// The address a started `presence-emulator` binary (stdout piped) prints first.
+pub(crate) fn listening_addr(child: &mut std::process::Child) -> SocketAddr {
+    use std::io::BufRead as _;
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let addr = line
-        .trim()
+    line.trim()
         .strip_prefix("presence-emulator listening on http://")
         .unwrap_or_else(|| panic!("{line}"))
         .parse()
-        .unwrap();
-    (child, addr)
+        .unwrap()
 }

@@ -109,7 +109,15 @@ pub(crate) async fn here_now_states(
         .all_pages()
         .await
         .unwrap();
-    all.channels
+    states_by_user(&all)
+}
+
+/// A here-now result as user id → state text (over all its channels).
+pub(crate) fn states_by_user(
+    result: &presence::HereNowResult<'_>,
+) -> std::collections::BTreeMap<String, Option<String>> {
+    result
+        .channels
         .iter()
         .flat_map(|c| &c.occupants)
         .map(|o| {
