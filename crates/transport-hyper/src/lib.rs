@@ -13,8 +13,9 @@
 //!   collecting the body ([`Builder::request_timeout`], overridable per call
 //!   with [`HyperTransport::execute_with_timeout`] for long-polls); a separate
 //!   TCP connect timeout; a maximum body size ([`Builder::max_body_size`]).
-//! * **Pooled.** One hyper-util client with a keep-alive pool; clones of a
-//!   [`HyperTransport`] share it.
+//! * **Pooled.** HTTP/1.1 connections are kept alive in a pool of hyper's own
+//!   connections (a lighter one than hyper-util's, which the HTTP/2 protocols use);
+//!   clones of a [`HyperTransport`] share it.
 //! * **TLS** by rustls with the *ring* provider passed explicitly (never the
 //!   process-default provider) and the bundled Mozilla roots, or the
 //!   operating system's roots with the `native-roots` feature.
@@ -60,6 +61,8 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod pool;
 
 use std::fmt;
 use std::future::Future;
@@ -144,16 +147,27 @@ impl Builder {
             Protocol::Http2PriorKnowledge => schemes.enable_http2().wrap_connector(http),
         };
 
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(self.limits.pool_idle_timeout)
-            .pool_max_idle_per_host(self.limits.pool_max_idle_per_host)
-            .http2_only(self.protocol == Protocol::Http2PriorKnowledge)
-            .build(https);
+        let limits = &self.limits;
+        let engine = match self.protocol {
+            Protocol::Http1 => Engine::Http1(Arc::new(pool::Pool::new(
+                https,
+                limits.connect_timeout,
+                limits.pool_max_idle_per_host,
+                limits.pool_idle_timeout,
+            ))),
+            Protocol::Alpn | Protocol::Http2PriorKnowledge => Engine::Negotiated(Box::new(
+                Client::builder(TokioExecutor::new())
+                    .pool_timer(TokioTimer::new())
+                    .pool_idle_timeout(limits.pool_idle_timeout)
+                    .pool_max_idle_per_host(limits.pool_max_idle_per_host)
+                    .http2_only(self.protocol == Protocol::Http2PriorKnowledge)
+                    .build(https),
+            )),
+        };
 
         Ok(HyperTransport {
             inner: Arc::new(Inner {
-                client,
+                engine,
                 settings: self,
             }),
         })
@@ -186,8 +200,24 @@ fn tls_builder(
 
 type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
+/// What sends the requests.
+enum Engine {
+    /// [`Protocol::Http1`]: the HTTP/1.1 pool of hyper's own connections.
+    Http1(Arc<pool::Pool>),
+    /// The HTTP/2 protocols: hyper-util's client (ALPN, h2c, its multiplexing pool).
+    Negotiated(Box<HttpsClient>),
+}
+
+/// A request handed to the engine: the response future of hyper-util's client, or the
+/// request (origin-form, `Host` set) for the HTTP/1.1 pool, boxed so that every call's
+/// future is that much smaller.
+enum Started {
+    Negotiated(ResponseFuture),
+    Http1(Arc<pool::Pool>, Box<http::Request<Full<Bytes>>>),
+}
+
 struct Inner {
-    client: HttpsClient,
+    engine: Engine,
     settings: Builder,
 }
 
@@ -260,7 +290,7 @@ impl HyperTransport {
             if tokio::runtime::Handle::try_current().is_err() {
                 return Err(Error::NoRuntime);
             }
-            let exchange = exchange(pending, &uri, limit, connect_timeout);
+            let exchange = exchange(pending, uri, limit, connect_timeout);
             match tokio::time::timeout(timeout, exchange).await {
                 Ok(result) => result,
                 Err(_elapsed) => Err(Error::Timeout { after: timeout }),
@@ -268,9 +298,10 @@ impl HyperTransport {
         }
     }
 
-    /// Checks `req` and gives it to the client: its (not yet polled) response future,
-    /// and its URI for errors.
-    fn start(&self, req: http::Request<Vec<u8>>) -> Result<(ResponseFuture, http::Uri), Error> {
+    /// Checks `req` and gives it to the engine (hyper-util's client makes a not yet
+    /// polled response future of it), with its scheme and authority (the pool's key, and
+    /// the target named by errors).
+    fn start(&self, req: http::Request<Vec<u8>>) -> Result<(Started, http::Uri), Error> {
         check_request(&req)?;
         let (mut parts, body) = req.into_parts();
         // hyper cannot decode a compressed body: ask for identity only.
@@ -283,12 +314,17 @@ impl HyperTransport {
         // On a connection that is HTTP/1.1 for sure, the `Host` header is the
         // authority's own text (an HTTP/2 request carries `:authority` instead): hyper-util
         // would format `host:port` into a new string for every request.
+        // (hyper's own HTTP/1.1 connections, which the pool uses, need it set.)
         if self.inner.http1_only(&parts.uri) && !parts.headers.contains_key(HOST) {
             if let Some(authority) = parts.uri.authority() {
-                if !authority.as_str().contains('@') {
-                    if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
-                        parts.headers.insert(HOST, host);
-                    }
+                let text = authority.as_str();
+                // Credentials in the URI are not the host's name.
+                let host = match text.bytes().rposition(|b| b == b'@') {
+                    Some(at) => HeaderValue::from_str(&text[at + 1..]),
+                    None => HeaderValue::from_str(text),
+                };
+                if let Ok(host) = host {
+                    parts.headers.insert(HOST, host);
                 }
             }
         }
@@ -299,22 +335,58 @@ impl HyperTransport {
         target.authority = parts.uri.authority().cloned();
         target.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
         let uri = http::Uri::from_parts(target).unwrap_or_default();
-        let req = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
-        Ok((self.inner.client.request(req), uri))
+        let started = match &self.inner.engine {
+            Engine::Negotiated(client) => {
+                let req = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
+                Started::Negotiated(client.request(req))
+            }
+            Engine::Http1(pool) => {
+                // hyper's connection writes the URI as it is: the origin form.
+                parts.uri = parts
+                    .uri
+                    .path_and_query()
+                    .cloned()
+                    .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"))
+                    .into();
+                let req = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
+                Started::Http1(Arc::clone(pool), Box::new(req))
+            }
+        };
+        Ok((started, uri))
     }
 }
 
-/// Waits for the response head, then reads the body (at most `limit` bytes) into one
-/// `Vec` sized from its `Content-Length`.
+/// Waits for the response head, then reads the body; an HTTP/1.1 connection then goes
+/// back to its pool.
 async fn exchange(
-    pending: ResponseFuture,
-    uri: &http::Uri,
+    started: Started,
+    uri: http::Uri,
     limit: usize,
     connect_timeout: Duration,
 ) -> Result<http::Response<Vec<u8>>, Error> {
-    let resp = pending
-        .await
-        .map_err(|e| map_client_error(e, target_of(uri), connect_timeout))?;
+    match started {
+        Started::Negotiated(pending) => {
+            let resp = pending
+                .await
+                .map_err(|e| map_client_error(e, target_of(&uri), connect_timeout))?;
+            read_body(resp, &uri, limit).await
+        }
+        Started::Http1(pool, req) => {
+            let (resp, sender) = pool.send(&uri, req).await?;
+            let resp = read_body(resp, &uri, limit).await?;
+            pool.finish(uri, sender);
+            Ok(resp)
+        }
+    }
+}
+
+/// Reads the body (at most `limit` bytes) into one `Vec` sized from its
+/// `Content-Length`.
+async fn read_body(
+    resp: http::Response<hyper::body::Incoming>,
+    uri: &http::Uri,
+    limit: usize,
+) -> Result<http::Response<Vec<u8>>, Error> {
     let (parts, mut body) = resp.into_parts();
     let too_large = || Error::BodyTooLarge { limit };
     let hint = body.size_hint();
@@ -324,7 +396,7 @@ async fn exchange(
     let expected = hint.exact().map_or(0, |n| n as usize);
     let mut bytes = Vec::with_capacity(expected.min(limit));
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| map_body_error(Box::new(e), target_of(uri)))?;
+        let frame = frame.map_err(|e| body_error(Box::new(e), target_of(uri)))?;
         // Trailers are dropped, as before.
         if let Ok(data) = frame.into_data() {
             if data.len() > limit - bytes.len() {
@@ -363,7 +435,8 @@ fn map_client_error(
     }
 }
 
-fn map_body_error(err: BoxError, target: String) -> Error {
+/// An error while sending or receiving on an open connection.
+fn body_error(err: BoxError, target: String) -> Error {
     match classify(&*err) {
         Cause::Tls => Error::Tls {
             target: Some(target),

@@ -24,11 +24,16 @@ enum Mode {
     Stall,
     /// Answer whatever arrives (e.g. a TLS ClientHello) with plain HTTP.
     PlainToAnything,
+    /// Answer one request as `Routes` does (keep-alive, no `Connection: close`), then
+    /// close the connection: a server that closes idle connections early.
+    CloseAfterEach,
 }
 
 struct Server {
     addr: SocketAddr,
     accepts: Arc<AtomicUsize>,
+    /// Connections the client closed (the server read EOF where a request could start).
+    closed: Arc<AtomicUsize>,
     requests: Arc<Mutex<Vec<String>>>,
 }
 
@@ -37,19 +42,25 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let accepts = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let (acc, reqs) = (accepts.clone(), requests.clone());
+        let (acc, done, reqs) = (accepts.clone(), closed.clone(), requests.clone());
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
                 acc.fetch_add(1, Ordering::SeqCst);
-                let reqs = reqs.clone();
-                thread::spawn(move || handle(stream, mode, &reqs));
+                let (reqs, done) = (reqs.clone(), done.clone());
+                thread::spawn(move || {
+                    if handle(stream, mode, &reqs) {
+                        done.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
             }
         });
         Server {
             addr,
             accepts,
+            closed,
             requests,
         }
     }
@@ -61,9 +72,14 @@ impl Server {
     fn accepts(&self) -> usize {
         self.accepts.load(Ordering::SeqCst)
     }
+
+    fn closed(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
+    }
 }
 
-fn handle(mut stream: TcpStream, mode: Mode, requests: &Mutex<Vec<String>>) {
+/// Serves one connection; true when the client closed it between requests.
+fn handle(mut stream: TcpStream, mode: Mode, requests: &Mutex<Vec<String>>) -> bool {
     match mode {
         Mode::Stall => {
             let _ = read_request(&mut stream);
@@ -76,24 +92,35 @@ fn handle(mut stream: TcpStream, mode: Mode, requests: &Mutex<Vec<String>>) {
             }
             drain(&mut stream);
         }
+        Mode::CloseAfterEach => {
+            if let Some(req) = read_request(&mut stream) {
+                requests.lock().unwrap().push(req.clone());
+                let _ = respond(&mut stream, &path_of(&req));
+            }
+        }
         Mode::Routes => {
             while let Some(req) = read_request(&mut stream) {
                 requests.lock().unwrap().push(req.clone());
-                let path = req
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("/")
-                    .split('?')
-                    .next()
-                    .unwrap_or("/")
-                    .to_owned();
-                if !respond(&mut stream, &path) {
+                if !respond(&mut stream, &path_of(&req)) {
                     drain(&mut stream);
-                    return;
+                    return false;
                 }
             }
+            return true;
         }
     }
+    false
+}
+
+/// The path of a request's head, without the query.
+fn path_of(req: &str) -> String {
+    req.split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .split('?')
+        .next()
+        .unwrap_or("/")
+        .to_owned()
 }
 
 /// Write the response for `path`; false when the connection must not be reused.
@@ -284,6 +311,90 @@ async fn keep_alive_reuses_one_connection_across_clones() {
 }
 
 #[tokio::test]
+async fn a_connection_the_server_closed_while_idle_is_not_reused() {
+    let server = Server::start(Mode::CloseAfterEach);
+    let t = HyperTransport::new().unwrap();
+    for _ in 0..5 {
+        let resp = t.execute(get(&server.url("/ok"))).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.body(), br#"{"status":200,"message":"OK"}"#);
+        // The server closes while the connection is idle in the pool.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(server.accepts(), 5, "each request on a new connection");
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_after_the_idle_timeout() {
+    let server = Server::start(Mode::Routes);
+    let t = HyperTransport::builder()
+        .pool_idle_timeout(Duration::from_millis(150))
+        .build()
+        .unwrap();
+    t.execute(get(&server.url("/ok"))).await.unwrap();
+    t.execute(get(&server.url("/ok"))).await.unwrap();
+    assert_eq!(server.accepts(), 1, "reused within the idle timeout");
+    assert_eq!(server.closed(), 0);
+    // No request: the pool closes the idle connection by itself.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.closed() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        server.closed(),
+        1,
+        "the idle connection was closed by the client"
+    );
+    let resp = t.execute(get(&server.url("/ok"))).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        server.accepts(),
+        2,
+        "a new connection after the idle timeout"
+    );
+}
+
+#[tokio::test]
+async fn no_connection_is_kept_with_no_idle_allowed() {
+    let server = Server::start(Mode::Routes);
+    let t = HyperTransport::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            t.execute(get(&server.url("/ok"))).await.unwrap().status(),
+            200
+        );
+    }
+    assert_eq!(server.accepts(), 3);
+}
+
+#[tokio::test]
+async fn concurrent_requests_open_connections_and_share_them_afterwards() {
+    let server = Server::start(Mode::Routes);
+    let t = HyperTransport::builder()
+        .pool_max_idle_per_host(4)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let calls: Vec<_> = (0..8)
+            .map(|_| tokio::spawn(t.execute(get(&server.url("/ok")))))
+            .collect();
+        for call in calls {
+            assert_eq!(call.await.unwrap().unwrap().status(), 200);
+        }
+    }
+    assert_eq!(server.requests.lock().unwrap().len(), 24);
+    // At most 8 at once, and at most 4 of them kept: never one per request.
+    assert!(
+        server.accepts() <= 8 + 2 * 4,
+        "{} connections",
+        server.accepts()
+    );
+}
+
+#[tokio::test]
 async fn stalled_server_hits_the_overall_timeout() {
     let stall = Server::start(Mode::Stall);
     let ok = Server::start(Mode::Routes);
@@ -421,9 +532,12 @@ async fn http1_requests_carry_the_authority_as_their_one_host_header() {
             .body(Vec::new())
             .unwrap();
         assert_eq!(t.execute(req).await.unwrap().status(), 200);
+        // Credentials in the URI are not part of the host.
+        let with_user = format!("http://user:pw@{}/ok", server.addr);
+        assert_eq!(t.execute(get(&with_user)).await.unwrap().status(), 200);
     }
     let seen = server.requests.lock().unwrap().clone();
-    assert_eq!(seen.len(), 4);
+    assert_eq!(seen.len(), 6);
     let hosts = |req: &str| -> Vec<String> {
         req.lines()
             .filter_map(|l| {
@@ -435,10 +549,10 @@ async fn http1_requests_carry_the_authority_as_their_one_host_header() {
     };
     let expected = server.addr.to_string();
     for (i, req) in seen.iter().enumerate() {
-        let want = if i % 2 == 0 {
-            expected.as_str()
-        } else {
+        let want = if i % 3 == 1 {
             "example.test"
+        } else {
+            expected.as_str()
         };
         assert_eq!(hosts(req), [want], "{req}");
     }

@@ -1,0 +1,233 @@
+//! The HTTP/1.1 connection pool ([`Protocol::Http1`](crate::Protocol::Http1), the
+//! default): hyper's own HTTP/1.1 connections (`hyper::client::conn::http1`), kept per
+//! scheme and authority in one list each, the most recently used first out.
+//!
+//! hyper-util's pool (which the HTTP/2 protocols still use) races a new connection
+//! against every checkout, wakes waiters through channels and keeps its idle list behind
+//! more layers: a here-now call through it costs about 12 000 more client instructions
+//! than through this one (docs/PERFORMANCE.md, "Per-call overhead"). What it does that
+//! matters is here too:
+//!
+//! - a connection goes back to the pool only once its response body is read to the end,
+//!   and is taken out again only when hyper says it is ready for the next request;
+//! - one the server closed while idle is dropped at checkout, and a request that a
+//!   reused connection did not send (it closed first) is sent once more on a new one;
+//! - at most `max_idle` idle connections per host; one idle for longer than
+//!   `idle_timeout` is closed, by a reaper task that runs only while some are idle.
+
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tower_service::Service;
+
+use transport_common::{classify, target_of, BoxError, Cause, Error};
+
+type Sender = SendRequest<Full<Bytes>>;
+
+/// The idle connections of every host, and the connector that makes new ones.
+pub(crate) struct Pool {
+    connector: HttpsConnector<HttpConnector>,
+    connect_timeout: Duration,
+    max_idle: usize,
+    idle_timeout: Duration,
+    idle: Arc<Mutex<Idle>>,
+}
+
+/// Whether `a` and `b` (scheme and authority, the pool's key) are the same host.
+fn same_host(a: &http::Uri, b: &http::Uri) -> bool {
+    // The same text first (the usual case: one origin's URIs); `Authority`'s `==`
+    // ignores ASCII case.
+    let (x, y) = (a.authority(), b.authority());
+    a.scheme() == b.scheme() && (x.map(|x| x.as_str()) == y.map(|y| y.as_str()) || x == y)
+}
+
+#[derive(Default)]
+struct Idle {
+    /// Per host, its idle connections, the most recently used last.
+    hosts: Vec<(http::Uri, Vec<(Sender, Instant)>)>,
+    /// Whether a reaper task is running.
+    reaping: bool,
+}
+
+impl Idle {
+    /// Drops the connections idle since before `cutoff` or closed, and the hosts left
+    /// with none. Whether any connection is still idle.
+    fn purge(&mut self, cutoff: Instant) -> bool {
+        for (_, conns) in &mut self.hosts {
+            conns.retain(|(sender, since)| *since >= cutoff && !sender.is_closed());
+        }
+        self.hosts.retain(|(_, conns)| !conns.is_empty());
+        !self.hosts.is_empty()
+    }
+}
+
+impl Pool {
+    pub(crate) fn new(
+        connector: HttpsConnector<HttpConnector>,
+        connect_timeout: Duration,
+        max_idle: usize,
+        idle_timeout: Duration,
+    ) -> Self {
+        Self {
+            connector,
+            connect_timeout,
+            max_idle,
+            idle_timeout,
+            idle: Arc::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Idle> {
+        // The lists stay consistent whatever panicked while holding the lock.
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The most recently used idle connection to `host` still open and not idle for
+    /// too long, if any.
+    fn checkout(&self, host: &http::Uri) -> Option<Sender> {
+        let mut idle = self.lock();
+        let at = idle.hosts.iter().position(|(h, _)| same_host(h, host))?;
+        let conns = &mut idle.hosts[at].1;
+        let cutoff = Instant::now().checked_sub(self.idle_timeout);
+        let mut found = None;
+        while let Some((sender, since)) = conns.pop() {
+            if cutoff.is_some_and(|c| since < c) {
+                // The rest are older still.
+                conns.clear();
+                break;
+            }
+            if !sender.is_closed() {
+                found = Some(sender);
+                break;
+            }
+        }
+        if conns.is_empty() {
+            idle.hosts.swap_remove(at);
+        }
+        found
+    }
+
+    /// Gives back a connection whose last response was read to the end.
+    fn checkin(&self, host: http::Uri, sender: Sender) {
+        if self.max_idle == 0 || sender.is_closed() {
+            return;
+        }
+        let mut idle = self.lock();
+        let now = Instant::now();
+        match idle.hosts.iter_mut().find(|(h, _)| same_host(h, &host)) {
+            Some((_, conns)) => {
+                if conns.len() >= self.max_idle {
+                    // The longest idle goes.
+                    conns.remove(0);
+                }
+                conns.push((sender, now));
+            }
+            None => idle.hosts.push((host, vec![(sender, now)])),
+        }
+        if !idle.reaping {
+            idle.reaping = true;
+            tokio::spawn(reap(Arc::downgrade(&self.idle), self.idle_timeout));
+        }
+    }
+
+    /// Sends `req` (origin-form URI, `Host` set) on an idle connection to `host`, or on
+    /// a new one: the response head, and the connection to give back with
+    /// [`Pool::finish`] once the body is read.
+    pub(crate) async fn send(
+        &self,
+        host: &http::Uri,
+        mut req: Box<http::Request<Full<Bytes>>>,
+    ) -> Result<(http::Response<Incoming>, Sender), Error> {
+        while let Some(mut sender) = self.checkout(host) {
+            if sender.ready().await.is_err() {
+                // Closed since it went idle: the request is still ours.
+                continue;
+            }
+            match sender.try_send_request(*req).await {
+                Ok(resp) => return Ok((resp, sender)),
+                Err(mut e) => match e.take_message() {
+                    // It closed before the request was written: try another.
+                    Some(unsent) => *req = unsent,
+                    None => return Err(send_error(e.into_error(), host)),
+                },
+            }
+        }
+        let mut sender = self.connect(host).await?;
+        let resp = sender
+            .send_request(*req)
+            .await
+            .map_err(|e| send_error(e, host))?;
+        Ok((resp, sender))
+    }
+
+    /// The connection goes back to the pool (its response was read to the end).
+    pub(crate) fn finish(&self, host: http::Uri, sender: Sender) {
+        self.checkin(host, sender);
+    }
+
+    /// A new connection to `host`, its task spawned.
+    async fn connect(&self, host: &http::Uri) -> Result<Sender, Error> {
+        let mut connector = self.connector.clone();
+        let io = connector
+            .call(host.clone())
+            .await
+            .map_err(|e| connect_error(e, host, self.connect_timeout))?;
+        let (sender, conn) = http1::Builder::new()
+            .handshake(io)
+            .await
+            .map_err(|e| connect_error(Box::new(e), host, self.connect_timeout))?;
+        // The task ends when the connection closes, or once the sender is dropped and
+        // no request is in flight.
+        hyper::rt::Executor::execute(&TokioExecutor::new(), async move {
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+}
+
+/// Closes the connections idle for longer than `timeout`, every `timeout`, until none
+/// is idle or the pool is gone.
+async fn reap(idle: Weak<Mutex<Idle>>, timeout: Duration) {
+    loop {
+        tokio::time::sleep(timeout).await;
+        let Some(idle) = idle.upgrade() else { return };
+        let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
+        let cutoff = Instant::now().checked_sub(timeout);
+        let left = match cutoff {
+            Some(cutoff) => idle.purge(cutoff),
+            None => true,
+        };
+        if !left {
+            idle.reaping = false;
+            return;
+        }
+    }
+}
+
+fn connect_error(err: BoxError, host: &http::Uri, connect_timeout: Duration) -> Error {
+    let target = target_of(host);
+    match classify(&*err) {
+        Cause::Tls => Error::Tls {
+            target: Some(target),
+            source: err,
+        },
+        Cause::TimedOut => Error::Timeout {
+            after: connect_timeout,
+        },
+        Cause::Io | Cause::Other => Error::Connect {
+            target,
+            source: err,
+        },
+    }
+}
+
+fn send_error(err: hyper::Error, host: &http::Uri) -> Error {
+    crate::body_error(Box::new(err), target_of(host))
+}
