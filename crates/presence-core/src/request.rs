@@ -219,6 +219,9 @@ pub(crate) struct Target<'a> {
 #[derive(Debug, Clone)]
 struct QueryParam<'a> {
     key: Cow<'a, str>,
+    /// Whether the key may need percent-encoding: a caller's extra parameter. The
+    /// protocol's own keys are plain (`A-Z a-z 0-9 - _`) and written as they are.
+    encode_key: bool,
     value: QueryValue<'a>,
 }
 
@@ -272,19 +275,27 @@ impl<'a> RequestParts<'a> {
         self.path_value(target.keyset.subscribe_key());
     }
 
-    /// Adds a query parameter.
+    /// Adds a query parameter (`key` is one of the protocol's own, plain keys).
     pub(crate) fn query(&mut self, key: &'static str, value: impl Into<Cow<'a, str>>) {
-        self.query.push(QueryParam {
-            key: Cow::Borrowed(key),
-            value: QueryValue::One(value.into()),
-        });
+        self.push_own(key, QueryValue::One(value.into()));
     }
 
     /// Adds a numeric query parameter.
     pub(crate) fn query_num(&mut self, key: &'static str, value: u64) {
+        self.push_own(key, QueryValue::Num(value));
+    }
+
+    /// Adds a parameter of the protocol's own (`key` has nothing to encode).
+    fn push_own(&mut self, key: &'static str, value: QueryValue<'a>) {
+        debug_assert!(
+            key.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "`{key}` is not a plain key"
+        );
         self.query.push(QueryParam {
             key: Cow::Borrowed(key),
-            value: QueryValue::Num(value),
+            encode_key: false,
+            value,
         });
     }
 
@@ -295,10 +306,8 @@ impl<'a> RequestParts<'a> {
         names: &[S],
     ) {
         if !names.is_empty() {
-            self.query.push(QueryParam {
-                key: Cow::Borrowed(key),
-                value: QueryValue::List(names.iter().cloned().map(Into::into).collect()),
-            });
+            let names = names.iter().cloned().map(Into::into).collect();
+            self.push_own(key, QueryValue::List(names));
         }
     }
 
@@ -339,6 +348,7 @@ pub(crate) fn build<O: Operation>(
         }
         parts.query.push(QueryParam {
             key: Cow::Borrowed(key.as_str()),
+            encode_key: true,
             value: QueryValue::One(Cow::Borrowed(value.as_str())),
         });
     }
@@ -356,7 +366,11 @@ pub(crate) fn build<O: Operation>(
         if i > 0 {
             pq.push('&');
         }
-        push_encoded(&mut pq, &p.key, Set::Wire);
+        if p.encode_key {
+            push_encoded(&mut pq, &p.key, Set::Wire);
+        } else {
+            pq.push_str(&p.key);
+        }
         pq.push('=');
         match &p.value {
             QueryValue::One(v) => push_encoded(&mut pq, v, Set::Wire),

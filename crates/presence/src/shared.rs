@@ -54,23 +54,34 @@ impl Shared {
     }
 
     /// A UUID v4-shaped request id (`xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx`),
-    /// written digit by digit into its one allocation.
+    /// written into a byte array, then copied into its one allocation.
     fn request_id(&self) -> String {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let (a, b) = (self.random_u64(), self.random_u64());
         // Version 4 in the 13th digit, the variant bits `10` in the 17th.
         let a = (a & !0xf000) | 0x4000;
         let b = (b & !(0xc << 60)) | (0x8 << 60);
-        let bits = (u128::from(a) << 64) | u128::from(b);
-        let mut id = String::with_capacity(36);
-        for i in 0..32 {
-            if matches!(i, 8 | 12 | 16 | 20) {
-                id.push('-');
+        // Where each hex digit goes: the dashes are at 8, 13, 18 and 23.
+        const AT: [u8; 32] = {
+            let mut at = [0u8; 32];
+            let mut i = 0;
+            while i < 32 {
+                at[i] = (i
+                    + (i >= 8) as usize
+                    + (i >= 12) as usize
+                    + (i >= 16) as usize
+                    + (i >= 20) as usize) as u8;
+                i += 1;
             }
-            let digit = (bits >> (124 - 4 * i)) & 0xf;
-            id.push(char::from(HEX[digit as usize]));
+            at
+        };
+        let mut id = [b'-'; 36];
+        for (i, &at) in AT.iter().enumerate() {
+            let word = if i < 16 { a } else { b };
+            id[usize::from(at)] = HEX[((word >> (60 - 4 * (i % 16))) & 0xf) as usize];
         }
-        id
+        // Hex digits and dashes only: always UTF-8.
+        String::from_utf8_lossy(&id).into_owned()
     }
 
     pub(crate) fn meta(&self) -> RequestMeta {

@@ -159,7 +159,9 @@ impl Pool {
                 },
             }
         }
-        let mut sender = self.connect(host).await?;
+        // Boxed: a connect future is large, and only the first call on a connection
+        // needs one; every call's future would carry it otherwise.
+        let mut sender = Box::pin(self.connect(host)).await?;
         let resp = sender
             .send_request(*req)
             .await
