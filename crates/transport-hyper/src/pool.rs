@@ -116,7 +116,7 @@ impl Pool {
 
     /// Gives back a connection whose last response was read to the end.
     fn checkin(&self, host: http::Uri, sender: Sender) {
-        if self.max_idle == 0 || sender.is_closed() {
+        if self.max_idle == 0 || self.idle_timeout.is_zero() || sender.is_closed() {
             return;
         }
         let mut idle = self.lock();
@@ -133,7 +133,11 @@ impl Pool {
         }
         if !idle.reaping {
             idle.reaping = true;
-            tokio::spawn(reap(Arc::downgrade(&self.idle), self.idle_timeout));
+            let running = Reaping {
+                idle: Arc::downgrade(&self.idle),
+                done: false,
+            };
+            tokio::spawn(reap(running, self.idle_timeout));
         }
     }
 
@@ -194,20 +198,39 @@ impl Pool {
     }
 }
 
+/// While a reaper task exists: it clears the pool's `reaping` flag when the task is
+/// dropped before it is done (its runtime shut down, maybe before it ever ran), so that
+/// a later checkin starts another. A parameter of [`reap`], so an unpolled task owns it.
+struct Reaping {
+    idle: Weak<Mutex<Idle>>,
+    done: bool,
+}
+
+impl Drop for Reaping {
+    fn drop(&mut self) {
+        if let (false, Some(idle)) = (self.done, self.idle.upgrade()) {
+            idle.lock().unwrap_or_else(|e| e.into_inner()).reaping = false;
+        }
+    }
+}
+
 /// Closes the connections idle for longer than `timeout`, every `timeout`, until none
 /// is idle or the pool is gone.
-async fn reap(idle: Weak<Mutex<Idle>>, timeout: Duration) {
+async fn reap(mut running: Reaping, timeout: Duration) {
     loop {
         tokio::time::sleep(timeout).await;
-        let Some(idle) = idle.upgrade() else { return };
+        let Some(idle) = running.idle.upgrade() else {
+            return;
+        };
         let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
-        let cutoff = Instant::now().checked_sub(timeout);
-        let left = match cutoff {
+        let left = match Instant::now().checked_sub(timeout) {
             Some(cutoff) => idle.purge(cutoff),
             None => true,
         };
         if !left {
+            // Under the lock, so that a checkin after it starts a new reaper.
             idle.reaping = false;
+            running.done = true;
             return;
         }
     }

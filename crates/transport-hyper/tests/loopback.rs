@@ -318,8 +318,9 @@ async fn a_connection_the_server_closed_while_idle_is_not_reused() {
         let resp = t.execute(get(&server.url("/ok"))).await.unwrap();
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.body(), br#"{"status":200,"message":"OK"}"#);
-        // The server closes while the connection is idle in the pool.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The server closes while the connection is idle in the pool (and the client
+        // has long seen it: a close racing a new request can fail that request).
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(server.accepts(), 5, "each request on a new connection");
 }
@@ -352,6 +353,39 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
         2,
         "a new connection after the idle timeout"
     );
+}
+
+#[test]
+fn idle_connections_are_still_closed_after_the_runtime_that_pooled_them_is_gone() {
+    let server = Server::start(Mode::Routes);
+    let t = HyperTransport::builder()
+        .pool_idle_timeout(Duration::from_millis(150))
+        .build()
+        .unwrap();
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    // The first runtime pools a connection (and starts the pool's reaper), then goes.
+    let first = runtime();
+    let resp = first.block_on(t.execute(get(&server.url("/ok"))));
+    assert_eq!(resp.unwrap().status(), 200);
+    drop(first);
+    let second = runtime();
+    second.block_on(async {
+        let resp = t.execute(get(&server.url("/ok"))).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        // The first connection died with its runtime: a new one, idle after this call,
+        // is closed by a reaper of the second runtime.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while server.closed() < 2 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    assert_eq!(server.accepts(), 2);
+    assert_eq!(server.closed(), 2, "both connections closed by the client");
 }
 
 #[tokio::test]
