@@ -218,6 +218,14 @@ fn get(url: &str) -> http::Request<Vec<u8>> {
     http::Request::get(url).body(Vec::new()).unwrap()
 }
 
+/// Waits (at most 5 s) until the client has closed `n` of the server's connections.
+async fn wait_for_closes(server: &Server, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.closed() < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The transport still serves a normal request after a failure.
 async fn assert_still_works(t: &HyperTransport, ok: &Server) {
     let resp = t.execute(get(&ok.url("/ok"))).await.unwrap();
@@ -337,10 +345,7 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
     assert_eq!(server.accepts(), 1, "reused within the idle timeout");
     assert_eq!(server.closed(), 0);
     // No request: the pool closes the idle connection by itself.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while server.closed() == 0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_closes(&server, 1).await;
     assert_eq!(
         server.closed(),
         1,
@@ -379,10 +384,7 @@ fn idle_connections_are_still_closed_after_the_runtime_that_pooled_them_is_gone(
         assert_eq!(resp.status(), 200);
         // The first connection died with its runtime: a new one, idle after this call,
         // is closed by a reaper of the second runtime.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while server.closed() < 2 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for_closes(&server, 2).await;
     });
     assert_eq!(server.accepts(), 2);
     assert_eq!(server.closed(), 2, "both connections closed by the client");
