@@ -31,6 +31,14 @@ use transport_common::{classify, target_of, BoxError, Cause, Error};
 
 type Sender = SendRequest<Full<Bytes>>;
 
+/// How long after going back a connection may still be not ready before it is
+/// presumed stuck and dropped at checkout (a healthy one is ready as soon as its task
+/// has run).
+const STUCK_AFTER: Duration = Duration::from_secs(1);
+
+/// The longest the reaper sleeps between looks at the idle connections.
+const REAP_AT_LEAST_EVERY: Duration = Duration::from_secs(60);
+
 /// The idle connections of every host, and the connector that makes new ones.
 pub(crate) struct Pool {
     connector: HttpsConnector<HttpConnector>,
@@ -95,7 +103,8 @@ impl Pool {
         let mut idle = self.lock();
         let at = idle.hosts.iter().position(|(h, _)| same_host(h, host))?;
         let conns = &mut idle.hosts[at].1;
-        let cutoff = Instant::now().checked_sub(self.idle_timeout);
+        let now = Instant::now();
+        let cutoff = now.checked_sub(self.idle_timeout);
         let mut found = None;
         while let Some((sender, since)) = conns.pop() {
             if cutoff.is_some_and(|c| since < c) {
@@ -103,7 +112,12 @@ impl Pool {
                 conns.clear();
                 break;
             }
-            if !sender.is_closed() {
+            // A connection goes back before hyper is ready for its next request (its
+            // task has yet to run): one still not ready long after is stuck (a server
+            // that stopped reading a request body, say), and awaiting it would stall
+            // this request until its timeout.
+            let stuck = !sender.is_ready() && now.saturating_duration_since(since) > STUCK_AFTER;
+            if !sender.is_closed() && !stuck {
                 found = Some(sender);
                 break;
             }
@@ -131,8 +145,12 @@ impl Pool {
             }
             None => idle.hosts.push((host, vec![(sender, now)])),
         }
-        if !idle.reaping {
-            idle.reaping = true;
+        let start_reaper = !idle.reaping;
+        idle.reaping = true;
+        // Spawned after the lock is released: a runtime shutting down drops the new task
+        // at once, and the guard's drop takes the lock.
+        drop(idle);
+        if start_reaper {
             let running = Reaping {
                 idle: Arc::downgrade(&self.idle),
                 done: false,
@@ -218,7 +236,9 @@ impl Drop for Reaping {
 /// is idle or the pool is gone.
 async fn reap(mut running: Reaping, timeout: Duration) {
     loop {
-        tokio::time::sleep(timeout).await;
+        // At most a minute between looks, so that the task ends soon after its pool
+        // (it holds only a weak reference), whatever the idle timeout.
+        tokio::time::sleep(timeout.min(REAP_AT_LEAST_EVERY)).await;
         let Some(idle) = running.idle.upgrade() else {
             return;
         };

@@ -27,6 +27,9 @@ enum Mode {
     /// Answer one request as `Routes` does (keep-alive, no `Connection: close`), then
     /// close the connection: a server that closes idle connections early.
     CloseAfterEach,
+    /// Answer `/ok` as soon as the request's head is in, then read nothing more (the
+    /// connection stays open): a server that answers before the request body is sent.
+    AnswerEarly,
 }
 
 struct Server {
@@ -91,6 +94,15 @@ fn handle(mut stream: TcpStream, mode: Mode, requests: &Mutex<Vec<String>>) -> b
                 let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
             }
             drain(&mut stream);
+        }
+        Mode::AnswerEarly => {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && matches!(stream.read(&mut buf), Ok(1)) {
+                head.push(buf[0]);
+            }
+            let _ = respond(&mut stream, "/ok");
+            thread::sleep(Duration::from_secs(30));
         }
         Mode::CloseAfterEach => {
             if let Some(req) = read_request(&mut stream) {
@@ -388,6 +400,33 @@ fn idle_connections_are_still_closed_after_the_runtime_that_pooled_them_is_gone(
     });
     assert_eq!(server.accepts(), 2);
     assert_eq!(server.closed(), 2, "both connections closed by the client");
+}
+
+#[tokio::test]
+async fn a_connection_stuck_sending_a_body_is_not_awaited_by_the_next_request() {
+    let server = Server::start(Mode::AnswerEarly);
+    let ok = Server::start(Mode::Routes);
+    let t = HyperTransport::builder()
+        .request_timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    // The answer comes while 16 MiB of body are still unsent: the connection goes back
+    // to the pool, but can take no other request.
+    let big = http::Request::post(server.url("/ok"))
+        .body(vec![b'x'; 16 << 20])
+        .unwrap();
+    assert_eq!(t.execute(big).await.unwrap().status(), 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let started = Instant::now();
+    let resp = t.execute(get(&server.url("/ok"))).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(server.accepts(), 2, "the stuck connection was not reused");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the request waited {:?} for the stuck connection",
+        started.elapsed()
+    );
+    assert_still_works(&t, &ok).await;
 }
 
 #[tokio::test]
