@@ -81,7 +81,7 @@ impl Shared {
             id[usize::from(at)] = HEX[((word >> (60 - 4 * (i % 16))) & 0xf) as usize];
         }
         // Hex digits and dashes only: always UTF-8.
-        String::from_utf8_lossy(&id).into_owned()
+        std::str::from_utf8(&id).unwrap_or_default().to_owned()
     }
 
     pub(crate) fn meta(&self) -> RequestMeta {

@@ -65,11 +65,13 @@ struct Idle {
 }
 
 impl Idle {
-    /// Drops the connections idle since before `cutoff` or closed, and the hosts left
-    /// with none. Whether any connection is still idle.
-    fn purge(&mut self, cutoff: Instant) -> bool {
+    /// Drops the connections closed or idle since before `cutoff` (none is too old
+    /// without one), and the hosts left with none. Whether any connection is still idle.
+    fn purge(&mut self, cutoff: Option<Instant>) -> bool {
         for (_, conns) in &mut self.hosts {
-            conns.retain(|(sender, since)| *since >= cutoff && !sender.is_closed());
+            conns.retain(|(sender, since)| {
+                cutoff.is_none_or(|c| *since >= c) && !sender.is_closed()
+            });
         }
         self.hosts.retain(|(_, conns)| !conns.is_empty());
         !self.hosts.is_empty()
@@ -122,9 +124,8 @@ impl Pool {
                 break;
             }
         }
-        if conns.is_empty() {
-            idle.hosts.swap_remove(at);
-        }
+        // An emptied host keeps its entry (and its list's allocation) for the
+        // connection's return; the reaper drops hosts left empty.
         found
     }
 
@@ -243,11 +244,7 @@ async fn reap(mut running: Reaping, timeout: Duration) {
             return;
         };
         let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
-        let left = match Instant::now().checked_sub(timeout) {
-            Some(cutoff) => idle.purge(cutoff),
-            None => true,
-        };
-        if !left {
+        if !idle.purge(Instant::now().checked_sub(timeout)) {
             // Under the lock, so that a checkin after it starts a new reaper.
             idle.reaping = false;
             running.done = true;
