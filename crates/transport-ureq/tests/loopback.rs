@@ -115,6 +115,14 @@ fn respond(stream: &mut TcpStream, path: &str) -> bool {
             b"<html><body><h1>502 Bad Gateway</h1></body></html>\n".to_vec(),
         ),
         "/big" => ("200 OK", "application/octet-stream", vec![b'x'; 64 * 1024]),
+        "/big-chunked" => {
+            // No Content-Length: the limit can only be found while reading.
+            let chunk = "x".repeat(1000);
+            let out = format!(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n{chunk}\r\n3e8\r\n{chunk}\r\n0\r\n\r\n"
+            );
+            return stream.write_all(out.as_bytes()).is_ok();
+        }
         "/gzip-forbidden" => {
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             gz.write_all(FORBIDDEN).unwrap();
@@ -338,12 +346,21 @@ fn refused_connection_is_a_connect_error_without_the_query() {
 fn body_over_the_limit_is_rejected() {
     let ok = Server::start(Mode::Routes);
     let t = UreqTransport::builder().max_body_size(1024).build();
-    let err = t.execute(get(&ok.url("/big"))).unwrap_err();
-    assert!(
-        matches!(err, Error::BodyTooLarge { limit: 1024 }),
-        "{err:?}"
-    );
+    for path in ["/big", "/big-chunked"] {
+        let err = t.execute(get(&ok.url(path))).unwrap_err();
+        assert!(
+            matches!(err, Error::BodyTooLarge { limit: 1024 }),
+            "{path}: {err:?}"
+        );
+    }
     assert_still_works(&t, &ok);
+    // At the limit exactly, with and without a Content-Length.
+    let exact = UreqTransport::builder().max_body_size(2000).build();
+    let resp = exact.execute(get(&ok.url("/big-chunked"))).unwrap();
+    assert_eq!(resp.body(), "x".repeat(2000).as_bytes());
+    let big = UreqTransport::builder().max_body_size(64 * 1024).build();
+    let resp = big.execute(get(&ok.url("/big"))).unwrap();
+    assert_eq!(resp.body().len(), 64 * 1024);
 }
 
 #[test]
