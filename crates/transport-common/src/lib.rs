@@ -226,6 +226,26 @@ pub fn check_request(request: &http::Request<Vec<u8>>) -> Result<(), Error> {
     Ok(())
 }
 
+/// The `Host` header of an HTTP/1.1 request to `uri`: its authority as written, without
+/// credentials (`user:pass@`), or `None` when it has none or it is not a valid header
+/// value. Both transports set it themselves: hyper's own connections need it, and it
+/// spares ureq and hyper-util formatting `host:port` into a new string per request.
+///
+/// ```
+/// let uri: http::Uri = "http://user:pw@127.0.0.1:8090/v2/presence".parse().unwrap();
+/// assert_eq!(transport_common::host_header(&uri).unwrap(), "127.0.0.1:8090");
+/// let uri: http::Uri = "https://ps.pndsn.com/time/0".parse().unwrap();
+/// assert_eq!(transport_common::host_header(&uri).unwrap(), "ps.pndsn.com");
+/// ```
+pub fn host_header(uri: &http::Uri) -> Option<http::HeaderValue> {
+    let text = uri.authority()?.as_str();
+    let host = match text.bytes().rposition(|b| b == b'@') {
+        Some(at) => &text[at + 1..],
+        None => text,
+    };
+    http::HeaderValue::from_str(host).ok()
+}
+
 /// `scheme://host:port` of a URI [`check_request`] accepted, for errors: never the path
 /// or the query (which carry user ids and signatures). Formatted only when an error
 /// needs it.

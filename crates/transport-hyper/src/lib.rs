@@ -70,7 +70,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ACCEPT_ENCODING, HOST};
+use http::header::{ACCEPT_ENCODING, HOST};
 use http::Version;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Body as _;
@@ -79,7 +79,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use transport_common::{check_request, classify, target_of, Cause};
+use transport_common::{check_request, classify, host_header, target_of, Cause};
 pub use transport_common::{BoxError, Error};
 
 pub use transport_common::{
@@ -316,16 +316,8 @@ impl HyperTransport {
         // would format `host:port` into a new string for every request.
         // (hyper's own HTTP/1.1 connections, which the pool uses, need it set.)
         if self.inner.http1_only(&parts.uri) && !parts.headers.contains_key(HOST) {
-            if let Some(authority) = parts.uri.authority() {
-                let text = authority.as_str();
-                // Credentials in the URI are not the host's name.
-                let host = match text.bytes().rposition(|b| b == b'@') {
-                    Some(at) => HeaderValue::from_str(&text[at + 1..]),
-                    None => HeaderValue::from_str(text),
-                };
-                if let Ok(host) = host {
-                    parts.headers.insert(HOST, host);
-                }
+            if let Some(host) = host_header(&parts.uri) {
+                parts.headers.insert(HOST, host);
             }
         }
         // For errors only (`scheme://host:port` is formatted when one happens): scheme and

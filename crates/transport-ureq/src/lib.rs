@@ -61,7 +61,7 @@ use std::time::Duration;
 use http::Version;
 use ureq::{Agent, RequestExt};
 
-use transport_common::{check_request, classify, target_of, Cause};
+use transport_common::{check_request, classify, host_header, target_of, Cause};
 pub use transport_common::{BoxError, Error};
 
 pub use transport_common::{
@@ -173,6 +173,11 @@ impl UreqTransport {
         check_request(&req)?;
         // HTTP/1.1 is the only protocol ureq speaks.
         *req.version_mut() = Version::HTTP_11;
+        if !req.headers().contains_key(http::header::HOST) {
+            if let Some(host) = host_header(req.uri()) {
+                req.headers_mut().insert(http::header::HOST, host);
+            }
+        }
 
         let overall = timeout.unwrap_or(self.settings.limits.request_timeout);
         // `scheme://host:port` is formatted only when an error happens.

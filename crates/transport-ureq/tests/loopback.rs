@@ -428,3 +428,41 @@ fn unknown_host_is_a_connect_error() {
         .unwrap_err();
     assert!(err.is_connect(), "{err:?}");
 }
+
+#[test]
+fn requests_carry_the_authority_as_their_one_host_header() {
+    let server = Server::start(Mode::Routes);
+    let t = UreqTransport::new();
+    assert_still_works(&t, &server);
+    // A caller's own Host is kept, not doubled.
+    let req = http::Request::get(server.url("/ok"))
+        .header("host", "example.test")
+        .body(Vec::new())
+        .unwrap();
+    assert_eq!(t.execute(req).unwrap().status(), 200);
+    // Credentials in the URI are not part of the host.
+    let with_user = format!("http://user:pw@{}/ok", server.addr);
+    assert_eq!(t.execute(get(&with_user)).unwrap().status(), 200);
+    let seen = server.requests.lock().unwrap().clone();
+    let hosts: Vec<Vec<String>> = seen
+        .iter()
+        .map(|req| {
+            req.lines()
+                .filter_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("host: ")
+                        .map(str::to_owned)
+                })
+                .collect()
+        })
+        .collect();
+    let addr = server.addr.to_string();
+    assert_eq!(
+        hosts,
+        [
+            vec![addr.clone()],
+            vec!["example.test".to_owned()],
+            vec![addr]
+        ]
+    );
+}
