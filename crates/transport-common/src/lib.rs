@@ -226,24 +226,37 @@ pub fn check_request(request: &http::Request<Vec<u8>>) -> Result<(), Error> {
     Ok(())
 }
 
-/// The `Host` header of an HTTP/1.1 request to `uri`: its authority as written, without
-/// credentials (`user:pass@`), or `None` when it has none or it is not a valid header
-/// value. Both transports set it themselves: hyper's own connections need it, and it
-/// spares ureq and hyper-util formatting `host:port` into a new string per request.
+/// Sets the `Host` header of an HTTP/1.1 request to `uri` unless the caller set one:
+/// the URI's authority as written, without credentials (`user:pass@`); nothing when it
+/// has none or it is not a valid header value. Both transports set it themselves:
+/// hyper's own connections need it, and it spares ureq and hyper-util formatting
+/// `host:port` into a new string per request.
 ///
 /// ```
+/// let mut headers = http::HeaderMap::new();
 /// let uri: http::Uri = "http://user:pw@127.0.0.1:8090/v2/presence".parse().unwrap();
-/// assert_eq!(transport_common::host_header(&uri).unwrap(), "127.0.0.1:8090");
+/// transport_common::set_host_header(&mut headers, &uri);
+/// assert_eq!(headers["host"], "127.0.0.1:8090");
+/// // A caller's own is kept.
 /// let uri: http::Uri = "https://ps.pndsn.com/time/0".parse().unwrap();
-/// assert_eq!(transport_common::host_header(&uri).unwrap(), "ps.pndsn.com");
+/// transport_common::set_host_header(&mut headers, &uri);
+/// assert_eq!(headers["host"], "127.0.0.1:8090");
 /// ```
-pub fn host_header(uri: &http::Uri) -> Option<http::HeaderValue> {
-    let text = uri.authority()?.as_str();
+pub fn set_host_header(headers: &mut http::HeaderMap, uri: &http::Uri) {
+    if headers.contains_key(http::header::HOST) {
+        return;
+    }
+    let Some(authority) = uri.authority() else {
+        return;
+    };
+    let text = authority.as_str();
     let host = match text.bytes().rposition(|b| b == b'@') {
         Some(at) => &text[at + 1..],
         None => text,
     };
-    http::HeaderValue::from_str(host).ok()
+    if let Ok(host) = http::HeaderValue::from_str(host) {
+        headers.insert(http::header::HOST, host);
+    }
 }
 
 /// `scheme://host:port` of a URI [`check_request`] accepted, for errors: never the path

@@ -70,7 +70,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{ACCEPT_ENCODING, HOST};
+use http::header::ACCEPT_ENCODING;
 use http::Version;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Body as _;
@@ -79,7 +79,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use transport_common::{check_request, classify, host_header, target_of, Cause};
+use transport_common::{check_request, classify, set_host_header, target_of, Cause};
 pub use transport_common::{BoxError, Error};
 
 pub use transport_common::{
@@ -311,14 +311,10 @@ impl HyperTransport {
         // The connection decides the version (HTTP/2 after ALPN `h2` or with prior
         // knowledge); the request only must not ask for one the pool cannot give.
         parts.version = Version::HTTP_11;
-        // On a connection that is HTTP/1.1 for sure, the `Host` header is the
-        // authority's own text (an HTTP/2 request carries `:authority` instead): hyper-util
-        // would format `host:port` into a new string for every request.
-        // (hyper's own HTTP/1.1 connections, which the pool uses, need it set.)
-        if self.inner.http1_only(&parts.uri) && !parts.headers.contains_key(HOST) {
-            if let Some(host) = host_header(&parts.uri) {
-                parts.headers.insert(HOST, host);
-            }
+        // On a connection that is HTTP/1.1 for sure (an HTTP/2 request carries
+        // `:authority` instead).
+        if self.inner.http1_only(&parts.uri) {
+            set_host_header(&mut parts.headers, &parts.uri);
         }
         // For errors only (`scheme://host:port` is formatted when one happens): scheme and
         // authority, shared with the request's, not its path and query.
@@ -366,7 +362,7 @@ async fn exchange(
         Started::Http1(pool, req) => {
             let (resp, sender) = pool.send(&uri, req).await?;
             let resp = read_body(resp, &uri, limit).await?;
-            pool.finish(uri, sender);
+            pool.checkin(uri, sender);
             Ok(resp)
         }
     }
@@ -400,30 +396,33 @@ async fn read_body(
     Ok(http::Response::from_parts(parts, bytes))
 }
 
+/// An error of hyper-util's client: opening the connection, or on it.
 fn map_client_error(
     err: hyper_util::client::legacy::Error,
     target: String,
     connect_timeout: Duration,
 ) -> Error {
-    let cause = classify(&err);
-    let source: BoxError = Box::new(err);
-    if cause == Cause::Tls {
-        return Error::Tls {
-            target: Some(target),
-            source,
-        };
+    if err.is_connect() {
+        connect_error(Box::new(err), target, connect_timeout)
+    } else {
+        body_error(Box::new(err), target)
     }
-    // `is_connect` is on the concrete type; re-check through the box.
-    let is_connect = source
-        .downcast_ref::<hyper_util::client::legacy::Error>()
-        .is_some_and(|e| e.is_connect());
-    match (is_connect, cause) {
-        (true, Cause::TimedOut) => Error::Timeout {
+}
+
+/// An error while opening a connection (TCP connect, TLS handshake).
+fn connect_error(err: BoxError, target: String, connect_timeout: Duration) -> Error {
+    match classify(&*err) {
+        Cause::Tls => Error::Tls {
+            target: Some(target),
+            source: err,
+        },
+        Cause::TimedOut => Error::Timeout {
             after: connect_timeout,
         },
-        (true, _) => Error::Connect { target, source },
-        (false, Cause::Io | Cause::TimedOut) => Error::Io { target, source },
-        (false, _) => Error::Http { target, source },
+        Cause::Io | Cause::Other => Error::Connect {
+            target,
+            source: err,
+        },
     }
 }
 

@@ -24,10 +24,9 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tower_service::Service;
 
-use transport_common::{classify, target_of, BoxError, Cause, Error};
+use transport_common::{target_of, Error};
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -46,6 +45,12 @@ pub(crate) struct Pool {
     max_idle: usize,
     idle_timeout: Duration,
     idle: Arc<Mutex<Idle>>,
+}
+
+/// The idle lists, locked. They stay consistent whatever panicked while holding the
+/// lock.
+fn lock(idle: &Mutex<Idle>) -> MutexGuard<'_, Idle> {
+    idle.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Whether `a` and `b` (scheme and authority, the pool's key) are the same host.
@@ -94,15 +99,10 @@ impl Pool {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Idle> {
-        // The lists stay consistent whatever panicked while holding the lock.
-        self.idle.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The most recently used idle connection to `host` still open and not idle for
     /// too long, if any.
     fn checkout(&self, host: &http::Uri) -> Option<Sender> {
-        let mut idle = self.lock();
+        let mut idle = lock(&self.idle);
         let at = idle.hosts.iter().position(|(h, _)| same_host(h, host))?;
         let conns = &mut idle.hosts[at].1;
         let now = Instant::now();
@@ -130,11 +130,11 @@ impl Pool {
     }
 
     /// Gives back a connection whose last response was read to the end.
-    fn checkin(&self, host: http::Uri, sender: Sender) {
+    pub(crate) fn checkin(&self, host: http::Uri, sender: Sender) {
         if self.max_idle == 0 || self.idle_timeout.is_zero() || sender.is_closed() {
             return;
         }
-        let mut idle = self.lock();
+        let mut idle = lock(&self.idle);
         let now = Instant::now();
         match idle.hosts.iter_mut().find(|(h, _)| same_host(h, &host)) {
             Some((_, conns)) => {
@@ -162,7 +162,7 @@ impl Pool {
 
     /// Sends `req` (origin-form URI, `Host` set) on an idle connection to `host`, or on
     /// a new one: the response head, and the connection to give back with
-    /// [`Pool::finish`] once the body is read.
+    /// [`Pool::checkin`] once the body is read.
     pub(crate) async fn send(
         &self,
         host: &http::Uri,
@@ -192,25 +192,19 @@ impl Pool {
         Ok((resp, sender))
     }
 
-    /// The connection goes back to the pool (its response was read to the end).
-    pub(crate) fn finish(&self, host: http::Uri, sender: Sender) {
-        self.checkin(host, sender);
-    }
-
     /// A new connection to `host`, its task spawned.
     async fn connect(&self, host: &http::Uri) -> Result<Sender, Error> {
         let mut connector = self.connector.clone();
         let io = connector
             .call(host.clone())
             .await
-            .map_err(|e| connect_error(e, host, self.connect_timeout))?;
-        let (sender, conn) = http1::Builder::new()
-            .handshake(io)
-            .await
-            .map_err(|e| connect_error(Box::new(e), host, self.connect_timeout))?;
+            .map_err(|e| crate::connect_error(e, target_of(host), self.connect_timeout))?;
+        let (sender, conn) = http1::Builder::new().handshake(io).await.map_err(|e| {
+            crate::connect_error(Box::new(e), target_of(host), self.connect_timeout)
+        })?;
         // The task ends when the connection closes, or once the sender is dropped and
         // no request is in flight.
-        hyper::rt::Executor::execute(&TokioExecutor::new(), async move {
+        tokio::spawn(async move {
             let _ = conn.await;
         });
         Ok(sender)
@@ -228,7 +222,7 @@ struct Reaping {
 impl Drop for Reaping {
     fn drop(&mut self) {
         if let (false, Some(idle)) = (self.done, self.idle.upgrade()) {
-            idle.lock().unwrap_or_else(|e| e.into_inner()).reaping = false;
+            lock(&idle).reaping = false;
         }
     }
 }
@@ -243,30 +237,13 @@ async fn reap(mut running: Reaping, timeout: Duration) {
         let Some(idle) = running.idle.upgrade() else {
             return;
         };
-        let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = lock(&idle);
         if !idle.purge(Instant::now().checked_sub(timeout)) {
             // Under the lock, so that a checkin after it starts a new reaper.
             idle.reaping = false;
             running.done = true;
             return;
         }
-    }
-}
-
-fn connect_error(err: BoxError, host: &http::Uri, connect_timeout: Duration) -> Error {
-    let target = target_of(host);
-    match classify(&*err) {
-        Cause::Tls => Error::Tls {
-            target: Some(target),
-            source: err,
-        },
-        Cause::TimedOut => Error::Timeout {
-            after: connect_timeout,
-        },
-        Cause::Io | Cause::Other => Error::Connect {
-            target,
-            source: err,
-        },
     }
 }
 

@@ -61,7 +61,7 @@ use std::time::Duration;
 use http::Version;
 use ureq::{Agent, RequestExt};
 
-use transport_common::{check_request, classify, host_header, target_of, Cause};
+use transport_common::{check_request, classify, set_host_header, target_of, Cause};
 pub use transport_common::{BoxError, Error};
 
 pub use transport_common::{
@@ -173,15 +173,12 @@ impl UreqTransport {
         check_request(&req)?;
         // HTTP/1.1 is the only protocol ureq speaks.
         *req.version_mut() = Version::HTTP_11;
-        if !req.headers().contains_key(http::header::HOST) {
-            if let Some(host) = host_header(req.uri()) {
-                req.headers_mut().insert(http::header::HOST, host);
-            }
-        }
+        // For the Host header, and for errors (`scheme://host:port` is formatted only
+        // when one happens).
+        let uri = req.uri().clone();
+        set_host_header(req.headers_mut(), &uri);
 
         let overall = timeout.unwrap_or(self.settings.limits.request_timeout);
-        // `scheme://host:port` is formatted only when an error happens.
-        let uri = req.uri().clone();
         let map = |e| map_error(e, target_of(&uri), overall, &self.settings);
         let resp = match timeout {
             None => self.agent.run(req),
