@@ -11,6 +11,9 @@
 //!   reach the protocol parser. [`Error`] only means that no complete
 //!   response was received.
 //! * **No redirects** are followed: a 3xx is returned as it is.
+//! * **The head is the caller's** plus `Host` and `Accept-Encoding: gzip`: ureq's
+//!   own `User-Agent` and `Accept` are off, and a GET or HEAD without a body carries
+//!   no `Content-Length: 0`, as with the hyper transport.
 //! * **Bounded.** One overall timeout covers connecting, sending and reading
 //!   the whole body ([`Builder::request_timeout`], overridable per call with
 //!   [`UreqTransport::execute_with_timeout`] for long-polls); a separate
@@ -58,7 +61,8 @@ mod dns;
 use std::io::{self, Read as _};
 use std::time::Duration;
 
-use http::Version;
+use http::{Method, Version};
+use ureq::config::AutoHeaderValue;
 use ureq::{Agent, RequestExt};
 
 use transport_common::{check_request, classify, set_host_header, target_of, Cause};
@@ -84,6 +88,12 @@ impl Builder {
             .max_redirects(0)
             .proxy(None)
             .no_delay(true)
+            // No `User-Agent: ureq/…` and no `Accept: */*`: the same head as the hyper
+            // transport (the SDK names itself in the `pnsdk` query parameter, and the
+            // service reads neither header), and two header lines fewer to build,
+            // write and parse per request.
+            .user_agent(AutoHeaderValue::None)
+            .accept(AutoHeaderValue::None)
             .timeout_global(Some(self.limits.request_timeout))
             .timeout_connect(Some(self.limits.connect_timeout))
             .max_idle_age(self.limits.pool_idle_timeout)
@@ -180,13 +190,14 @@ impl UreqTransport {
 
         let overall = timeout.unwrap_or(self.settings.limits.request_timeout);
         let map = |e| map_error(e, target_of(&uri), overall, &self.settings);
-        let resp = match timeout {
-            None => self.agent.run(req),
-            Some(t) => req
-                .with_agent(&self.agent)
-                .configure()
-                .timeout_global(Some(t))
-                .run(),
+        // A GET or HEAD without a body goes as one (`()`): ureq then sends no
+        // `Content-Length: 0`, as hyper does not, and skips forcing a body on it. Any
+        // other request keeps its body, an empty one included (a POST still says 0).
+        let bodiless = req.body().is_empty() && matches!(*req.method(), Method::GET | Method::HEAD);
+        let resp = if bodiless {
+            self.send(req.map(|_| ()), timeout)
+        } else {
+            self.send(req, timeout)
         }
         .map_err(map)?;
 
@@ -207,6 +218,23 @@ impl UreqTransport {
             // The limit's error comes back as the `ureq::Error` it wraps.
             .map_err(|e| map(ureq::Error::from(e)))?;
         Ok(http::Response::from_parts(parts, bytes))
+    }
+
+    /// One request on the agent, under `timeout` instead of the configured bound when
+    /// given.
+    fn send(
+        &self,
+        req: http::Request<impl ureq::AsSendBody>,
+        timeout: Option<Duration>,
+    ) -> Result<http::Response<ureq::Body>, ureq::Error> {
+        match timeout {
+            None => self.agent.run(req),
+            Some(t) => req
+                .with_agent(&self.agent)
+                .configure()
+                .timeout_global(Some(t))
+                .run(),
+        }
     }
 }
 

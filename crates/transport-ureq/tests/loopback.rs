@@ -466,3 +466,38 @@ fn requests_carry_the_authority_as_their_one_host_header() {
         ]
     );
 }
+
+#[test]
+fn requests_carry_host_accept_encoding_and_the_callers_headers_only() {
+    let server = Server::start(Mode::Routes);
+    let t = UreqTransport::new();
+    let req = http::Request::get(server.url("/ok"))
+        .header("x-trace", "1")
+        .body(Vec::new())
+        .unwrap();
+    assert_eq!(t.execute(req).unwrap().status(), 200);
+    // A POST keeps its (empty) body's length.
+    let post = http::Request::post(server.url("/ok"))
+        .body(Vec::new())
+        .unwrap();
+    assert_eq!(t.execute(post).unwrap().status(), 200);
+    let seen = server.requests.lock().unwrap().clone();
+    let names = |head: &str| {
+        let mut names: Vec<String> = head
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(name, _)| name.to_ascii_lowercase())
+            .collect();
+        names.sort();
+        names
+    };
+    // No `User-Agent: ureq/…`, no `Accept: */*` and no `Content-Length: 0` on a GET:
+    // the hyper transport's head.
+    assert_eq!(names(&seen[0]), ["accept-encoding", "host", "x-trace"]);
+    assert_eq!(
+        names(&seen[1]),
+        ["accept-encoding", "content-length", "host"]
+    );
+    assert!(seen[1].to_ascii_lowercase().contains("content-length: 0"));
+}
