@@ -417,10 +417,32 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
         })
     };
     let r2 = Arc::clone(&req);
+    let r3 = Arc::clone(&req);
+    let lean: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .no_delay(true)
+        .max_idle_connections(64)
+        .max_idle_connections_per_host(64)
+        .user_agent(ureq::config::AutoHeaderValue::None)
+        .accept(ureq::config::AutoHeaderValue::None)
+        .build()
+        .into();
     let mut variants = vec![
         thread_variant(
             "raw ureq (pool 64 idle) + IgnoredAny scan",
             Arc::new(move || match agent.run(copy(&r2)) {
+                Ok(mut resp) if resp.status() == 200 => resp
+                    .body_mut()
+                    .read_to_vec()
+                    .is_ok_and(|body| scanned(&body)),
+                _ => false,
+            }),
+        ),
+        // The raw agent with transport-ureq's head (no User-Agent, no Accept, no
+        // `Content-Length: 0`): how much of the difference is those three headers.
+        thread_variant(
+            "raw ureq, transport-ureq's head (no UA, Accept, CL: 0) + IgnoredAny scan",
+            Arc::new(move || match lean.run(copy(&r3).map(|_| ())) {
                 Ok(mut resp) if resp.status() == 200 => resp
                     .body_mut()
                     .read_to_vec()
