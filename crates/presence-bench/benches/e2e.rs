@@ -169,6 +169,17 @@ fn raw_ureq_call(agent: &ureq::Agent, req: http::Request<Vec<u8>>) -> bool {
     }
 }
 
+/// One call on a raw agent, its body read and scanned with `IgnoredAny`.
+fn raw_ureq_scan(agent: &ureq::Agent, req: http::Request<impl ureq::AsSendBody>) -> bool {
+    match agent.run(req) {
+        Ok(mut resp) if resp.status() == 200 => resp
+            .body_mut()
+            .read_to_vec()
+            .is_ok_and(|body| scanned(&body)),
+        _ => false,
+    }
+}
+
 fn ureq_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     let req = Arc::new(here_now_request(emu));
     let thread_variant = |name: &str, call: Arc<dyn Fn() -> bool + Send + Sync>| {
@@ -430,25 +441,13 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     let mut variants = vec![
         thread_variant(
             "raw ureq (pool 64 idle) + IgnoredAny scan",
-            Arc::new(move || match agent.run(copy(&r2)) {
-                Ok(mut resp) if resp.status() == 200 => resp
-                    .body_mut()
-                    .read_to_vec()
-                    .is_ok_and(|body| scanned(&body)),
-                _ => false,
-            }),
+            Arc::new(move || raw_ureq_scan(&agent, copy(&r2))),
         ),
         // The raw agent with transport-ureq's head (no User-Agent, no Accept, no
         // `Content-Length: 0`): how much of the difference is those three headers.
         thread_variant(
             "raw ureq, transport-ureq's head (no UA, Accept, CL: 0) + IgnoredAny scan",
-            Arc::new(move || match lean.run(copy(&r3).map(|_| ())) {
-                Ok(mut resp) if resp.status() == 200 => resp
-                    .body_mut()
-                    .read_to_vec()
-                    .is_ok_and(|body| scanned(&body)),
-                _ => false,
-            }),
+            Arc::new(move || raw_ureq_scan(&lean, copy(&r3).map(|_| ()))),
         ),
         thread_variant(
             "transport-ureq (defaults) + IgnoredAny scan",
