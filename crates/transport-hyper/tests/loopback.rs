@@ -1,234 +1,18 @@
-//! Integration tests against real loopback HTTP/1.1 servers written here.
+//! Integration tests against real loopback HTTP/1.1 servers (`test_server`: raw
+//! `std::net`, so every byte each way is the test's).
 
 use std::future::Future;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::thread;
 use std::time::{Duration, Instant};
 
+use test_server::{get, header_values, refused_addr, Mode, Server, OK};
 use transport_hyper::{Error, HyperTransport, Protocol};
-
-// ---------------------------------------------------------------------------
-// A minimal threaded HTTP/1.1 server.
-// ---------------------------------------------------------------------------
-
-#[derive(Clone, Copy)]
-enum Mode {
-    /// Route by path, keep connections alive.
-    Routes,
-    /// Read the request, never answer; hold the socket until the peer leaves.
-    Stall,
-    /// Answer whatever arrives (e.g. a TLS ClientHello) with plain HTTP.
-    PlainToAnything,
-    /// Answer one request as `Routes` does (keep-alive, no `Connection: close`), then
-    /// close the connection: a server that closes idle connections early.
-    CloseAfterEach,
-    /// Answer `/ok` as soon as the request's head is in, then read nothing more (the
-    /// connection stays open): a server that answers before the request body is sent.
-    AnswerEarly,
-}
-
-struct Server {
-    addr: SocketAddr,
-    accepts: Arc<AtomicUsize>,
-    /// Connections the client closed (the server read EOF where a request could start).
-    closed: Arc<AtomicUsize>,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn start(mode: Mode) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepts = Arc::new(AtomicUsize::new(0));
-        let closed = Arc::new(AtomicUsize::new(0));
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let (acc, done, reqs) = (accepts.clone(), closed.clone(), requests.clone());
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { return };
-                acc.fetch_add(1, Ordering::SeqCst);
-                let (reqs, done) = (reqs.clone(), done.clone());
-                thread::spawn(move || {
-                    if handle(stream, mode, &reqs) {
-                        done.fetch_add(1, Ordering::SeqCst);
-                    }
-                });
-            }
-        });
-        Server {
-            addr,
-            accepts,
-            closed,
-            requests,
-        }
-    }
-
-    fn url(&self, path_and_query: &str) -> String {
-        format!("http://{}{}", self.addr, path_and_query)
-    }
-
-    fn accepts(&self) -> usize {
-        self.accepts.load(Ordering::SeqCst)
-    }
-
-    fn closed(&self) -> usize {
-        self.closed.load(Ordering::SeqCst)
-    }
-}
-
-/// Serves one connection; true when the client closed it between requests.
-fn handle(mut stream: TcpStream, mode: Mode, requests: &Mutex<Vec<String>>) -> bool {
-    match mode {
-        Mode::Stall => {
-            let _ = read_request(&mut stream);
-            drain(&mut stream);
-        }
-        Mode::PlainToAnything => {
-            let mut buf = [0u8; 1024];
-            if matches!(stream.read(&mut buf), Ok(n) if n > 0) {
-                let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
-            }
-            drain(&mut stream);
-        }
-        Mode::AnswerEarly => {
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && matches!(stream.read(&mut buf), Ok(1)) {
-                head.push(buf[0]);
-            }
-            let _ = respond(&mut stream, "/ok");
-            thread::sleep(Duration::from_secs(30));
-        }
-        Mode::CloseAfterEach => {
-            if let Some(req) = read_request(&mut stream) {
-                requests.lock().unwrap().push(req.clone());
-                let _ = respond(&mut stream, &path_of(&req));
-            }
-        }
-        Mode::Routes => {
-            while let Some(req) = read_request(&mut stream) {
-                requests.lock().unwrap().push(req.clone());
-                if !respond(&mut stream, &path_of(&req)) {
-                    drain(&mut stream);
-                    return false;
-                }
-            }
-            return true;
-        }
-    }
-    false
-}
-
-/// The path of a request's head, without the query.
-fn path_of(req: &str) -> String {
-    req.split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .split('?')
-        .next()
-        .unwrap_or("/")
-        .to_owned()
-}
-
-/// Write the response for `path`; false when the connection must not be reused.
-fn respond(stream: &mut TcpStream, path: &str) -> bool {
-    let (status, ctype, body): (&str, &str, Vec<u8>) = match path {
-        "/ok" => ("200 OK", "application/json", br#"{"status":200,"message":"OK"}"#.to_vec()),
-        "/forbidden" => (
-            "403 Forbidden",
-            "application/json",
-            br#"{"message":"Forbidden","payload":{"channels":["c1"]},"error":true,"service":"Access Manager","status":403}"#.to_vec(),
-        ),
-        "/error" => (
-            "500 Internal Server Error",
-            "application/json",
-            br#"{"status":500,"error":true,"message":"Internal Server Error"}"#.to_vec(),
-        ),
-        "/html" => (
-            "502 Bad Gateway",
-            "text/html",
-            b"<html><body><h1>502 Bad Gateway</h1></body></html>\n".to_vec(),
-        ),
-        "/big" => ("200 OK", "application/octet-stream", vec![b'x'; 64 * 1024]),
-        "/big-chunked" => {
-            // No Content-Length: the limit can only be found while reading.
-            let chunk = "x".repeat(1000);
-            let out = format!(
-                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n{chunk}\r\n3e8\r\n{chunk}\r\n0\r\n\r\n"
-            );
-            return stream.write_all(out.as_bytes()).is_ok();
-        }
-        "/redirect" => {
-            return stream
-                .write_all(b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 5\r\n\r\nmoved")
-                .is_ok();
-        }
-        "/stall-body" => {
-            // Head and part of the body, then nothing.
-            let _ = stream.write_all(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"par",
-            );
-            return false;
-        }
-        _ => ("404 Not Found", "text/plain", b"not found".to_vec()),
-    };
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(&body);
-    // One write, so the whole response arrives together.
-    stream.write_all(&out).is_ok()
-}
-
-/// Read one request (head and Content-Length body); None on EOF or error.
-fn read_request(stream: &mut TcpStream) -> Option<String> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
-    let len = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    while data.len() < head_end + len {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    }
-    Some(head + &String::from_utf8_lossy(&data[head_end..head_end + len]))
-}
-
-/// Block until the peer closes the connection.
-fn drain(stream: &mut TcpStream) {
-    let mut buf = [0u8; 1024];
-    while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
-}
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-fn get(url: &str) -> http::Request<Vec<u8>> {
-    http::Request::get(url).body(Vec::new()).unwrap()
-}
 
 /// Waits (at most 5 s) until the client has closed `n` of the server's connections.
 async fn wait_for_closes(server: &Server, n: usize) {
@@ -242,14 +26,7 @@ async fn wait_for_closes(server: &Server, n: usize) {
 async fn assert_still_works(t: &HyperTransport, ok: &Server) {
     let resp = t.execute(get(&ok.url("/ok"))).await.unwrap();
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.body(), br#"{"status":200,"message":"OK"}"#);
-}
-
-fn refused_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    addr
+    assert_eq!(resp.body(), OK);
 }
 
 // ---------------------------------------------------------------------------
@@ -271,8 +48,8 @@ async fn every_status_is_a_response_with_its_body_intact() {
     let resp = t.execute(req).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/json");
-    assert_eq!(resp.body(), br#"{"status":200,"message":"OK"}"#);
-    let seen = server.requests.lock().unwrap()[0].to_ascii_lowercase();
+    assert_eq!(resp.body(), OK);
+    let seen = server.requests()[0].to_ascii_lowercase();
     assert!(
         seen.starts_with("post /ok?uuid=u1&auth=secret http/1.1\r\n"),
         "{seen}"
@@ -326,7 +103,7 @@ async fn keep_alive_reuses_one_connection_across_clones() {
         let resp = tr.execute(get(&server.url("/ok"))).await.unwrap();
         assert_eq!(resp.status(), 200);
     }
-    assert_eq!(server.requests.lock().unwrap().len(), 20);
+    assert_eq!(server.requests().len(), 20);
     assert_eq!(server.accepts(), 1, "20 requests must share one connection");
 }
 
@@ -337,7 +114,7 @@ async fn a_connection_the_server_closed_while_idle_is_not_reused() {
     for _ in 0..5 {
         let resp = t.execute(get(&server.url("/ok"))).await.unwrap();
         assert_eq!(resp.status(), 200);
-        assert_eq!(resp.body(), br#"{"status":200,"message":"OK"}"#);
+        assert_eq!(resp.body(), OK);
         // The server closes while the connection is idle in the pool (and the client
         // has long seen it: a close racing a new request can fail that request).
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -460,7 +237,7 @@ async fn concurrent_requests_open_connections_and_share_them_afterwards() {
             assert_eq!(call.await.unwrap().unwrap().status(), 200);
         }
     }
-    assert_eq!(server.requests.lock().unwrap().len(), 24);
+    assert_eq!(server.requests().len(), 24);
     // At most 8 at once, and at most 4 of them kept: never one per request.
     assert!(
         server.accepts() <= 8 + 2 * 4,
@@ -611,17 +388,8 @@ async fn http1_requests_carry_the_authority_as_their_one_host_header() {
         let with_user = format!("http://user:pw@{}/ok", server.addr);
         assert_eq!(t.execute(get(&with_user)).await.unwrap().status(), 200);
     }
-    let seen = server.requests.lock().unwrap().clone();
+    let seen = server.requests();
     assert_eq!(seen.len(), 6);
-    let hosts = |req: &str| -> Vec<String> {
-        req.lines()
-            .filter_map(|l| {
-                l.to_ascii_lowercase()
-                    .strip_prefix("host: ")
-                    .map(str::to_owned)
-            })
-            .collect()
-    };
     let expected = server.addr.to_string();
     for (i, req) in seen.iter().enumerate() {
         let want = if i % 3 == 1 {
@@ -629,7 +397,7 @@ async fn http1_requests_carry_the_authority_as_their_one_host_header() {
         } else {
             expected.as_str()
         };
-        assert_eq!(hosts(req), [want], "{req}");
+        assert_eq!(header_values(req, "host"), [want], "{req}");
     }
 }
 
@@ -645,7 +413,7 @@ async fn prior_knowledge_http2_to_an_http1_server_is_an_error_not_a_hang() {
     assert!(!matches!(err, Error::Timeout { .. }), "{err:?}");
     // Nothing of the HTTP/1.1 answer was taken for a response; the server saw the
     // HTTP/2 preface, not an HTTP/1.1 request.
-    let seen = server.requests.lock().unwrap().clone();
+    let seen = server.requests();
     assert!(
         !seen.is_empty() && seen.iter().all(|r| r.starts_with("PRI * HTTP/2.0")),
         "{seen:?}"

@@ -1,219 +1,20 @@
-//! Integration tests against real loopback HTTP/1.1 servers written here.
+//! Integration tests against real loopback HTTP/1.1 servers (`test_server`: raw
+//! `std::net`, so every byte each way is the test's).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, Instant};
 
+use test_server::{get, header_names, header_values, refused_addr, Mode, Server, FORBIDDEN, OK};
 use transport_ureq::{Error, UreqTransport};
-
-// ---------------------------------------------------------------------------
-// A minimal threaded HTTP/1.1 server.
-// ---------------------------------------------------------------------------
-
-#[derive(Clone, Copy)]
-enum Mode {
-    /// Route by path, keep connections alive.
-    Routes,
-    /// Read the request, never answer; hold the socket until the peer leaves.
-    Stall,
-    /// Answer whatever arrives (e.g. a TLS ClientHello) with plain HTTP.
-    PlainToAnything,
-}
-
-struct Server {
-    addr: SocketAddr,
-    accepts: Arc<AtomicUsize>,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn start(mode: Mode) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepts = Arc::new(AtomicUsize::new(0));
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let (acc, reqs) = (accepts.clone(), requests.clone());
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { return };
-                acc.fetch_add(1, Ordering::SeqCst);
-                let reqs = reqs.clone();
-                thread::spawn(move || handle(stream, mode, &reqs));
-            }
-        });
-        Server {
-            addr,
-            accepts,
-            requests,
-        }
-    }
-
-    fn url(&self, path_and_query: &str) -> String {
-        format!("http://{}{}", self.addr, path_and_query)
-    }
-
-    fn accepts(&self) -> usize {
-        self.accepts.load(Ordering::SeqCst)
-    }
-}
-
-fn handle(mut stream: TcpStream, mode: Mode, requests: &Mutex<Vec<String>>) {
-    match mode {
-        Mode::Stall => {
-            let _ = read_request(&mut stream);
-            drain(&mut stream);
-        }
-        Mode::PlainToAnything => {
-            let mut buf = [0u8; 1024];
-            if matches!(stream.read(&mut buf), Ok(n) if n > 0) {
-                let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
-            }
-            drain(&mut stream);
-        }
-        Mode::Routes => {
-            while let Some(req) = read_request(&mut stream) {
-                requests.lock().unwrap().push(req.clone());
-                let path = req
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("/")
-                    .split('?')
-                    .next()
-                    .unwrap_or("/")
-                    .to_owned();
-                if !respond(&mut stream, &path) {
-                    drain(&mut stream);
-                    return;
-                }
-            }
-        }
-    }
-}
-
-const FORBIDDEN: &[u8] = br#"{"message":"Forbidden","payload":{"channels":["c1"]},"error":true,"service":"Access Manager","status":403}"#;
-
-/// Write the response for `path`; false when the connection must not be reused.
-fn respond(stream: &mut TcpStream, path: &str) -> bool {
-    let (status, ctype, body): (&str, &str, Vec<u8>) = match path {
-        "/ok" => (
-            "200 OK",
-            "application/json",
-            br#"{"status":200,"message":"OK"}"#.to_vec(),
-        ),
-        "/forbidden" => ("403 Forbidden", "application/json", FORBIDDEN.to_vec()),
-        "/error" => (
-            "500 Internal Server Error",
-            "application/json",
-            br#"{"status":500,"error":true,"message":"Internal Server Error"}"#.to_vec(),
-        ),
-        "/html" => (
-            "502 Bad Gateway",
-            "text/html",
-            b"<html><body><h1>502 Bad Gateway</h1></body></html>\n".to_vec(),
-        ),
-        "/big" => ("200 OK", "application/octet-stream", vec![b'x'; 64 * 1024]),
-        "/big-chunked" => {
-            // No Content-Length: the limit can only be found while reading.
-            let chunk = "x".repeat(1000);
-            let out = format!(
-                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n{chunk}\r\n3e8\r\n{chunk}\r\n0\r\n\r\n"
-            );
-            return stream.write_all(out.as_bytes()).is_ok();
-        }
-        "/gzip-forbidden" => {
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            gz.write_all(FORBIDDEN).unwrap();
-            let body = gz.finish().unwrap();
-            let mut out = format!(
-                "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
-                body.len()
-            )
-            .into_bytes();
-            out.extend_from_slice(&body);
-            return stream.write_all(&out).is_ok();
-        }
-        "/redirect" => {
-            return stream
-                .write_all(b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 5\r\n\r\nmoved")
-                .is_ok();
-        }
-        "/stall-body" => {
-            // Head and part of the body, then nothing.
-            let _ = stream.write_all(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"par",
-            );
-            return false;
-        }
-        _ => ("404 Not Found", "text/plain", b"not found".to_vec()),
-    };
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(&body);
-    // One write, so the whole response arrives together.
-    stream.write_all(&out).is_ok()
-}
-
-/// Read one request (head and Content-Length body); None on EOF or error.
-fn read_request(stream: &mut TcpStream) -> Option<String> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
-    let len = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    while data.len() < head_end + len {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    }
-    Some(head + &String::from_utf8_lossy(&data[head_end..head_end + len]))
-}
-
-/// Block until the peer closes the connection.
-fn drain(stream: &mut TcpStream) {
-    let mut buf = [0u8; 1024];
-    while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
-}
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 
-fn get(url: &str) -> http::Request<Vec<u8>> {
-    http::Request::get(url).body(Vec::new()).unwrap()
-}
-
 /// The transport still serves a normal request after a failure.
 fn assert_still_works(t: &UreqTransport, ok: &Server) {
     let resp = t.execute(get(&ok.url("/ok"))).unwrap();
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.body(), br#"{"status":200,"message":"OK"}"#);
-}
-
-fn refused_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    addr
+    assert_eq!(resp.body(), OK);
 }
 
 // ---------------------------------------------------------------------------
@@ -234,8 +35,8 @@ fn every_status_is_a_response_with_its_body_intact() {
     let resp = t.execute(req).unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/json");
-    assert_eq!(resp.body(), br#"{"status":200,"message":"OK"}"#);
-    let seen = server.requests.lock().unwrap()[0].to_ascii_lowercase();
+    assert_eq!(resp.body(), OK);
+    let seen = server.requests()[0].to_ascii_lowercase();
     assert!(
         seen.starts_with("post /ok?uuid=u1&auth=secret http/1.1\r\n"),
         "{seen}"
@@ -292,7 +93,7 @@ fn keep_alive_reuses_one_connection_across_clones() {
         let resp = tr.execute(get(&server.url("/ok"))).unwrap();
         assert_eq!(resp.status(), 200);
     }
-    assert_eq!(server.requests.lock().unwrap().len(), 20);
+    assert_eq!(server.requests().len(), 20);
     assert_eq!(server.accepts(), 1, "20 requests must share one connection");
 }
 
@@ -443,19 +244,8 @@ fn requests_carry_the_authority_as_their_one_host_header() {
     // Credentials in the URI are not part of the host.
     let with_user = format!("http://user:pw@{}/ok", server.addr);
     assert_eq!(t.execute(get(&with_user)).unwrap().status(), 200);
-    let seen = server.requests.lock().unwrap().clone();
-    let hosts: Vec<Vec<String>> = seen
-        .iter()
-        .map(|req| {
-            req.lines()
-                .filter_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("host: ")
-                        .map(str::to_owned)
-                })
-                .collect()
-        })
-        .collect();
+    let seen = server.requests();
+    let hosts: Vec<Vec<String>> = seen.iter().map(|req| header_values(req, "host")).collect();
     let addr = server.addr.to_string();
     assert_eq!(
         hosts,
@@ -481,22 +271,15 @@ fn requests_carry_host_accept_encoding_and_the_callers_headers_only() {
         .body(Vec::new())
         .unwrap();
     assert_eq!(t.execute(post).unwrap().status(), 200);
-    let seen = server.requests.lock().unwrap().clone();
-    let names = |head: &str| {
-        let mut names: Vec<String> = head
-            .lines()
-            .skip(1)
-            .filter_map(|l| l.split_once(':'))
-            .map(|(name, _)| name.to_ascii_lowercase())
-            .collect();
-        names.sort();
-        names
-    };
+    let seen = server.requests();
     // No `User-Agent: ureq/…`, no `Accept: */*` and no `Content-Length: 0` on a GET:
     // the hyper transport's head.
-    assert_eq!(names(&seen[0]), ["accept-encoding", "host", "x-trace"]);
     assert_eq!(
-        names(&seen[1]),
+        header_names(&seen[0]),
+        ["accept-encoding", "host", "x-trace"]
+    );
+    assert_eq!(
+        header_names(&seen[1]),
         ["accept-encoding", "content-length", "host"]
     );
     assert!(seen[1].to_ascii_lowercase().contains("content-length: 0"));
