@@ -320,7 +320,14 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     );
     let transport = HyperTransport::new().unwrap();
     let client = presence::Client::with_transport(config.clone(), transport.clone());
-    let blocking = presence::blocking::Client::with_transport(config, UreqTransport::new());
+    let blocking = presence::blocking::Client::with_transport(config.clone(), UreqTransport::new());
+    // The same facade on the floor under ureq's `Agent` (ureq-proto driven directly, no
+    // TLS, timeouts or gzip; `presence_bench::lean_ureq`): what a blocking transport on
+    // ureq-proto would give at the most.
+    let proto_lean = Arc::new(presence_bench::lean_ureq::LeanUreq::default());
+    let on_lean = Arc::clone(&proto_lean);
+    let blocking_lean =
+        presence::blocking::Client::with_transport(config, move |req| on_lean.execute(req));
     // Both clients see the same answer before anything is timed.
     let seen = rt.block_on(
         client
@@ -429,6 +436,7 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     };
     let r2 = Arc::clone(&req);
     let r3 = Arc::clone(&req);
+    let r4 = Arc::clone(&req);
     let lean: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .no_delay(true)
@@ -456,6 +464,24 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
         thread_variant(
             "transport-ureq (defaults) + owned parse",
             ureq_transport_call(true),
+        ),
+        thread_variant(
+            "ureq-proto lean (no TLS, timeouts, gzip) + IgnoredAny scan",
+            Arc::new(move || {
+                proto_lean
+                    .execute(copy(&r4))
+                    .is_ok_and(|resp| resp.status() == 200 && scanned(resp.body()))
+            }),
+        ),
+        thread_variant(
+            "presence::blocking::Client on ureq-proto lean",
+            Arc::new(move || {
+                let now = blocking_lean
+                    .here_now()
+                    .channels(["lobby"])
+                    .include_state(true);
+                matches!(now.execute(), Ok(r) if r.total_occupancy == 10)
+            }),
         ),
         thread_variant(
             "presence::blocking::Client here_now (include_state)",

@@ -16,7 +16,8 @@
 //!   blocking stack;
 //! - `ureq-lean`: ureq-proto's `Call` driven over plain `TcpStream`s with a `Vec` of idle
 //!   ones instead of ureq's `Agent` (no TLS, no timeouts, no gzip: the floor under the
-//!   blocking transport, as `lean` is under the async one);
+//!   blocking transport, as `lean` is under the async one); `blocking-lean`: the
+//!   blocking facade on it (as a closure transport);
 //! - `build`: `to_request` with a request id, no I/O; `parse`: the owned parse, no I/O;
 //!   `view`: the borrowing parse (`parse_view`), no I/O;
 //!   `scan`: the `IgnoredAny` scan of the same body, no I/O;
@@ -331,25 +332,20 @@ fn main() {
             })
         }
         "ureq-lean" => {
-            let idle: Arc<std::sync::Mutex<Vec<lean_ureq::Conn>>> = Arc::default();
-            let addr = req
-                .uri()
-                .authority()
-                .expect("authority")
-                .as_str()
-                .to_owned();
+            let lean = presence_bench::lean_ureq::LeanUreq::default();
             run_threads(n, conc, move || {
-                let conn = idle.lock().expect("pool").pop();
-                let mut conn = conn.unwrap_or_else(|| lean_ureq::Conn::open(&addr));
-                match conn.call(copy(&req).map(|_| ())) {
-                    Some((body, reuse)) => {
-                        if reuse {
-                            idle.lock().expect("pool").push(conn);
-                        }
-                        scanned(&body)
-                    }
-                    None => false,
-                }
+                lean.execute(copy(&req))
+                    .is_ok_and(|resp| scanned(resp.body()))
+            })
+        }
+        "blocking-lean" => {
+            let lean = presence_bench::lean_ureq::LeanUreq::default();
+            let client = presence::blocking::Client::with_transport(config.clone(), move |req| {
+                lean.execute(req)
+            });
+            run_threads(n, conc, move || {
+                let now = client.here_now().channels(["lobby"]).include_state(true);
+                matches!(now.execute(), Ok(r) if r.total_occupancy == 10)
             })
         }
         "ureq-transport" | "ureq-transport-parse" => {
@@ -394,99 +390,4 @@ fn main() {
         per_call(client_cpu),
         per_call(server_cpu)
     );
-}
-
-/// The `ureq-lean` mode: one HTTP/1.1 call on ureq-proto's state machine over a plain
-/// `TcpStream` (only what a here-now GET needs: no request body, no redirects).
-mod lean_ureq {
-    use std::io::{Read, Write};
-    use std::net::TcpStream;
-    use ureq_proto::client::{Call, RecvBodyResult, RecvResponseResult, SendRequestResult};
-
-    /// A kept-alive connection and the bytes read from it but not yet used.
-    pub(crate) struct Conn {
-        stream: TcpStream,
-        input: Vec<u8>,
-        used: usize,
-        filled: usize,
-    }
-
-    impl Conn {
-        pub(crate) fn open(addr: &str) -> Conn {
-            let stream = TcpStream::connect(addr).expect("connect");
-            stream.set_nodelay(true).expect("nodelay");
-            Conn {
-                stream,
-                input: vec![0; 16 * 1024],
-                used: 0,
-                filled: 0,
-            }
-        }
-
-        /// Reads more into the input buffer; false at EOF or on an error.
-        fn fill(&mut self) -> bool {
-            if self.used == self.filled {
-                (self.used, self.filled) = (0, 0);
-            }
-            match self.stream.read(&mut self.input[self.filled..]) {
-                Ok(0) | Err(_) => false,
-                Ok(n) => {
-                    self.filled += n;
-                    true
-                }
-            }
-        }
-
-        /// The body, and whether the connection can be reused.
-        pub(crate) fn call(&mut self, req: http::Request<()>) -> Option<(Vec<u8>, bool)> {
-            let call = Call::new(req).ok()?;
-            let mut call = call.proceed();
-            let mut out = [0u8; 2048];
-            let n = call.write(&mut out).ok()?;
-            self.stream.write_all(&out[..n]).ok()?;
-            let mut call = match call.proceed().ok()?? {
-                SendRequestResult::RecvResponse(c) => c,
-                _ => return None,
-            };
-            loop {
-                let (n, resp) = call
-                    .try_response(&self.input[self.used..self.filled], false)
-                    .ok()?;
-                self.used += n;
-                if resp.is_some() {
-                    break;
-                }
-                if !self.fill() {
-                    return None;
-                }
-            }
-            let mut call = match call.proceed()? {
-                RecvResponseResult::RecvBody(c) => c,
-                RecvResponseResult::Cleanup(c) => {
-                    return Some((Vec::new(), !c.must_close_connection()))
-                }
-                RecvResponseResult::Redirect(_) => return None,
-            };
-            let mut body = vec![0u8; 8 * 1024];
-            let mut len = 0;
-            while !call.can_proceed() {
-                if self.used == self.filled && !self.fill() {
-                    return None;
-                }
-                let (i, o) = call
-                    .read(&self.input[self.used..self.filled], &mut body[len..])
-                    .ok()?;
-                self.used += i;
-                len += o;
-                if len == body.len() {
-                    body.resize(len * 2, 0);
-                }
-            }
-            body.truncate(len);
-            match call.proceed()? {
-                RecvBodyResult::Cleanup(c) => Some((body, !c.must_close_connection())),
-                RecvBodyResult::Redirect(_) => None,
-            }
-        }
-    }
 }

@@ -7,6 +7,7 @@
 
 pub mod alloc;
 pub mod bodies;
+pub mod lean_ureq;
 pub mod load;
 
 use presence_emulator::BlockingEmulatorHandle;
