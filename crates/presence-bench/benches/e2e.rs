@@ -153,9 +153,15 @@ fn hyper_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
 type BoxFut = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
 
 fn ureq_agent(pool: Option<usize>) -> ureq::Agent {
-    let mut b = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .no_delay(true);
+    ureq_agent_with(pool, ureq::Agent::config_builder())
+}
+
+/// A raw agent as [`ureq_agent`] makes it, on a builder that may set more.
+fn ureq_agent_with(
+    pool: Option<usize>,
+    builder: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
+) -> ureq::Agent {
+    let mut b = builder.http_status_as_error(false).no_delay(true);
     if let Some(n) = pool {
         b = b.max_idle_connections(n).max_idle_connections_per_host(n);
     }
@@ -437,15 +443,12 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     let r2 = Arc::clone(&req);
     let r3 = Arc::clone(&req);
     let r4 = Arc::clone(&req);
-    let lean: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .no_delay(true)
-        .max_idle_connections(64)
-        .max_idle_connections_per_host(64)
-        .user_agent(ureq::config::AutoHeaderValue::None)
-        .accept(ureq::config::AutoHeaderValue::None)
-        .build()
-        .into();
+    let lean = ureq_agent_with(
+        Some(64),
+        ureq::Agent::config_builder()
+            .user_agent(ureq::config::AutoHeaderValue::None)
+            .accept(ureq::config::AutoHeaderValue::None),
+    );
     let mut variants = vec![
         thread_variant(
             "raw ureq (pool 64 idle) + IgnoredAny scan",
