@@ -30,6 +30,8 @@ use ureq::unversioned::transport::{
     ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
 };
 
+use crate::steps::Stepped;
+
 /// The system's name lookup failed (the host does not resolve, or no resolver
 /// answered): a DNS failure, as a type.
 #[derive(Debug)]
@@ -64,7 +66,8 @@ impl Resolver for DeferredResolver {
 }
 
 /// ureq's default connector chain (TCP, rustls), preceded by the name lookup
-/// that [`DeferredResolver`] skipped.
+/// that [`DeferredResolver`] skipped; its connections pass their socket timeouts
+/// down in steps ([`Stepped`]).
 #[derive(Debug, Default)]
 pub(crate) struct ResolvingConnector {
     resolver: DefaultResolver,
@@ -79,9 +82,21 @@ impl Connector for ResolvingConnector {
         details: &ConnectionDetails,
         chained: Option<()>,
     ) -> Result<Option<Self::Out>, ureq::Error> {
-        if !details.addrs.is_empty() {
-            return self.inner.connect(details, chained);
-        }
+        let connected = if details.addrs.is_empty() {
+            self.resolve_and_connect(details, chained)
+        } else {
+            self.inner.connect(details, chained)
+        };
+        Ok(connected?.map(|t| Box::new(Stepped(t)) as Box<dyn Transport>))
+    }
+}
+
+impl ResolvingConnector {
+    fn resolve_and_connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<()>,
+    ) -> Result<Option<Box<dyn Transport>>, ureq::Error> {
         let started = Instant::now();
         let addrs = self
             .resolver

@@ -57,6 +57,7 @@
 #![deny(missing_docs)]
 
 mod dns;
+mod steps;
 
 use std::io::{self, Read as _};
 use std::time::Duration;
