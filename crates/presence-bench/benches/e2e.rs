@@ -9,6 +9,8 @@
 //!   `IgnoredAny`, with a row for each step in between (section `facade`),
 //! - the facade over one HTTP/2 (h2c) connection against the HTTP/1.1 pool, with the
 //!   TCP connections each opened (section `h2`),
+//! - the verdict alone: each raw client against its facade and nothing else,
+//!   alternating round by round (section `pairs`),
 //!
 //! and (bench 4 over HTTP) the emulator's heartbeats/s and here-now/s with 100 000
 //! occupants, driven by the raw hyper-util client.
@@ -20,7 +22,7 @@
 //!
 //! `cargo bench -p presence-bench --bench e2e`
 //! (`PRESENCE_BENCH_SECS` = seconds per round, default 2; `PRESENCE_BENCH_ROUNDS`,
-//! default 3; `PRESENCE_BENCH_ONLY=hyper,ureq,facade,h2,emulator` picks sections.)
+//! default 3; `PRESENCE_BENCH_ONLY=hyper,ureq,facade,h2,pairs,emulator` picks sections.)
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -353,30 +355,7 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     };
     let raw_scan = |timeout: bool| {
         let (raw, req) = (raw.clone(), Arc::clone(&req));
-        Arc::new(move || {
-            let (client, req) = (raw.clone(), copy(&req));
-            Box::pin(async move {
-                let call = async {
-                    match client.request(req.map(|b| Full::new(Bytes::from(b)))).await {
-                        Ok(resp) if resp.status() == 200 => {
-                            match resp.into_body().collect().await {
-                                Ok(body) => scanned(&body.to_bytes()),
-                                Err(_) => false,
-                            }
-                        }
-                        _ => false,
-                    }
-                };
-                if timeout {
-                    matches!(
-                        tokio::time::timeout(Duration::from_secs(30), call).await,
-                        Ok(true)
-                    )
-                } else {
-                    call.await
-                }
-            }) as BoxFut
-        })
+        Arc::new(move || raw_hyper_scan(&raw, copy(&req), timeout))
     };
     let transport_call = |parse: bool| {
         let (transport, req, op) = (transport.clone(), Arc::clone(&req), op.clone());
@@ -478,20 +457,11 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
         ),
         thread_variant(
             "presence::blocking::Client on ureq-proto lean",
-            Arc::new(move || {
-                let now = blocking_lean
-                    .here_now()
-                    .channels(["lobby"])
-                    .include_state(true);
-                matches!(now.execute(), Ok(r) if r.total_occupancy == 10)
-            }),
+            Arc::new(move || blocking_call(&blocking_lean)),
         ),
         thread_variant(
             "presence::blocking::Client here_now (include_state)",
-            Arc::new(move || {
-                let now = blocking.here_now().channels(["lobby"]).include_state(true);
-                matches!(now.execute(), Ok(r) if r.total_occupancy == 10)
-            }),
+            Arc::new(move || blocking_call(&blocking)),
         ),
     ];
     for c in [1, 64] {
@@ -507,7 +477,7 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
 }
 
 /// Whether the section `name` runs: all unless `PRESENCE_BENCH_ONLY` lists others
-/// (comma-separated: `hyper`, `ureq`, `emulator`).
+/// (comma-separated: `hyper`, `ureq`, `facade`, `h2`, `pairs`, `emulator`).
 fn selected(name: &str) -> bool {
     std::env::var("PRESENCE_BENCH_ONLY").map_or(true, |v| v.split(',').any(|s| s.trim() == name))
 }
@@ -519,6 +489,117 @@ fn facade_call(client: &presence::Client) -> BoxFut {
         let now = client.here_now().channels(["lobby"]).include_state(true);
         matches!(now.execute().await, Ok(r) if r.total_occupancy == 10)
     })
+}
+
+/// The raw hyper-util client sending `req` and scanning the body with `IgnoredAny`
+/// (inside `tokio::time::timeout` when `timeout`): the baseline of the facade rows.
+fn raw_hyper_scan(raw: &RawHyper, req: http::Request<Vec<u8>>, timeout: bool) -> BoxFut {
+    let client = raw.clone();
+    Box::pin(async move {
+        let call = async {
+            match client.request(req.map(|b| Full::new(Bytes::from(b)))).await {
+                Ok(resp) if resp.status() == 200 => match resp.into_body().collect().await {
+                    Ok(body) => scanned(&body.to_bytes()),
+                    Err(_) => false,
+                },
+                _ => false,
+            }
+        };
+        if timeout {
+            matches!(
+                tokio::time::timeout(Duration::from_secs(30), call).await,
+                Ok(true)
+            )
+        } else {
+            call.await
+        }
+    })
+}
+
+/// One here now with state through `presence::blocking::Client`: whether all 10 were
+/// seen.
+fn blocking_call<T: presence::transport::BlockingTransport>(
+    client: &presence::blocking::Client<T>,
+) -> bool {
+    let now = client.here_now().channels(["lobby"]).include_state(true);
+    matches!(now.execute(), Ok(r) if r.total_occupancy == 10)
+}
+
+/// The verdict alone (section `pairs`): the raw client against the facade, on
+/// each stack at concurrency 1 and 64, and nothing else, so that the same time buys
+/// many more rounds than the `facade` section's seven rows do, and the two alternate
+/// (A B, B A, ...) round by round.
+fn pairs_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
+    let rt = Arc::new(runtime());
+    let config = Config::new(Keyset::new("demo"), UserId::new("bench-reader").unwrap())
+        .with_origin(Origin::parse(&emu.origin()).unwrap());
+    // The facade's request, pre-built once (no request id, as in the `facade` section).
+    let req = Arc::new(
+        HereNow::new()
+            .channels(["lobby"])
+            .include_state(true)
+            .to_request(&config, &RequestMeta::new(0))
+            .expect("request"),
+    );
+    let (raw, client) = (
+        raw_hyper(),
+        presence::Client::with_transport(config.clone(), HyperTransport::new().unwrap()),
+    );
+    let (rt1, rt2) = (Arc::clone(&rt), Arc::clone(&rt));
+    let r1 = Arc::clone(&req);
+    let mut variants = vec![
+        Variant::new("raw hyper-util + IgnoredAny scan", move |c, d| {
+            let (raw, req) = (raw.clone(), Arc::clone(&r1));
+            run_tasks(
+                &rt1,
+                c,
+                d,
+                Arc::new(move || raw_hyper_scan(&raw, copy(&req), false)),
+            )
+        }),
+        Variant::new("presence::Client here_now (include_state)", move |c, d| {
+            let client = client.clone();
+            run_tasks(&rt2, c, d, Arc::new(move || facade_call(&client)))
+        }),
+    ];
+    for c in [1, 64] {
+        compare(
+            &format!("pairs: raw hyper-util against presence::Client, concurrency {c}"),
+            &mut variants,
+            c,
+            Duration::from_millis(300),
+            secs,
+            rounds,
+        );
+    }
+    let agent = ureq_agent(Some(64));
+    let blocking = Arc::new(presence::blocking::Client::with_transport(
+        config,
+        UreqTransport::new(),
+    ));
+    let mut variants = vec![
+        Variant::new("raw ureq (pool 64 idle) + IgnoredAny scan", move |c, d| {
+            let (agent, req) = (agent.clone(), Arc::clone(&req));
+            run_threads(c, d, Arc::new(move || raw_ureq_scan(&agent, copy(&req))))
+        }),
+        Variant::new(
+            "presence::blocking::Client here_now (include_state)",
+            move |c, d| {
+                let blocking = Arc::clone(&blocking);
+                run_threads(c, d, Arc::new(move || blocking_call(&blocking)))
+            },
+        ),
+    ];
+    for c in [1, 64] {
+        compare(
+            &format!("pairs: raw ureq against presence::blocking::Client, concurrency {c}"),
+            &mut variants,
+            c,
+            Duration::from_millis(300),
+            secs,
+            rounds,
+        );
+    }
 }
 
 /// TCP connections this network namespace opened so far (`ActiveOpens` of
@@ -618,6 +699,9 @@ fn main() {
     }
     if selected("h2") {
         h2_section(&emu, secs, rounds);
+    }
+    if selected("pairs") {
+        pairs_section(&emu, secs, rounds);
     }
     emu.shutdown();
     if selected("emulator") {

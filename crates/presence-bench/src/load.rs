@@ -158,6 +158,9 @@ pub struct Row {
     /// in the same round (rounds run back to back, so each pair saw about the same
     /// machine load): steadier than the ratio of the two medians on a busy machine.
     pub median_round_ratio: f64,
+    /// The quartiles (25th and 75th percentiles) of those per-round ratios: how far
+    /// one round's pair can be trusted on this machine.
+    pub round_ratio_quartiles: (f64, f64),
     /// p50 latency over all rounds, µs.
     pub p50_us: f64,
     /// p99 latency over all rounds, µs.
@@ -170,7 +173,9 @@ pub struct Row {
 
 /// Measures every variant at `concurrency`: a `warmup` run each, then `rounds`
 /// interleaved rounds of `duration`. The first variant is the baseline of the
-/// ratios printed.
+/// ratios printed. Each round starts one variant further on (round 0 runs A B C,
+/// round 1 B C A, ...), so that no variant always runs first, or always right after
+/// the same other one: with two variants, the pair alternates A B, B A.
 pub fn compare(
     title: &str,
     variants: &mut [Variant<'_>],
@@ -184,9 +189,11 @@ pub fn compare(
         let _ = (v.run)(concurrency, warmup);
     }
     let mut samples: Vec<Vec<Sample>> = variants.iter().map(|_| Vec::new()).collect();
-    for _ in 0..rounds {
-        for (i, v) in variants.iter_mut().enumerate() {
-            samples[i].push((v.run)(concurrency, duration));
+    let n = variants.len();
+    for round in 0..rounds {
+        for k in 0..n {
+            let i = (round + k) % n;
+            samples[i].push((variants[i].run)(concurrency, duration));
         }
     }
     let mut rows: Vec<Row> = variants
@@ -206,7 +213,14 @@ pub fn compare(
             .map(|(x, b)| x / b)
             .collect();
         ratios.sort_by(f64::total_cmp);
-        row.median_round_ratio = ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN);
+        let at = |q: f64| {
+            ratios
+                .get((q * (ratios.len().saturating_sub(1)) as f64).round() as usize)
+                .copied()
+                .unwrap_or(f64::NAN)
+        };
+        row.median_round_ratio = at(0.5);
+        row.round_ratio_quartiles = (at(0.25), at(0.75));
     }
     print_table(title, &rows, &load_before);
     rows
@@ -229,6 +243,7 @@ fn summarize(name: &str, concurrency: usize, samples: Vec<Sample>) -> Row {
         round_rps,
         median_rps,
         median_round_ratio: f64::NAN,
+        round_ratio_quartiles: (f64::NAN, f64::NAN),
         p50_us: percentile_us(&all.latencies_ns, 0.50),
         p99_us: percentile_us(&all.latencies_ns, 0.99),
         errors: all.errors,
@@ -243,13 +258,13 @@ pub fn print_table(title: &str, rows: &[Row], load_before: &str) {
     println!();
     println!("load before: {load_before}; after: {}", crate::load_avg());
     println!();
-    println!("| client | conc. | req/s (median) | rounds req/s | p50 µs | p99 µs | errors | × first row | × first row, median of rounds |");
-    println!("|---|---:|---:|---|---:|---:|---:|---:|---:|");
+    println!("| client | conc. | req/s (median) | rounds req/s | p50 µs | p99 µs | errors | × first row | × first row, median of rounds | quartiles of rounds |");
+    println!("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|");
     let base = rows.first().map_or(f64::NAN, |r| r.median_rps);
     for r in rows {
         let rounds: Vec<String> = r.round_rps.iter().map(|x| format!("{x:.0}")).collect();
         println!(
-            "| {} | {} | {:.0} | {} | {:.1} | {:.1} | {} | {:.3} | {:.3} |",
+            "| {} | {} | {:.0} | {} | {:.1} | {:.1} | {} | {:.3} | {:.3} | {:.3}–{:.3} |",
             r.name,
             r.concurrency,
             r.median_rps,
@@ -258,7 +273,9 @@ pub fn print_table(title: &str, rows: &[Row], load_before: &str) {
             r.p99_us,
             r.errors,
             r.median_rps / base,
-            r.median_round_ratio
+            r.median_round_ratio,
+            r.round_ratio_quartiles.0,
+            r.round_ratio_quartiles.1
         );
     }
 }
