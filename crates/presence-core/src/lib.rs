@@ -113,6 +113,7 @@ mod raw_json;
 mod request;
 mod response;
 mod signature;
+mod text;
 
 pub use config::{
     Config, Keyset, KeysetStore, Origin, Secret, UserId, DEFAULT_PNSDK, MAX_NAME_CHARS,
@@ -152,6 +153,7 @@ pub use presence_event::{
 pub use raw_json::RawJson;
 pub use request::{CallOptions, Execute, HttpRequest, KeysetChoice, Operation, RequestMeta};
 pub use signature::{canonical_query, sign_v2, verify_v2};
+pub use text::Name;
 
 /// Hooks for the fuzz targets (`fuzz/`), compiled only with `--cfg fuzzing` (which
 /// cargo-fuzz sets): not part of the API.

@@ -3,7 +3,8 @@
 use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+
+use crate::text::{SharedText, Store};
 
 /// A JSON value as the response body carries it: checked JSON text (any JSON the
 /// grammar allows, including numbers beyond `f64` and lone surrogate escapes), read
@@ -32,23 +33,10 @@ use std::sync::Arc;
 /// Two values are equal when their compact texts are (whitespace between tokens does
 /// not count).
 ///
-/// The states of one owned here-now result share one copy of their text (see
-/// [`HereNowResult::into_owned`](crate::HereNowResult::into_owned)), so a clone is a
-/// reference count, not a copy.
+/// The states of one owned here-now result share one copy of their text with its
+/// names (see [`Name`](crate::Name)), so a clone is a reference count, not a copy.
 #[derive(Clone)]
-pub struct RawJson<'a>(Text<'a>);
-
-/// Where a [`RawJson`]'s text lives.
-#[derive(Clone)]
-enum Text<'a> {
-    /// In the response body.
-    Borrowed(&'a str),
-    /// In a string of its own.
-    Owned(String),
-    /// `start..start + len` of a text shared with other values (the states of one
-    /// here-now result).
-    Shared { all: Arc<str>, start: u32, len: u32 },
-}
+pub struct RawJson<'a>(Store<'a>);
 
 impl fmt::Debug for RawJson<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -73,12 +61,12 @@ impl std::hash::Hash for RawJson<'_> {
 impl<'a> RawJson<'a> {
     /// Wraps text already checked to be one JSON value.
     pub(crate) fn checked(text: &'a str) -> Self {
-        RawJson(Text::Borrowed(text))
+        RawJson(Store::Borrowed(text))
     }
 
     /// Wraps owned text already checked to be one JSON value.
     pub(crate) fn checked_owned(text: String) -> RawJson<'static> {
-        RawJson(Text::Owned(text))
+        RawJson(Store::Owned(text))
     }
 
     /// The JSON text of `value`.
@@ -88,20 +76,12 @@ impl<'a> RawJson<'a> {
     /// assert_eq!(state.get(), r#"{"a":[1,2]}"#);
     /// ```
     pub fn from_value(value: &Value) -> RawJson<'static> {
-        RawJson(Text::Owned(value.to_string()))
+        RawJson(Store::Owned(value.to_string()))
     }
 
     /// The JSON text, exactly as in the body.
     pub fn get(&self) -> &str {
-        match &self.0 {
-            Text::Borrowed(text) => text,
-            Text::Owned(text) => text,
-            // `SharedText` made the range, inside `all` and on character boundaries.
-            Text::Shared { all, start, len } => {
-                let start = *start as usize;
-                all.get(start..start + *len as usize).unwrap_or_default()
-            }
-        }
+        self.0.get()
     }
 
     /// Reads the value into `T` (fails where `T` cannot hold it, or for a number beyond
@@ -123,11 +103,17 @@ impl<'a> RawJson<'a> {
 
     /// The same value owning its text (a shared text stays shared).
     pub fn into_owned(self) -> RawJson<'static> {
-        RawJson(match self.0 {
-            Text::Borrowed(text) => Text::Owned(text.to_owned()),
-            Text::Owned(text) => Text::Owned(text),
-            Text::Shared { all, start, len } => Text::Shared { all, start, len },
-        })
+        RawJson(self.0.into_owned())
+    }
+
+    /// Where the text lives, for [`SharedText`].
+    pub(crate) fn store(&self) -> &Store<'a> {
+        &self.0
+    }
+
+    /// The same value owned through `shared`.
+    pub(crate) fn own(self, shared: &mut SharedText) -> RawJson<'static> {
+        RawJson(shared.own(self.0))
     }
 
     /// The text with the whitespace outside strings removed.
@@ -188,57 +174,7 @@ impl<'de> serde::Deserialize<'de> for RawJson<'_> {
     /// Any JSON value, kept as its text.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
-        Ok(RawJson(Text::Owned(raw.get().to_owned())))
-    }
-}
-
-/// One copy of the text of many borrowed values, handed out in order: what makes the
-/// states of an owned here-now result cost two allocations in all instead of one each.
-///
-/// Built from the values' texts (`new`), then [`own`](Self::own) takes the same values
-/// in the same order.
-pub(crate) struct SharedText {
-    all: Option<Arc<str>>,
-    next: usize,
-}
-
-impl SharedText {
-    /// The concatenated text of every borrowed value among `values` (owned ones are
-    /// left as they are). Past `u32::MAX` bytes nothing is shared: each value is then
-    /// copied on its own.
-    pub(crate) fn new<'v, 'a: 'v>(values: impl Iterator<Item = &'v RawJson<'a>> + Clone) -> Self {
-        let borrowed = values.filter_map(|v| match v.0 {
-            Text::Borrowed(text) => Some(text),
-            _ => None,
-        });
-        let total: usize = borrowed.clone().map(str::len).sum();
-        if total == 0 || u32::try_from(total).is_err() {
-            return SharedText { all: None, next: 0 };
-        }
-        let mut text = String::with_capacity(total);
-        borrowed.for_each(|t| text.push_str(t));
-        SharedText {
-            all: Some(Arc::from(text)),
-            next: 0,
-        }
-    }
-
-    /// `value` owning its text: a borrowed value becomes the next range of the shared
-    /// text (the values come in the order `new` saw them).
-    pub(crate) fn own(&mut self, value: RawJson<'_>) -> RawJson<'static> {
-        match (value.0, &self.all) {
-            (Text::Borrowed(text), Some(all)) => {
-                let start = self.next;
-                self.next += text.len();
-                // Both fit in u32: `new` checked the total.
-                RawJson(Text::Shared {
-                    all: Arc::clone(all),
-                    start: start as u32,
-                    len: text.len() as u32,
-                })
-            }
-            (text, _) => RawJson(text).into_owned(),
-        }
+        Ok(RawJson(Store::Owned(raw.get().to_owned())))
     }
 }
 
@@ -251,14 +187,14 @@ mod tests {
         let (a, b) = (RawJson::checked(r#"{"a": 1}"#), RawJson::checked("[true]"));
         let owned = RawJson::from_value(&serde_json::json!({"o": 2}));
         let values = [a.clone(), owned.clone(), b.clone()];
-        let mut shared = SharedText::new(values.iter());
-        let out: Vec<RawJson<'static>> = values.into_iter().map(|v| shared.own(v)).collect();
+        let mut shared = SharedText::new(values.iter().map(RawJson::store));
+        let out: Vec<RawJson<'static>> = values.into_iter().map(|v| v.own(&mut shared)).collect();
         assert_eq!(out[0].get(), r#"{"a": 1}"#);
         assert_eq!(out[1].get(), r#"{"o":2}"#);
         assert_eq!(out[2].get(), "[true]");
         assert_eq!((&out[0], &out[2]), (&a, &b));
-        assert!(matches!(out[0].0, Text::Shared { .. }));
-        assert!(matches!(out[1].0, Text::Owned(_)));
+        assert!(matches!(out[0].0, Store::Shared { .. }));
+        assert!(matches!(out[1].0, Store::Owned(_)));
         assert_eq!(format!("{:?}", out[2]), r#"RawJson("[true]")"#);
         assert_eq!(out[2].clone().into_owned().get(), "[true]");
     }

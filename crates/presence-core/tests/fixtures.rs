@@ -63,10 +63,7 @@ fn here_now(op: &HereNow, name: &str) -> HereNowResult<'static> {
         for (vo, oo) in v.occupants.iter().zip(&o.occupants) {
             assert_eq!(vo.user_id, oo.user_id, "{name}");
             if !vo.user_id.contains('\\') && !vo.user_id.contains('"') {
-                assert!(
-                    matches!(vo.user_id, std::borrow::Cow::Borrowed(_)),
-                    "{name}: copied"
-                );
+                assert!(vo.user_id.as_borrowed().is_some(), "{name}: copied");
             }
             assert_eq!(vo.state, oo.state, "{name}");
         }

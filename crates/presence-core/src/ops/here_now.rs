@@ -12,8 +12,9 @@
 //! The result is one type tree, [`HereNowResult<'a>`]: read with
 //! [`HereNow::parse_view`] it borrows names from the body (the fast path for large
 //! answers), [`into_owned`](HereNowResult::into_owned) makes it `'static`, which is
-//! what [`parse_response`](Operation::parse_response) returns. States stay the JSON
-//! text the service sent ([`RawJson`]) and are read into a type only when asked.
+//! what [`parse_response`](Operation::parse_response) returns. Names are [`Name`]s
+//! and states the JSON text the service sent ([`RawJson`]), read into a type only
+//! when asked; in the owned result all of them are ranges of one copy of the body.
 //!
 //! ```
 //! use presence_core::{Config, HereNow, Keyset, Operation, RequestMeta, UserId};
@@ -30,14 +31,13 @@
 //! ```
 
 use crate::json::{self, Reader};
-use crate::raw_json::SharedText;
 use crate::request::{
     channel_setters, operation_common, sealed, CallOptions, Operation, RequestParts, Target,
     Targets,
 };
 use crate::response::BodyError;
-use crate::{Error, RawJson};
-use std::borrow::Cow;
+use crate::text::{SharedText, Store};
+use crate::{Error, Name, RawJson};
 use std::fmt;
 
 /// Largest here-now `limit` the service accepts.
@@ -175,24 +175,19 @@ impl<'a> HereNowResult<'a> {
         self.channels.iter().find(|c| c.name == name)
     }
 
-    /// The same result owning its names and states (copied where borrowed). The
-    /// borrowed states are copied into one text they share, so a result costs one
-    /// allocation per name plus two for all its states.
+    /// The same result owning its names and states: the borrowed ones are copied into
+    /// one text they all share (see [`Name`]), so an owned result costs two
+    /// allocations for all its names and states, whatever the number of occupants.
     pub fn into_owned(self) -> HereNowResult<'static> {
-        let mut states = SharedText::new(
-            self.channels
-                .iter()
-                .flat_map(|c| &c.occupants)
-                .filter_map(|o| o.state.as_ref()),
-        );
+        let mut shared = SharedText::new(self.channels.iter().flat_map(ChannelOccupancy::texts));
+        self.own(&mut shared)
+    }
+
+    fn own(self, shared: &mut SharedText) -> HereNowResult<'static> {
         HereNowResult {
             total_channels: self.total_channels,
             total_occupancy: self.total_occupancy,
-            channels: self
-                .channels
-                .into_iter()
-                .map(|c| c.own(&mut states))
-                .collect(),
+            channels: self.channels.into_iter().map(|c| c.own(shared)).collect(),
         }
     }
 }
@@ -203,33 +198,41 @@ impl<'a> HereNowResult<'a> {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct ChannelOccupancy<'a> {
-    /// The channel name (borrowed from the body unless escaped there).
+    /// The channel name (borrowed from the body in a view, unless escaped there).
     #[cfg_attr(feature = "serde", serde(rename = "channel"))]
-    pub name: Cow<'a, str>,
+    pub name: Name<'a>,
     /// How many users are present (the full count, even when the list is paged).
     pub occupancy: u64,
     /// The listed occupants (empty when user ids were not requested).
     pub occupants: Vec<Occupant<'a>>,
 }
 
-impl ChannelOccupancy<'_> {
-    /// The same channel owning its names and states (its borrowed states sharing one
+impl<'a> ChannelOccupancy<'a> {
+    /// The same channel owning its names and states (its borrowed ones sharing one
     /// copy of their text).
     pub fn into_owned(self) -> ChannelOccupancy<'static> {
-        let mut states = SharedText::new(self.occupants.iter().filter_map(|o| o.state.as_ref()));
-        self.own(&mut states)
+        let mut shared = SharedText::new(self.texts());
+        self.own(&mut shared)
     }
 
-    fn own(self, states: &mut SharedText) -> ChannelOccupancy<'static> {
+    /// Every text of the channel, in the order [`own`](Self::own) takes them: the
+    /// name, then each occupant's user id and state.
+    fn texts(&self) -> impl Iterator<Item = &Store<'a>> + Clone {
+        std::iter::once(self.name.store()).chain(self.occupants.iter().flat_map(|o| {
+            std::iter::once(o.user_id.store()).chain(o.state.as_ref().map(RawJson::store))
+        }))
+    }
+
+    fn own(self, shared: &mut SharedText) -> ChannelOccupancy<'static> {
         ChannelOccupancy {
-            name: Cow::Owned(self.name.into_owned()),
+            name: self.name.own(shared),
             occupancy: self.occupancy,
             occupants: self
                 .occupants
                 .into_iter()
                 .map(|o| Occupant {
-                    user_id: Cow::Owned(o.user_id.into_owned()),
-                    state: o.state.map(|s| states.own(s)),
+                    user_id: o.user_id.own(shared),
+                    state: o.state.map(|s| s.own(shared)),
                 })
                 .collect(),
         }
@@ -243,8 +246,8 @@ impl ChannelOccupancy<'_> {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Occupant<'a> {
-    /// The user id (borrowed from the body unless escaped there).
-    pub user_id: Cow<'a, str>,
+    /// The user id (borrowed from the body in a view, unless escaped there).
+    pub user_id: Name<'a>,
     /// The user's state on the channel as the service sent it, when state was
     /// requested and the user has one.
     pub state: Option<RawJson<'a>>,
@@ -254,7 +257,7 @@ impl Occupant<'_> {
     /// The same occupant owning its user id and state.
     pub fn into_owned(self) -> Occupant<'static> {
         Occupant {
-            user_id: Cow::Owned(self.user_id.into_owned()),
+            user_id: self.user_id.into_owned(),
             state: self.state.map(RawJson::into_owned),
         }
     }
@@ -341,7 +344,10 @@ impl<C: Send + Sync> sealed::Encode for HereNow<C> {
     }
 
     fn parse_body(&self, body: &[u8]) -> Result<HereNowResult<'static>, BodyError> {
-        Ok(self.parse_view_body(body)?.into_owned())
+        let text = crate::response::json_text(EXPECTED, body)?;
+        let view = self.parse_text(text, body)?;
+        // Every borrowed name and state is a range of one copy of the body.
+        Ok(view.own(&mut SharedText::body(text)))
     }
 }
 
@@ -378,6 +384,12 @@ impl<C> HereNow<C> {
     /// The one here-now parser (both body shapes), on the one-pass JSON reader.
     fn parse_view_body<'a>(&self, body: &'a [u8]) -> Result<HereNowResult<'a>, BodyError> {
         let text = crate::response::json_text(EXPECTED, body)?;
+        self.parse_text(text, body)
+    }
+
+    /// [`parse_view_body`](Self::parse_view_body) once the body is known to be UTF-8
+    /// `text`.
+    fn parse_text<'a>(&self, text: &'a str, body: &[u8]) -> Result<HereNowResult<'a>, BodyError> {
         let mut reader = Reader::new(text);
         let top = read_top(&mut reader)
             .and_then(|top| reader.end().map(|()| top))
@@ -422,7 +434,7 @@ impl<C> HereNow<C> {
             total_channels: top.total_channels.unwrap_or(1),
             total_occupancy: top.total_occupancy.unwrap_or(occupancy),
             channels: vec![ChannelOccupancy {
-                name: Cow::Owned(name.to_owned()),
+                name: Name::from(name.to_owned()),
                 occupancy,
                 occupants: top.uuids.unwrap_or_default(),
             }],
@@ -644,7 +656,7 @@ fn read_channels<'a>(r: &mut Reader<'a>) -> json::Result<Vec<ChannelOccupancy<'a
             return r.error(format!("channel `{name}` has no `occupancy`"));
         };
         channels.push(ChannelOccupancy {
-            name,
+            name: name.into(),
             occupancy,
             occupants: occupants.unwrap_or_default(),
         });
@@ -658,9 +670,15 @@ fn read_occupants<'a>(r: &mut Reader<'a>, occupants: &mut Vec<Occupant<'a>>) -> 
     r.begin_array("`uuids`")?;
     let mut first = true;
     while r.next_element(&mut first)? {
+        // Room for 16 at the first occupant, not 4, 8, 16 (the service sends `uuids`
+        // before `occupancy`, so the count is not known yet): a typical channel's list
+        // in one allocation.
+        if occupants.capacity() == 0 {
+            occupants.reserve(16);
+        }
         if r.peek() == Some(b'"') {
             occupants.push(Occupant {
-                user_id: r.string("a user id")?,
+                user_id: r.string("a user id")?.into(),
                 state: None,
             });
             continue;
@@ -671,7 +689,7 @@ fn read_occupants<'a>(r: &mut Reader<'a>, occupants: &mut Vec<Occupant<'a>>) -> 
         let (mut user_id, mut state) = (None, None);
         fields(r, "an occupant", |r, key| {
             match key {
-                OccupantKey::Uuid => user_id = Some(r.string("`uuid`")?),
+                OccupantKey::Uuid => user_id = Some(r.string("`uuid`")?.into()),
                 OccupantKey::State => {
                     if !r.null()? {
                         state = Some(RawJson::checked(r.skip()?));
@@ -707,9 +725,10 @@ mod tests {
         );
         let view = op.parse_view(&r).unwrap();
         let ch = &view.channels[0];
-        assert!(matches!(ch.name, Cow::Borrowed("a")));
-        assert!(matches!(ch.occupants[0].user_id, Cow::Borrowed("ann")));
-        assert!(matches!(&ch.occupants[1].user_id, Cow::Owned(s) if s == "béa"));
+        assert_eq!(ch.name.as_borrowed(), Some("a"));
+        assert_eq!(ch.occupants[0].user_id.as_borrowed(), Some("ann"));
+        assert_eq!(ch.occupants[1].user_id.as_borrowed(), None);
+        assert_eq!(ch.occupants[1].user_id, "béa");
         assert_eq!(view.total_occupancy, 2);
     }
 

@@ -579,7 +579,7 @@ impl RosterEngine {
             roster.occupancy = channel.occupancy;
             for o in channel.occupants {
                 roster.members.insert(
-                    o.user_id.into_owned(),
+                    o.user_id.into_string(),
                     Entry {
                         state: o.state,
                         tt: 0,
