@@ -140,16 +140,12 @@ fn hyper_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
             }),
         ),
     ];
-    for c in [1, 64] {
-        compare(
-            &format!("here now over loopback, hyper stack, concurrency {c}"),
-            &mut variants,
-            c,
-            Duration::from_millis(300),
-            secs,
-            rounds,
-        );
-    }
+    at_1_and_64(
+        "here now over loopback, hyper stack",
+        &mut variants,
+        secs,
+        rounds,
+    );
 }
 
 type BoxFut = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
@@ -223,16 +219,12 @@ fn ureq_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
             Arc::new(move || matches!(pooled.execute(copy(&r4)), Ok(r) if r.status() == 200)),
         ),
     ];
-    for c in [1, 64] {
-        compare(
-            &format!("here now over loopback, ureq stack, concurrency {c} (threads)"),
-            &mut variants,
-            c,
-            Duration::from_millis(300),
-            secs,
-            rounds,
-        );
-    }
+    at_1_and_64(
+        "here now over loopback, ureq stack (threads)",
+        &mut variants,
+        secs,
+        rounds,
+    );
 }
 
 /// Bench 4 over HTTP: heartbeats and here now against an emulator holding 100 000
@@ -293,16 +285,12 @@ fn emulator_http_section(secs: Duration, rounds: usize) {
         uri_variant("heartbeat (extend), 100k occupants", beats),
         uri_variant("here now, channel of 100, 100k occupants", here),
     ];
-    for c in [1, 64] {
-        compare(
-            &format!("emulator over HTTP (raw hyper-util client), concurrency {c}"),
-            &mut variants,
-            c,
-            Duration::from_millis(300),
-            secs,
-            rounds,
-        );
-    }
+    at_1_and_64(
+        "emulator over HTTP (raw hyper-util client)",
+        &mut variants,
+        secs,
+        rounds,
+    );
     emu.shutdown();
 }
 
@@ -391,16 +379,12 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
             Arc::new(move || facade_call(&client)),
         ),
     ];
-    for c in [1, 64] {
-        compare(
-            &format!("here now with state, facade vs raw, hyper stack, concurrency {c}"),
-            &mut variants,
-            c,
-            Duration::from_millis(300),
-            secs,
-            rounds,
-        );
-    }
+    at_1_and_64(
+        "here now with state, facade vs raw, hyper stack",
+        &mut variants,
+        secs,
+        rounds,
+    );
     let agent = ureq_agent(Some(64));
     let ureq_transport = UreqTransport::new();
     let thread_variant = |name: &str, call: Arc<dyn Fn() -> bool + Send + Sync>| {
@@ -464,10 +448,21 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
             Arc::new(move || blocking_call(&blocking)),
         ),
     ];
+    at_1_and_64(
+        "here now with state, facade vs raw, ureq stack",
+        &mut variants,
+        secs,
+        rounds,
+    );
+}
+
+/// `compare` of `variants` at concurrency 1, then 64 (after a 300 ms warm-up each),
+/// under `title, concurrency N`.
+fn at_1_and_64(title: &str, variants: &mut [Variant<'_>], secs: Duration, rounds: usize) {
     for c in [1, 64] {
         compare(
-            &format!("here now with state, facade vs raw, ureq stack, concurrency {c}"),
-            &mut variants,
+            &format!("{title}, concurrency {c}"),
+            variants,
             c,
             Duration::from_millis(300),
             secs,
@@ -562,16 +557,12 @@ fn pairs_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
             run_tasks(&rt2, c, d, Arc::new(move || facade_call(&client)))
         }),
     ];
-    for c in [1, 64] {
-        compare(
-            &format!("pairs: raw hyper-util against presence::Client, concurrency {c}"),
-            &mut variants,
-            c,
-            Duration::from_millis(300),
-            secs,
-            rounds,
-        );
-    }
+    at_1_and_64(
+        "pairs: raw hyper-util against presence::Client",
+        &mut variants,
+        secs,
+        rounds,
+    );
     let agent = ureq_agent(Some(64));
     let blocking = Arc::new(presence::blocking::Client::with_transport(
         config,
@@ -590,16 +581,12 @@ fn pairs_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
             },
         ),
     ];
-    for c in [1, 64] {
-        compare(
-            &format!("pairs: raw ureq against presence::blocking::Client, concurrency {c}"),
-            &mut variants,
-            c,
-            Duration::from_millis(300),
-            secs,
-            rounds,
-        );
-    }
+    at_1_and_64(
+        "pairs: raw ureq against presence::blocking::Client",
+        &mut variants,
+        secs,
+        rounds,
+    );
 }
 
 /// TCP connections this network namespace opened so far (`ActiveOpens` of
