@@ -111,6 +111,11 @@ impl<'a> RawJson<'a> {
         &self.0
     }
 
+    /// Where the text lives, to be rewritten by [`compact`](crate::text::compact).
+    pub(crate) fn store_mut(&mut self) -> &mut Store<'a> {
+        &mut self.0
+    }
+
     /// The same value owned through `shared`.
     pub(crate) fn own(self, shared: &mut SharedText) -> RawJson<'static> {
         RawJson(shared.own(self.0))

@@ -120,9 +120,11 @@ impl SharedText {
         let len = borrowed.len();
         let start = match &mut self.0 {
             Sharing::Nothing => None,
-            Sharing::InOrder { next, .. } => {
+            Sharing::InOrder { all, next } => {
                 let start = *next;
                 *next += len;
+                // `own` must take the texts in the order `new` saw them.
+                debug_assert_eq!(all.get(start..start + len), Some(borrowed));
                 Some(start)
             }
             Sharing::Body { all, base } => (borrowed.as_ptr() as usize)
@@ -141,6 +143,30 @@ impl SharedText {
             // Not from the body (or nothing shared): a copy of its own.
             _ => Store::Owned(borrowed.to_owned()),
         }
+    }
+}
+
+/// Rewrites `texts` as ranges of one new text holding just theirs: for a result's texts
+/// kept long after the result (the roster's states), which would otherwise keep the
+/// whole body they were parsed from alive. Past `u32::MAX` bytes they stay as they are.
+pub(crate) fn compact(texts: Vec<&mut Store<'static>>) {
+    let total: usize = texts.iter().map(|t| t.get().len()).sum();
+    if total == 0 || u32::try_from(total).is_err() {
+        return;
+    }
+    let mut text = String::with_capacity(total);
+    texts.iter().for_each(|t| text.push_str(t.get()));
+    let all: Arc<str> = Arc::from(text);
+    let mut next = 0;
+    for t in texts {
+        let len = t.get().len();
+        // Both fit in u32: checked above.
+        *t = Store::Shared {
+            all: Arc::clone(&all),
+            start: next as u32,
+            len: len as u32,
+        };
+        next += len;
     }
 }
 
@@ -381,6 +407,21 @@ mod tests {
         assert!(matches!(shared.0, Sharing::Nothing));
         let [t] = texts;
         assert_eq!(shared.own(t).get(), "x");
+    }
+
+    #[test]
+    fn compacted_texts_share_a_text_of_their_own() {
+        let mut body = SharedText::body(r#"{"a": "ann", "b": "bo"}"#);
+        let body_text = r#"{"a": "ann", "b": "bo"}"#;
+        let mut texts = [
+            body.own(Store::Borrowed(&body_text[7..10])),
+            Store::Owned("x".to_owned()),
+        ];
+        compact(texts.iter_mut().collect());
+        assert_eq!(texts.each_ref().map(Store::get), ["ann", "x"]);
+        for t in &texts {
+            assert!(matches!(t, Store::Shared { all, .. } if &**all == "annx"));
+        }
     }
 
     #[test]

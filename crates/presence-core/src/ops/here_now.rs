@@ -670,9 +670,10 @@ fn read_occupants<'a>(r: &mut Reader<'a>, occupants: &mut Vec<Occupant<'a>>) -> 
     r.begin_array("`uuids`")?;
     let mut first = true;
     while r.next_element(&mut first)? {
-        // Room for 16 at the first occupant, not 4, 8, 16 (the service sends `uuids`
-        // before `occupancy`, so the count is not known yet): a typical channel's list
-        // in one allocation.
+        // Room for 16 at the first occupant instead of growing 4, 8, 16 (the service
+        // sends `uuids` before `occupancy`, so the count is not known yet): lists of up
+        // to 16 in one allocation. Matters for the single-channel body; the
+        // multi-channel one reads into a reused scratch list.
         if occupants.capacity() == 0 {
             occupants.reserve(16);
         }
@@ -730,6 +731,29 @@ mod tests {
         assert_eq!(ch.occupants[1].user_id.as_borrowed(), None);
         assert_eq!(ch.occupants[1].user_id, "béa");
         assert_eq!(view.total_occupancy, 2);
+    }
+
+    /// `parse_response`: every name and state borrowed in the view is a range of one
+    /// copy of the body; an escaped name (decoded, so not in the body) and the
+    /// single-channel name (from the request) are strings of their own.
+    #[test]
+    fn the_owned_result_shares_one_copy_of_the_body() {
+        let op = HereNow::new().channels(["lobby"]).include_state(true);
+        let body = r#"{"status": 200, "uuids": [{"uuid": "ann", "state": {"a": 1}}, {"uuid": "b\u00e9a"}], "occupancy": 2}"#;
+        let owned = op.parse_response(&response(200, body)).unwrap();
+        let shared = |s: &Store<'_>| match s {
+            Store::Shared { all, .. } => Some(std::sync::Arc::clone(all)),
+            _ => None,
+        };
+        let occupants = &owned.channels[0].occupants;
+        let copy = shared(occupants[0].user_id.store()).expect("shared user id");
+        assert_eq!(&*copy, body);
+        let state = shared(occupants[0].state.as_ref().unwrap().store()).expect("shared state");
+        assert!(std::sync::Arc::ptr_eq(&copy, &state));
+        assert_eq!(occupants[0].user_id, "ann");
+        assert_eq!(occupants[0].state.as_ref().unwrap().get(), r#"{"a": 1}"#);
+        assert!(matches!(occupants[1].user_id.store(), Store::Owned(s) if s == "béa"));
+        assert!(matches!(owned.channels[0].name.store(), Store::Owned(s) if s == "lobby"));
     }
 
     /// A state the JSON grammar allows but `Value` cannot hold (a number beyond `f64`,

@@ -587,6 +587,15 @@ impl RosterEngine {
                 );
             }
         }
+        // The states are ranges of the snapshot's body: kept as ranges of one text of
+        // their own instead, so the roster does not hold every body it installed.
+        crate::text::compact(
+            fresh
+                .values_mut()
+                .flat_map(|r| r.members.values_mut())
+                .filter_map(|e| e.state.as_mut().map(RawJson::store_mut))
+                .collect(),
+        );
         // Listed channels with nobody present are known to be empty.
         for channel in &self.channels {
             fresh.entry(channel.clone()).or_default();
