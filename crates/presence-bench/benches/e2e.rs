@@ -521,9 +521,10 @@ fn blocking_call<T: presence::transport::BlockingTransport>(
 }
 
 /// The verdict alone (section `pairs`): the raw client against the facade, on
-/// each stack at concurrency 1 and 64, and nothing else, so that the same time buys
-/// many more rounds than the `facade` section's seven rows do, and the two alternate
-/// (A B, B A, ...) round by round.
+/// each stack at concurrency 1 and 64, and nothing else, so a round takes two
+/// variants' time instead of the `facade` section's seven: run it with more rounds
+/// (`PRESENCE_BENCH_ROUNDS=41`, docs/PERFORMANCE.md). The two alternate (A B, B A, ...)
+/// round by round (with an odd number of rounds, the baseline runs first once more).
 fn pairs_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     let rt = Arc::new(runtime());
     let config = Config::new(Keyset::new("demo"), UserId::new("bench-reader").unwrap())

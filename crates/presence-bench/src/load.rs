@@ -174,8 +174,9 @@ pub struct Row {
 /// Measures every variant at `concurrency`: a `warmup` run each, then `rounds`
 /// interleaved rounds of `duration`. The first variant is the baseline of the
 /// ratios printed. Each round starts one variant further on (round 0 runs A B C,
-/// round 1 B C A, ...), so that no variant always runs first, or always right after
-/// the same other one: with two variants, the pair alternates A B, B A.
+/// round 1 B C A, ...), so that no variant always runs first or last: with two
+/// variants, the pair alternates A B, B A. (The cyclic order stays: C always runs
+/// just before A.)
 pub fn compare(
     title: &str,
     variants: &mut [Variant<'_>],
@@ -213,11 +214,14 @@ pub fn compare(
             .map(|(x, b)| x / b)
             .collect();
         ratios.sort_by(f64::total_cmp);
+        // Linear interpolation between the two nearest ranks (as numpy's default).
         let at = |q: f64| {
-            ratios
-                .get((q * (ratios.len().saturating_sub(1)) as f64).round() as usize)
-                .copied()
-                .unwrap_or(f64::NAN)
+            let pos = q * ratios.len().saturating_sub(1) as f64;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            match (ratios.get(lo), ratios.get(hi)) {
+                (Some(a), Some(b)) => a + (b - a) * (pos - lo as f64),
+                _ => f64::NAN,
+            }
         };
         row.median_round_ratio = at(0.5);
         row.round_ratio_quartiles = (at(0.25), at(0.75));

@@ -18,9 +18,10 @@
 //!   the whole body ([`Builder::request_timeout`], overridable per call with
 //!   [`UreqTransport::execute_with_timeout`] for long-polls); a separate
 //!   connect timeout; a maximum body size ([`Builder::max_body_size`]). The
-//!   sockets' own read and write timeouts follow the overall one in 10 ms steps
-//!   (so a reused connection needs no `setsockopt` per request): a stalled read
-//!   fails less than 10 ms after the overall timeout.
+//!   sockets' own read and write timeouts follow the overall one in 10 ms steps (so
+//!   requests on a reused connection that start with the same budget and are
+//!   answered within a step need no `setsockopt` each): a stalled read fails less
+//!   than 10 ms after the overall timeout.
 //! * **Pooled.** One ureq `Agent` with a keep-alive pool; clones of a
 //!   [`UreqTransport`] share it. The host name is looked up only when a new
 //!   connection is opened, not for a request that reuses a pooled one.

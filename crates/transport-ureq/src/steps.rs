@@ -14,7 +14,13 @@
 //! same budget give the socket the same value, which ureq then leaves alone. A bound
 //! that has run out stays zero (ureq fails the request with its timeout error at
 //! once), and none stays none. A read or write can therefore outlast the overall
-//! timeout by less than one step.
+//! timeout by less than one step. A response that takes longer than a step still
+//! moves the socket's value (one `setsockopt` then, as before).
+//!
+//! ureq asks a transport that forwards to another to pass the timeout on unchanged.
+//! Changing it is safe here because `Stepped` is the outermost layer (ureq computed
+//! the bound for it, and nothing above it caps it again), and this agent configures no
+//! per-read or per-write timeout, so the rounding never changes which bound fires.
 
 use std::time::Duration;
 
