@@ -85,16 +85,10 @@ impl SharedText {
             Store::Borrowed(text) => Some(*text),
             _ => None,
         });
-        let total: usize = borrowed.clone().map(str::len).sum();
-        if total == 0 || u32::try_from(total).is_err() {
-            return SharedText(Sharing::Nothing);
+        match concat(borrowed) {
+            Some(all) => SharedText(Sharing::InOrder { all, next: 0 }),
+            None => SharedText(Sharing::Nothing),
         }
-        let mut text = String::with_capacity(total);
-        borrowed.for_each(|t| text.push_str(t));
-        SharedText(Sharing::InOrder {
-            all: Arc::from(text),
-            next: 0,
-        })
     }
 
     /// One copy of `body`, for texts borrowed from it, taken in any order: no pass
@@ -146,21 +140,29 @@ impl SharedText {
     }
 }
 
+/// `texts` one after the other in one shared text; `None` when they are empty or past
+/// `u32::MAX` bytes (ranges are `u32`).
+fn concat<'t>(texts: impl Iterator<Item = &'t str> + Clone) -> Option<Arc<str>> {
+    let total: usize = texts.clone().map(str::len).sum();
+    if total == 0 || u32::try_from(total).is_err() {
+        return None;
+    }
+    let mut text = String::with_capacity(total);
+    texts.for_each(|t| text.push_str(t));
+    Some(Arc::from(text))
+}
+
 /// Rewrites `texts` as ranges of one new text holding just theirs: for a result's texts
 /// kept long after the result (the roster's states), which would otherwise keep the
 /// whole body they were parsed from alive. Past `u32::MAX` bytes they stay as they are.
 pub(crate) fn compact(texts: Vec<&mut Store<'static>>) {
-    let total: usize = texts.iter().map(|t| t.get().len()).sum();
-    if total == 0 || u32::try_from(total).is_err() {
+    let Some(all) = concat(texts.iter().map(|t| t.get())) else {
         return;
-    }
-    let mut text = String::with_capacity(total);
-    texts.iter().for_each(|t| text.push_str(t.get()));
-    let all: Arc<str> = Arc::from(text);
+    };
     let mut next = 0;
     for t in texts {
         let len = t.get().len();
-        // Both fit in u32: checked above.
+        // Both fit in u32: `concat` checked the total.
         *t = Store::Shared {
             all: Arc::clone(&all),
             start: next as u32,
