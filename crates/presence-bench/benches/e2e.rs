@@ -30,8 +30,11 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use presence_bench::load::{compare, run_tasks, run_threads, Variant};
-use presence_bench::{bench_mode, env_count, env_secs, load_avg, runtime, seed_lobby};
-use presence_core::{Config, HereNow, Keyset, Operation, Origin, RequestMeta, UserId};
+use presence_bench::{
+    bench_mode, env_count, env_secs, load_avg, lobby_here_now, lobby_request, reader_config,
+    runtime, seed_lobby,
+};
+use presence_core::{HereNow, Operation, RequestMeta};
 use presence_emulator::{BlockingEmulatorHandle, Emulator, EmulatorConfig};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -71,8 +74,7 @@ async fn raw_hyper_call(client: &RawHyper, req: http::Request<Vec<u8>>) -> bool 
 }
 
 fn here_now_request(emu: &BlockingEmulatorHandle) -> http::Request<Vec<u8>> {
-    let config = Config::new(Keyset::new("demo"), UserId::new("bench-reader").unwrap())
-        .with_origin(Origin::parse(&emu.origin()).unwrap());
+    let config = reader_config(&emu.origin());
     HereNow::new()
         .channels(["lobby"])
         .to_request(&config, &RequestMeta::new(0))
@@ -307,13 +309,9 @@ fn scanned(body: &[u8]) -> bool {
 /// body as the raw client does, and the transport with the facade's owned parse.
 fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     let rt = Arc::new(runtime());
-    let config = Config::new(Keyset::new("demo"), UserId::new("bench-reader").unwrap())
-        .with_origin(Origin::parse(&emu.origin()).unwrap());
-    let op = HereNow::new().channels(["lobby"]).include_state(true);
-    let req = Arc::new(
-        op.to_request(&config, &RequestMeta::new(0))
-            .expect("request"),
-    );
+    let config = reader_config(&emu.origin());
+    let op = lobby_here_now();
+    let req = Arc::new(lobby_request(&config));
     let transport = HyperTransport::new().unwrap();
     let client = presence::Client::with_transport(config.clone(), transport.clone());
     let blocking = presence::blocking::Client::with_transport(config.clone(), UreqTransport::new());
@@ -527,16 +525,8 @@ fn blocking_call<T: presence::transport::BlockingTransport>(
 /// round by round (with an odd number of rounds, the baseline runs first once more).
 fn pairs_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     let rt = Arc::new(runtime());
-    let config = Config::new(Keyset::new("demo"), UserId::new("bench-reader").unwrap())
-        .with_origin(Origin::parse(&emu.origin()).unwrap());
-    // The facade's request, pre-built once (no request id, as in the `facade` section).
-    let req = Arc::new(
-        HereNow::new()
-            .channels(["lobby"])
-            .include_state(true)
-            .to_request(&config, &RequestMeta::new(0))
-            .expect("request"),
-    );
+    let config = reader_config(&emu.origin());
+    let req = Arc::new(lobby_request(&config));
     let (raw, client) = (
         raw_hyper(),
         presence::Client::with_transport(config.clone(), HyperTransport::new().unwrap()),
@@ -608,8 +598,7 @@ fn h2_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     use presence_bench::load::Sample;
     use transport_hyper::Protocol;
     let rt = Arc::new(runtime());
-    let config = Config::new(Keyset::new("demo"), UserId::new("bench-reader").unwrap())
-        .with_origin(Origin::parse(&emu.origin()).unwrap());
+    let config = reader_config(&emu.origin());
     let setups = [
         ("HTTP/1.1 pool (64 idle, the default)", Protocol::Http1, 64),
         ("HTTP/1.1 pool (8 idle)", Protocol::Http1, 8),

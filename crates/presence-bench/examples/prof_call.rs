@@ -30,7 +30,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use presence_core::{Config, HereNow, Keyset, Operation, Origin, RequestMeta, UserId};
+use presence_core::{Operation, RequestMeta};
 use std::hint::black_box;
 use std::io::{BufRead, Read, Write};
 use std::sync::Arc;
@@ -119,6 +119,14 @@ fn cpu_time(pid: &str) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// One here now with state through the blocking facade: whether all 10 were seen.
+fn blocking_call<T: presence::transport::BlockingTransport>(
+    client: &presence::blocking::Client<T>,
+) -> bool {
+    let now = client.here_now().channels(["lobby"]).include_state(true);
+    matches!(now.execute(), Ok(r) if r.total_occupancy == 10)
+}
+
 fn scanned(body: &[u8]) -> bool {
     serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
 }
@@ -151,12 +159,9 @@ fn main() {
     std::io::BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut origin)
         .expect("origin");
-    let config = Config::new(Keyset::new("demo"), UserId::new("bench-reader").unwrap())
-        .with_origin(Origin::parse(origin.trim()).unwrap());
-    let op = HereNow::new().channels(["lobby"]).include_state(true);
-    let req = op
-        .to_request(&config, &RequestMeta::new(0))
-        .expect("request");
+    let config = presence_bench::reader_config(origin.trim());
+    let op = presence_bench::lobby_here_now();
+    let req = presence_bench::lobby_request(&config);
 
     let conc: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
     let req = Arc::new(req);
@@ -343,10 +348,7 @@ fn main() {
             let client = presence::blocking::Client::with_transport(config.clone(), move |req| {
                 lean.execute(req)
             });
-            run_threads(n, conc, move || {
-                let now = client.here_now().channels(["lobby"]).include_state(true);
-                matches!(now.execute(), Ok(r) if r.total_occupancy == 10)
-            })
+            run_threads(n, conc, move || blocking_call(&client))
         }
         "ureq-transport" | "ureq-transport-parse" => {
             let t = transport_ureq::UreqTransport::new();
@@ -366,10 +368,7 @@ fn main() {
                 config.clone(),
                 transport_ureq::UreqTransport::new(),
             );
-            run_threads(n, conc, move || {
-                let now = client.here_now().channels(["lobby"]).include_state(true);
-                matches!(now.execute(), Ok(r) if r.total_occupancy == 10)
-            })
+            run_threads(n, conc, move || blocking_call(&client))
         }
         other => panic!("unknown mode {other}"),
     };

@@ -10,7 +10,31 @@ pub mod bodies;
 pub mod lean_ureq;
 pub mod load;
 
+use presence_core::{Config, HereNow, Keyset, Operation, Origin, RequestMeta, UserId};
 use presence_emulator::BlockingEmulatorHandle;
+
+/// The reader every loopback bench's clients are: user `bench-reader` on keyset `demo`,
+/// against `origin` (the emulator's).
+pub fn reader_config(origin: &str) -> Config {
+    Config::new(
+        Keyset::new("demo"),
+        UserId::new("bench-reader").expect("a user id"),
+    )
+    .with_origin(Origin::parse(origin).expect("the emulator's origin"))
+}
+
+/// The call the facade benches compare (issue 14): here now on `lobby` with state.
+pub fn lobby_here_now() -> HereNow {
+    HereNow::new().channels(["lobby"]).include_state(true)
+}
+
+/// [`lobby_here_now`] pre-built once for `config` (no request id): what the raw clients
+/// send.
+pub fn lobby_request(config: &Config) -> http::Request<Vec<u8>> {
+    lobby_here_now()
+        .to_request(config, &RequestMeta::new(0))
+        .expect("a valid request")
+}
 
 /// Puts `users` users (`user-000`, …) on channel `lobby` of keyset `demo`, each with a
 /// one-hour presence timeout, straight through the emulator's model.
