@@ -712,3 +712,36 @@ fn interval_deltas_are_reported_one_change_each() {
     w.quiesce();
     w.check("at quiescence");
 }
+
+/// Found by the property test in CI: a here_now_refresh interval after a user joined and
+/// left a channel that was in interval mode, with the roster resynced from pages.
+#[test]
+fn a_refresh_after_interval_mode_keeps_the_right_user_names() {
+    use Action::*;
+    let script = [
+        IntervalMode(0),
+        IntervalMode(0),
+        Join(0, 0, None),
+        Join(0, 0, None),
+        IntervalMode(1),
+        Join(1, 0, None),
+        AnswerSubscribe {
+            dup: false,
+            reorder: false,
+        },
+        AnswerSubscribe {
+            dup: false,
+            reorder: false,
+        },
+        AnswerPage,
+        Join(1, 1, None),
+        Leave(1, 0),
+        Interval(1, 2),
+    ];
+    let mut w = World::new(epoch());
+    for action in &script {
+        w.step(action);
+    }
+    w.quiesce();
+    w.check("at quiescence");
+}

@@ -44,6 +44,10 @@ pub enum ResyncReason {
     IntervalMismatch,
     /// An interval event with joins: they carry no state, which only a snapshot has.
     IntervalJoins,
+    /// Any other interval event: its deltas are net changes over a window that may have
+    /// begun before the roster's last snapshot, so a user who joined and left (or left
+    /// and came back) across that snapshot cannot show in them; a snapshot confirms.
+    IntervalWindow,
     /// An event's occupancy differs from the members counted.
     OccupancyMismatch,
     /// A subscribe request failed: events may have been missed.
@@ -63,6 +67,7 @@ impl ResyncReason {
             ResyncReason::HereNowRefresh => "here_now_refresh",
             ResyncReason::IntervalMismatch => "interval_mismatch",
             ResyncReason::IntervalJoins => "interval_joins",
+            ResyncReason::IntervalWindow => "interval_window",
             ResyncReason::OccupancyMismatch => "occupancy_mismatch",
             ResyncReason::EventsMissed => "events_missed",
             ResyncReason::Periodic => "periodic",

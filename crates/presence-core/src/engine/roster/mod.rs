@@ -25,7 +25,9 @@ pub struct RosterConfig {
     /// Resync on this period as well, whatever the events say (default: never).
     pub resync_every: Option<Duration>,
     /// Shortest time between two resyncs (default 1 s): an origin that keeps asking for
-    /// one (`here_now_refresh` on every interval) cannot make the roster spin.
+    /// one (`here_now_refresh` on every interval) cannot make the roster spin. In
+    /// interval mode every interval event asks for one; a longer gap means fewer here
+    /// nows on large channels and a roster that may be off for longer in between.
     pub resync_gap: Duration,
     /// First retry delay of a here-now page that failed (retryable failures).
     pub retry_base: Duration,
@@ -139,9 +141,15 @@ const UNSTABLE_RETRIES: u32 = 3;
 ///   member (older than what was applied) is dropped; departed members' timetokens are
 ///   remembered ([`RosterConfig::departures_kept`]).
 /// - It resyncs (a fresh snapshot, reported as [`ChangeKind::Resynced`] with the
-///   difference) on `here_now_refresh`, on an interval event whose deltas do not explain
-///   its occupancy or that has joins (interval events carry no state: the joined users'
-///   states come from the snapshot), on an event whose occupancy differs from the members counted, after
+///   difference) after every interval event: on `here_now_refresh`, when the deltas do
+///   not explain its occupancy, when it has joins (interval events carry no state: the
+///   joined users' states come from the snapshot), and otherwise too, because the deltas
+///   are net changes over a window that may have begun before the last snapshot (a
+///   user who joined before it and left after it is in no list, and the count can still
+///   add up). The deltas are applied and reported at once; the snapshot corrects what
+///   they cannot show. In interval mode that is one paged here now per interval event
+///   and channel, at most one per [`RosterConfig::resync_gap`]: raise the gap to trade
+///   freshness for load. It also resyncs on an event whose occupancy differs from the members counted, after
 ///   a subscribe failure (events may have been missed), when channels change, when a
 ///   snapshot's pages disagree, and every [`RosterConfig::resync_every`] if set. Never
 ///   more often than [`RosterConfig::resync_gap`].
@@ -760,6 +768,11 @@ impl RosterEngine {
                 } else if !i.join.is_empty() {
                     // Their states are in a snapshot only (at most one per resync gap).
                     mismatch = Some(ResyncReason::IntervalJoins);
+                } else {
+                    // Net deltas over a window the roster cannot place against its
+                    // snapshot: they may add up and still be wrong (a user who joined
+                    // before the snapshot and left after it is in neither list).
+                    mismatch = Some(ResyncReason::IntervalWindow);
                 }
             }
             other => {
