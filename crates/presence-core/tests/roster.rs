@@ -619,14 +619,19 @@ proptest! {
     })]
     #[test]
     fn the_roster_equals_the_model(script in proptest::collection::vec(action(), 1..120)) {
-        let mut world = World::new(epoch());
-        for action in &script {
-            world.step(action);
-        }
-        world.quiesce();
-        world.check("at quiescence");
-        prop_assert!(world.engine.is_synced());
+        run_script(&script);
     }
+}
+
+/// Runs `script`, then lets the roster settle: it must equal the model and be in sync.
+fn run_script(script: &[Action]) {
+    let mut world = World::new(epoch());
+    for action in script {
+        world.step(action);
+    }
+    world.quiesce();
+    world.check("at quiescence");
+    assert!(world.engine.is_synced(), "not in sync at quiescence");
 }
 
 /// A roster never counts its holder: it subscribes to presence channels only.
@@ -713,12 +718,15 @@ fn interval_deltas_are_reported_one_change_each() {
     w.check("at quiescence");
 }
 
-/// Found by the property test in CI: a here_now_refresh interval after a user joined and
-/// left a channel that was in interval mode, with the roster resynced from pages.
+/// Found by the property test in CI. Channel b goes into interval mode and u0 joins
+/// it; the snapshot is read; u1 joins and u0 leaves; the interval event's deltas miss
+/// u1's join (the model's deltas that do not add up) and list no leave (u0 joined and
+/// left within the window). Applied to the snapshot they still add up to the
+/// occupancy, 1, with the wrong user: only a snapshot after the interval shows it.
 #[test]
-fn a_refresh_after_interval_mode_keeps_the_right_user_names() {
+fn interval_deltas_that_add_up_over_a_snapshot_are_still_confirmed() {
     use Action::*;
-    let script = [
+    run_script(&[
         IntervalMode(0),
         IntervalMode(0),
         Join(0, 0, None),
@@ -737,11 +745,5 @@ fn a_refresh_after_interval_mode_keeps_the_right_user_names() {
         Join(1, 1, None),
         Leave(1, 0),
         Interval(1, 2),
-    ];
-    let mut w = World::new(epoch());
-    for action in &script {
-        w.step(action);
-    }
-    w.quiesce();
-    w.check("at quiescence");
+    ]);
 }

@@ -87,7 +87,9 @@ impl<'c, C> RosterBuilder<'c, C> {
         self
     }
 
-    /// Shortest time between two resyncs (default 1 s).
+    /// Shortest time between two resyncs (default 1 s). A channel in interval mode
+    /// asks for one after every interval event; a longer gap means fewer here nows on
+    /// large channels, and a member list that may be off for longer in between.
     pub fn resync_gap(mut self, gap: Duration) -> Self {
         self.config.resync_gap = gap;
         self

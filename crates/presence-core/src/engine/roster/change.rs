@@ -46,7 +46,8 @@ pub enum ResyncReason {
     IntervalJoins,
     /// Any other interval event: its deltas are net changes over a window that may have
     /// begun before the roster's last snapshot, so a user who joined and left (or left
-    /// and came back) across that snapshot cannot show in them; a snapshot confirms.
+    /// and came back) across that snapshot cannot show in them. A snapshot confirms
+    /// them; the roster stays in sync meanwhile (no [`RosterEvent::OutOfSync`]).
     IntervalWindow,
     /// An event's occupancy differs from the members counted.
     OccupancyMismatch,

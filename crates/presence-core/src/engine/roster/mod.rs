@@ -141,14 +141,16 @@ const UNSTABLE_RETRIES: u32 = 3;
 ///   member (older than what was applied) is dropped; departed members' timetokens are
 ///   remembered ([`RosterConfig::departures_kept`]).
 /// - It resyncs (a fresh snapshot, reported as [`ChangeKind::Resynced`] with the
-///   difference) after every interval event: on `here_now_refresh`, when the deltas do
-///   not explain its occupancy, when it has joins (interval events carry no state: the
-///   joined users' states come from the snapshot), and otherwise too, because the deltas
-///   are net changes over a window that may have begun before the last snapshot (a
-///   user who joined before it and left after it is in no list, and the count can still
-///   add up). The deltas are applied and reported at once; the snapshot corrects what
-///   they cannot show. In interval mode that is one paged here now per interval event
-///   and channel, at most one per [`RosterConfig::resync_gap`]: raise the gap to trade
+///   difference) after every interval event. On `here_now_refresh`, when the deltas do
+///   not explain its occupancy, or when it has joins (interval events carry no state:
+///   the joined users' states come from the snapshot) it is out of sync until then.
+///   Otherwise it stays in sync and the snapshot only confirms
+///   ([`ResyncReason::IntervalWindow`]): the deltas are net changes over a window that
+///   may have begun before the last snapshot, so a user who joined before it and left
+///   after it is in no list, and the count can still add up. The deltas are applied
+///   and reported at once; the snapshot corrects what they cannot show. In interval
+///   mode that is one snapshot (of all the roster's channels) after each interval
+///   event, at most one per [`RosterConfig::resync_gap`]: raise the gap to trade
 ///   freshness for load. It also resyncs on an event whose occupancy differs from the members counted, after
 ///   a subscribe failure (events may have been missed), when channels change, when a
 ///   snapshot's pages disagree, and every [`RosterConfig::resync_every`] if set. Never
@@ -195,6 +197,9 @@ pub struct RosterEngine {
     synced: bool,
     /// A resync is wanted (the reason of the first request since the last one).
     wanted: Option<ResyncReason>,
+    /// A snapshot to confirm interval deltas is due: no known drift, so the roster
+    /// stays in sync meanwhile ([`ResyncReason::IntervalWindow`]).
+    confirm: bool,
     snapshot: Option<Snapshot>,
     last_resync: Option<Instant>,
     next_periodic: Option<Instant>,
@@ -221,6 +226,7 @@ impl RosterEngine {
             rosters: BTreeMap::new(),
             synced: false,
             wanted: None,
+            confirm: false,
             snapshot: None,
             last_resync: None,
             next_periodic: None,
@@ -318,6 +324,7 @@ impl RosterEngine {
                 self.rosters.clear();
                 self.abandon_snapshot();
                 self.wanted = None;
+                self.confirm = false;
             } else {
                 self.want(ResyncReason::ChannelsChanged);
             }
@@ -405,7 +412,8 @@ impl RosterEngine {
         if self.wanted.is_none() && self.next_periodic.is_some_and(|t| t <= now) {
             self.want(ResyncReason::Periodic);
         }
-        let Some(reason) = self.wanted else {
+        let confirm = self.confirm.then_some(ResyncReason::IntervalWindow);
+        let Some(reason) = self.wanted.or(confirm) else {
             return;
         };
         if self.resync_allowed_at().is_some_and(|t| t > now)
@@ -414,6 +422,7 @@ impl RosterEngine {
             return;
         }
         self.wanted = None;
+        self.confirm = false;
         self.last_resync = Some(now);
         self.next_periodic = self.config.resync_every.map(|d| now + d);
         let op = HereNow::new()
@@ -572,7 +581,7 @@ impl RosterEngine {
             // Accepted after the retries: another read after the gap.
             self.want(ResyncReason::UnstableSnapshot);
         }
-        if self.wanted.is_none() && !self.stopped {
+        if self.wanted.is_none() && !self.stopped && !self.synced {
             self.synced = true;
             self.events.push_back(RosterEvent::Synced);
         }
@@ -771,8 +780,9 @@ impl RosterEngine {
                 } else {
                     // Net deltas over a window the roster cannot place against its
                     // snapshot: they may add up and still be wrong (a user who joined
-                    // before the snapshot and left after it is in neither list).
-                    mismatch = Some(ResyncReason::IntervalWindow);
+                    // before the snapshot and left after it is in neither list). No
+                    // known drift: a quiet snapshot confirms them.
+                    self.confirm = true;
                 }
             }
             other => {
@@ -859,9 +869,10 @@ impl RosterEngine {
         // pending) the watch's own timer is the one that matters. A deadline that could
         // not start anything would have the driver spin.
         let ready = self.watch.cursor().is_some() && self.watch.state() == WatchState::Receiving;
-        let resync = match (self.wanted, &self.snapshot) {
-            (Some(_), None) if ready => self.resync_allowed_at(),
-            (None, None) if ready => self.next_periodic,
+        let wanted = self.wanted.is_some() || self.confirm;
+        let resync = match (wanted, &self.snapshot) {
+            (true, None) if ready => self.resync_allowed_at(),
+            (false, None) if ready => self.next_periodic,
             _ => None,
         };
         [self.watch.poll_timeout(), snapshot, resync]
