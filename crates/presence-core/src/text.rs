@@ -126,16 +126,24 @@ impl SharedText {
                 .filter(|start| start + len <= all.len()),
         };
         match (&self.0, start) {
-            // Both fit in u32: the constructors checked the total.
             (Sharing::InOrder { all, .. } | Sharing::Body { all, .. }, Some(start)) => {
-                Store::Shared {
-                    all: Arc::clone(all),
-                    start: start as u32,
-                    len: len as u32,
-                }
+                Store::range(all, start, len)
             }
             // Not from the body (or nothing shared): a copy of its own.
             _ => Store::Owned(borrowed.to_owned()),
+        }
+    }
+}
+
+impl Store<'static> {
+    /// `start..start + len` of `all`, which is at most `u32::MAX` bytes long (every
+    /// shared text is checked when it is made: `concat`, [`SharedText::body`]).
+    fn range(all: &Arc<str>, start: usize, len: usize) -> Self {
+        debug_assert!(start + len <= all.len() && u32::try_from(all.len()).is_ok());
+        Store::Shared {
+            all: Arc::clone(all),
+            start: start as u32,
+            len: len as u32,
         }
     }
 }
@@ -162,12 +170,7 @@ pub(crate) fn compact(texts: Vec<&mut Store<'static>>) {
     let mut next = 0;
     for t in texts {
         let len = t.get().len();
-        // Both fit in u32: `concat` checked the total.
-        *t = Store::Shared {
-            all: Arc::clone(&all),
-            start: next as u32,
-            len: len as u32,
-        };
+        *t = Store::range(&all, next, len);
         next += len;
     }
 }
@@ -413,12 +416,16 @@ mod tests {
 
     #[test]
     fn compacted_texts_share_a_text_of_their_own() {
-        let mut body = SharedText::body(r#"{"a": "ann", "b": "bo"}"#);
         let body_text = r#"{"a": "ann", "b": "bo"}"#;
+        let mut body = SharedText::body(body_text);
         let mut texts = [
             body.own(Store::Borrowed(&body_text[7..10])),
             Store::Owned("x".to_owned()),
         ];
+        // Before: a range of the whole body.
+        assert!(
+            matches!(&texts[0], Store::Shared { all, start: 7, len: 3 } if &**all == body_text)
+        );
         compact(texts.iter_mut().collect());
         assert_eq!(texts.each_ref().map(Store::get), ["ann", "x"]);
         for t in &texts {

@@ -27,10 +27,10 @@ use ureq::config::Config;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::time::Duration as UreqDuration;
 use ureq::unversioned::transport::{
-    ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
+    ConnectionDetails, Connector, NextTimeout, RustlsConnector, TcpConnector, Transport,
 };
 
-use crate::steps::Stepped;
+use crate::steps::Steps;
 
 /// The system's name lookup failed (the host does not resolve, or no resolver
 /// answered): a DNS failure, as a type.
@@ -65,13 +65,45 @@ impl Resolver for DeferredResolver {
     }
 }
 
-/// ureq's default connector chain (TCP, rustls), preceded by the name lookup
-/// that [`DeferredResolver`] skipped; its connections pass their socket timeouts
-/// down in steps ([`Stepped`]).
-#[derive(Debug, Default)]
+/// The name lookup that [`DeferredResolver`] skipped, then TCP, socket timeouts in
+/// steps ([`Steps`], under TLS: see `steps`) and rustls. ureq's default chain has
+/// proxy connectors too (this agent sets no proxy) and a check that the configured
+/// TLS provider is compiled in (it is rustls, always).
+#[derive(Debug)]
 pub(crate) struct ResolvingConnector {
     resolver: DefaultResolver,
-    inner: DefaultConnector,
+    inner: Box<dyn Connector<Out = Box<dyn Transport>>>,
+}
+
+impl Default for ResolvingConnector {
+    fn default() -> Self {
+        let chain =
+            ().chain(TcpConnector::default())
+                .chain(Steps)
+                .chain(RustlsConnector::default())
+                .chain(Boxed);
+        ResolvingConnector {
+            resolver: DefaultResolver::default(),
+            inner: Box::new(chain),
+        }
+    }
+}
+
+/// The chain's last link: its transport as a `Box<dyn Transport>`, the type ureq's
+/// agent takes.
+#[derive(Debug)]
+struct Boxed;
+
+impl<In: Transport> Connector<In> for Boxed {
+    type Out = Box<dyn Transport>;
+
+    fn connect(
+        &self,
+        _: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        Ok(chained.map(|t| Box::new(t) as Box<dyn Transport>))
+    }
 }
 
 impl Connector for ResolvingConnector {
@@ -82,12 +114,11 @@ impl Connector for ResolvingConnector {
         details: &ConnectionDetails,
         chained: Option<()>,
     ) -> Result<Option<Self::Out>, ureq::Error> {
-        let connected = if details.addrs.is_empty() {
+        if details.addrs.is_empty() {
             self.resolve_and_connect(details, chained)
         } else {
             self.inner.connect(details, chained)
-        };
-        Ok(connected?.map(|t| Box::new(Stepped(t)) as Box<dyn Transport>))
+        }
     }
 }
 

@@ -9,23 +9,27 @@
 //! that an agent without timeouts does not make (strace of `prof_call ureq-transport`:
 //! 4 003 `setsockopt` for 2 000 requests).
 //!
-//! [`Stepped`] sits on top of ureq's transport (TCP, or rustls over TCP) and rounds the
-//! bound it passes down *up* to a whole number of steps: requests that start with the
-//! same budget give the socket the same value, which ureq then leaves alone. A bound
-//! that has run out stays zero (ureq fails the request with its timeout error at
-//! once), and none stays none. A read or write can therefore outlast the overall
-//! timeout by less than one step. A response that takes longer than a step still
-//! moves the socket's value (one `setsockopt` then, as before).
+//! [`Stepped`] sits right on the TCP transport, under rustls for https ([`Steps`] in
+//! the connector chain: TCP, steps, rustls), and rounds the bound passed down to the
+//! socket *up* to a whole number of steps: requests that start with the same budget
+//! give the socket the same value, which ureq then leaves alone. It has to be under
+//! rustls: ureq's TLS adapter passes each socket call what is left of the bound it
+//! was given, measured again at every call, so a bound rounded above rustls would
+//! still reach the socket different every time. A bound that has run out stays zero
+//! (ureq fails the request with its timeout error at once), and none stays none. A
+//! read or write can therefore outlast the overall timeout by less than one step. A
+//! response that takes longer than a step still moves the socket's value (one
+//! `setsockopt` then, as before).
 //!
 //! ureq asks a transport that forwards to another to pass the timeout on unchanged.
-//! Changing it is safe here because `Stepped` is the outermost layer (ureq computed
-//! the bound for it, and nothing above it caps it again), and this agent configures no
-//! per-read or per-write timeout, so the rounding never changes which bound fires.
+//! Changing it is safe here because it only ever grows by less than a step, and this
+//! agent configures no per-read or per-write timeout, so the rounding never changes
+//! which bound fires.
 
 use std::time::Duration;
 
 use ureq::unversioned::transport::time::Duration as UreqDuration;
-use ureq::unversioned::transport::{Buffers, NextTimeout, Transport};
+use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTimeout, Transport};
 use ureq::Error;
 
 /// The granularity of socket timeouts: a read or write may outlast the request's
@@ -58,9 +62,25 @@ fn round_up(left: Duration) -> Duration {
 
 /// A transport passing its reads' and writes' bounds down in steps (see the module).
 #[derive(Debug)]
-pub(crate) struct Stepped(pub(crate) Box<dyn Transport>);
+pub(crate) struct Stepped<T>(T);
 
-impl Transport for Stepped {
+/// The connector that wraps the transport before it in [`Stepped`].
+#[derive(Debug)]
+pub(crate) struct Steps;
+
+impl<In: Transport> Connector<In> for Steps {
+    type Out = Stepped<In>;
+
+    fn connect(
+        &self,
+        _: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Stepped<In>>, Error> {
+        Ok(chained.map(Stepped))
+    }
+}
+
+impl<T: Transport> Transport for Stepped<T> {
     fn buffers(&mut self) -> &mut dyn Buffers {
         self.0.buffers()
     }

@@ -14,7 +14,9 @@
 //! answers), [`into_owned`](HereNowResult::into_owned) makes it `'static`, which is
 //! what [`parse_response`](Operation::parse_response) returns. Names are [`Name`]s
 //! and states the JSON text the service sent ([`RawJson`]), read into a type only
-//! when asked; in the owned result all of them are ranges of one copy of the body.
+//! when asked. In the result of `parse_response` they are ranges of one copy of the
+//! body (names with JSON escapes, and the channel name of a single-channel answer,
+//! are strings of their own); `into_owned` copies a view's texts into one new text.
 //!
 //! ```
 //! use presence_core::{Config, HereNow, Keyset, Operation, RequestMeta, UserId};
