@@ -31,8 +31,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use presence_bench::load::{compare, run_tasks, run_threads, Variant};
 use presence_bench::{
-    bench_mode, env_count, env_secs, load_avg, lobby_here_now, lobby_request, reader_config,
-    runtime, seed_lobby,
+    bench_mode, copy_request, env_count, env_secs, load_avg, lobby_here_now, lobby_request,
+    reader_config, runtime, scanned, seed_lobby,
 };
 use presence_core::{HereNow, Operation, RequestMeta};
 use presence_emulator::{BlockingEmulatorHandle, Emulator, EmulatorConfig};
@@ -40,18 +40,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use transport_hyper::HyperTransport;
-use transport_ureq::UreqTransport;
 
-/// A copy of a pre-built request (`http::Request` is not `Clone`): method, URI,
-/// version, headers and body.
-fn copy(req: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
-    let mut out = http::Request::new(req.body().clone());
-    *out.method_mut() = req.method().clone();
-    *out.uri_mut() = req.uri().clone();
-    *out.version_mut() = req.version();
-    *out.headers_mut() = req.headers().clone();
-    out
-}
+#[path = "../shared/facade_calls.rs"]
+mod facade_calls;
+use facade_calls::{blocking_call, facade_call, BoxFut};
+use transport_ureq::UreqTransport;
 
 type RawHyper = Client<HttpConnector, Full<Bytes>>;
 
@@ -108,7 +101,7 @@ fn hyper_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
         async_variant(
             "raw hyper-util (pool: unbounded idle)",
             Arc::new(move || {
-                let (client, req) = (raw.clone(), copy(&r1));
+                let (client, req) = (raw.clone(), copy_request(&r1));
                 Box::pin(async move { raw_hyper_call(&client, req).await })
             }),
         ),
@@ -117,7 +110,7 @@ fn hyper_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
         async_variant(
             "raw hyper-util + tokio::time::timeout(30 s)",
             Arc::new(move || {
-                let (client, req) = (raw_t.clone(), copy(&r4));
+                let (client, req) = (raw_t.clone(), copy_request(&r4));
                 Box::pin(async move {
                     let call = raw_hyper_call(&client, req);
                     matches!(
@@ -130,14 +123,14 @@ fn hyper_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
         async_variant(
             "transport-hyper (defaults: 64 idle/host)",
             Arc::new(move || {
-                let (t, req) = (default.clone(), copy(&r2));
+                let (t, req) = (default.clone(), copy_request(&r2));
                 Box::pin(async move { matches!(t.execute(req).await, Ok(r) if r.status() == 200) })
             }),
         ),
         async_variant(
             "transport-hyper (pool_max_idle_per_host 8)",
             Arc::new(move || {
-                let (t, req) = (pooled.clone(), copy(&r3));
+                let (t, req) = (pooled.clone(), copy_request(&r3));
                 Box::pin(async move { matches!(t.execute(req).await, Ok(r) if r.status() == 200) })
             }),
         ),
@@ -149,8 +142,6 @@ fn hyper_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
         rounds,
     );
 }
-
-type BoxFut = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
 
 fn ureq_agent(pool: Option<usize>) -> ureq::Agent {
     ureq_agent_with(pool, ureq::Agent::config_builder())
@@ -206,19 +197,23 @@ fn ureq_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     let mut variants = vec![
         thread_variant(
             "raw ureq (pool 64 idle)",
-            Arc::new(move || raw_ureq_call(&raw64, copy(&r1))),
+            Arc::new(move || raw_ureq_call(&raw64, copy_request(&r1))),
         ),
         thread_variant(
             "raw ureq (defaults: 10 idle, 3/host)",
-            Arc::new(move || raw_ureq_call(&raw_default, copy(&r2))),
+            Arc::new(move || raw_ureq_call(&raw_default, copy_request(&r2))),
         ),
         thread_variant(
             "transport-ureq (defaults: 64 idle/host)",
-            Arc::new(move || matches!(default.execute(copy(&r3)), Ok(r) if r.status() == 200)),
+            Arc::new(
+                move || matches!(default.execute(copy_request(&r3)), Ok(r) if r.status() == 200),
+            ),
         ),
         thread_variant(
             "transport-ureq (pool_max_idle_per_host 8)",
-            Arc::new(move || matches!(pooled.execute(copy(&r4)), Ok(r) if r.status() == 200)),
+            Arc::new(
+                move || matches!(pooled.execute(copy_request(&r4)), Ok(r) if r.status() == 200),
+            ),
         ),
     ];
     at_1_and_64(
@@ -296,12 +291,6 @@ fn emulator_http_section(secs: Duration, rounds: usize) {
     emu.shutdown();
 }
 
-/// Whether `body` is JSON (scanned with serde's `IgnoredAny`, the least a client can do
-/// with a here-now body).
-fn scanned(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
-}
-
 /// The facade against the raw clients: here now on the 10-occupant lobby with state,
 /// the raw side sending the same request, pre-built, and scanning the body. Between
 /// the two, one row per step the facade adds (issue 14): the raw client inside a
@@ -341,12 +330,12 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     };
     let raw_scan = |timeout: bool| {
         let (raw, req) = (raw.clone(), Arc::clone(&req));
-        Arc::new(move || raw_hyper_scan(&raw, copy(&req), timeout))
+        Arc::new(move || raw_hyper_scan(&raw, copy_request(&req), timeout))
     };
     let transport_call = |parse: bool| {
         let (transport, req, op) = (transport.clone(), Arc::clone(&req), op.clone());
         Arc::new(move || {
-            let (sent, op) = (transport.execute(copy(&req)), op.clone());
+            let (sent, op) = (transport.execute(copy_request(&req)), op.clone());
             Box::pin(async move {
                 match sent.await {
                     Ok(resp) if resp.status() == 200 && parse => {
@@ -393,7 +382,7 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     };
     let ureq_transport_call = |parse: bool| {
         let (transport, req, op) = (ureq_transport.clone(), Arc::clone(&req), op.clone());
-        Arc::new(move || match transport.execute(copy(&req)) {
+        Arc::new(move || match transport.execute(copy_request(&req)) {
             Ok(resp) if resp.status() == 200 && parse => {
                 matches!(op.parse_response(&resp), Ok(r) if r.total_occupancy == 10)
             }
@@ -413,13 +402,13 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     let mut variants = vec![
         thread_variant(
             "raw ureq (pool 64 idle) + IgnoredAny scan",
-            Arc::new(move || raw_ureq_scan(&agent, copy(&r2))),
+            Arc::new(move || raw_ureq_scan(&agent, copy_request(&r2))),
         ),
         // The raw agent with transport-ureq's head (no User-Agent, no Accept, no
         // `Content-Length: 0`): how much of the difference is those three headers.
         thread_variant(
             "raw ureq, transport-ureq's head (no UA, Accept, CL: 0) + IgnoredAny scan",
-            Arc::new(move || raw_ureq_scan(&lean, copy(&r3).map(|_| ()))),
+            Arc::new(move || raw_ureq_scan(&lean, copy_request(&r3).map(|_| ()))),
         ),
         thread_variant(
             "transport-ureq (defaults) + IgnoredAny scan",
@@ -433,7 +422,7 @@ fn facade_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
             "ureq-proto lean (no TLS, timeouts, gzip) + IgnoredAny scan",
             Arc::new(move || {
                 proto_lean
-                    .execute(copy(&r4))
+                    .execute(copy_request(&r4))
                     .is_ok_and(|resp| resp.status() == 200 && scanned(resp.body()))
             }),
         ),
@@ -475,15 +464,6 @@ fn selected(name: &str) -> bool {
     std::env::var("PRESENCE_BENCH_ONLY").map_or(true, |v| v.split(',').any(|s| s.trim() == name))
 }
 
-/// One here now with state through `presence::Client`: whether all 10 were seen.
-fn facade_call(client: &presence::Client) -> BoxFut {
-    let client = client.clone();
-    Box::pin(async move {
-        let now = client.here_now().channels(["lobby"]).include_state(true);
-        matches!(now.execute().await, Ok(r) if r.total_occupancy == 10)
-    })
-}
-
 /// The raw hyper-util client sending `req` and scanning the body with `IgnoredAny`
 /// (inside `tokio::time::timeout` when `timeout`): the baseline of the facade rows.
 fn raw_hyper_scan(raw: &RawHyper, req: http::Request<Vec<u8>>, timeout: bool) -> BoxFut {
@@ -509,15 +489,6 @@ fn raw_hyper_scan(raw: &RawHyper, req: http::Request<Vec<u8>>, timeout: bool) ->
     })
 }
 
-/// One here now with state through `presence::blocking::Client`: whether all 10 were
-/// seen.
-fn blocking_call<T: presence::transport::BlockingTransport>(
-    client: &presence::blocking::Client<T>,
-) -> bool {
-    let now = client.here_now().channels(["lobby"]).include_state(true);
-    matches!(now.execute(), Ok(r) if r.total_occupancy == 10)
-}
-
 /// The issue's verdict alone (section `pairs`): the raw client against the facade, on
 /// each stack at concurrency 1 and 64, and nothing else, so a round takes two
 /// variants' time instead of the `facade` section's seven: run it with more rounds
@@ -540,7 +511,7 @@ fn pairs_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
                 &rt1,
                 c,
                 d,
-                Arc::new(move || raw_hyper_scan(&raw, copy(&req), false)),
+                Arc::new(move || raw_hyper_scan(&raw, copy_request(&req), false)),
             )
         }),
         Variant::new("presence::Client here_now (include_state)", move |c, d| {
@@ -562,7 +533,11 @@ fn pairs_section(emu: &BlockingEmulatorHandle, secs: Duration, rounds: usize) {
     let mut variants = vec![
         Variant::new("raw ureq (pool 64 idle) + IgnoredAny scan", move |c, d| {
             let (agent, req) = (agent.clone(), Arc::clone(&req));
-            run_threads(c, d, Arc::new(move || raw_ureq_scan(&agent, copy(&req))))
+            run_threads(
+                c,
+                d,
+                Arc::new(move || raw_ureq_scan(&agent, copy_request(&req))),
+            )
         }),
         Variant::new(
             "presence::blocking::Client here_now (include_state)",

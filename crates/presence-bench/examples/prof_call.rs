@@ -30,23 +30,16 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use presence_bench::{copy_request, scanned};
 use presence_core::{Operation, RequestMeta};
 use std::hint::black_box;
 use std::io::{BufRead, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A copy of a pre-built request (`http::Request` is not `Clone`).
-fn copy(req: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
-    let mut out = http::Request::new(req.body().clone());
-    *out.method_mut() = req.method().clone();
-    *out.uri_mut() = req.uri().clone();
-    *out.version_mut() = req.version();
-    *out.headers_mut() = req.headers().clone();
-    out
-}
-
-type BoxFut = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
+#[path = "../shared/facade_calls.rs"]
+mod facade_calls;
+use facade_calls::{blocking_call, facade_call, BoxFut};
 
 fn hyper_transport() -> transport_hyper::HyperTransport {
     transport_hyper::HyperTransport::new().expect("transport")
@@ -119,18 +112,6 @@ fn cpu_time(pid: &str) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
-/// One here now with state through the blocking facade: whether all 10 were seen.
-fn blocking_call<T: presence::transport::BlockingTransport>(
-    client: &presence::blocking::Client<T>,
-) -> bool {
-    let now = client.here_now().channels(["lobby"]).include_state(true);
-    matches!(now.execute(), Ok(r) if r.total_occupancy == 10)
-}
-
-fn scanned(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
-}
-
 /// The child: an emulator with the seeded lobby until stdin closes.
 fn serve() {
     let emu = presence_emulator::Emulator::start_blocking(presence_emulator::EmulatorConfig::new())
@@ -175,7 +156,7 @@ fn main() {
             .count(),
         "parse" | "scan" | "view" => {
             let resp = transport_ureq::UreqTransport::new()
-                .execute(copy(&req))
+                .execute(copy_request(&req))
                 .expect("response");
             if mode == "scan" {
                 (0..n).filter(|_| scanned(black_box(resp.body()))).count()
@@ -201,7 +182,7 @@ fn main() {
                 Box::pin(async move {
                     let call = async {
                         let resp = raw
-                            .request(copy(&req).map(|b| Full::new(Bytes::from(b))))
+                            .request(copy_request(&req).map(|b| Full::new(Bytes::from(b))))
                             .await
                             .ok()?;
                         let body = resp.into_body().collect().await.ok()?.to_bytes();
@@ -244,7 +225,7 @@ fn main() {
                         }
                     };
                     sender.ready().await.unwrap();
-                    let mut r = copy(&req).map(|b| Full::new(Bytes::from(b)));
+                    let mut r = copy_request(&req).map(|b| Full::new(Bytes::from(b)));
                     let pq = r.uri().path_and_query().unwrap().clone();
                     *r.uri_mut() = http::Uri::from(pq);
                     r.headers_mut().insert(
@@ -265,7 +246,7 @@ fn main() {
             run_async(n, conc, move || {
                 let (t, req, op) = (t.clone(), Arc::clone(&req), op.clone());
                 Box::pin(async move {
-                    let resp = t.execute(copy(&req)).await.expect("response");
+                    let resp = t.execute(copy_request(&req)).await.expect("response");
                     if parse {
                         op.parse_response(&resp).is_ok()
                     } else {
@@ -280,7 +261,7 @@ fn main() {
                 let fut = client.here_now().channels(["lobby"]).execute();
                 eprintln!("facade future: {} bytes", std::mem::size_of_val(&*fut));
                 let t = hyper_transport();
-                let tf = t.execute(copy(&req));
+                let tf = t.execute(copy_request(&req));
                 eprintln!("transport future: {} bytes", std::mem::size_of_val(&tf));
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -291,7 +272,7 @@ fn main() {
                 eprintln!("sleep: {} bytes", std::mem::size_of_val(&sl));
                 let raw: Client<HttpConnector, Full<Bytes>> =
                     Client::builder(TokioExecutor::new()).build(HttpConnector::new());
-                let rf = raw.request(copy(&req).map(|b| Full::new(Bytes::from(b))));
+                let rf = raw.request(copy_request(&req).map(|b| Full::new(Bytes::from(b))));
                 eprintln!("response future: {} bytes", std::mem::size_of_val(&rf));
                 eprintln!(
                     "parts: {} bytes, uri {}",
@@ -315,13 +296,7 @@ fn main() {
         }
         "facade" => {
             let client = presence::Client::with_transport(config.clone(), hyper_transport());
-            run_async(n, conc, move || {
-                let client = client.clone();
-                Box::pin(async move {
-                    let now = client.here_now().channels(["lobby"]).include_state(true);
-                    matches!(now.execute().await, Ok(r) if r.total_occupancy == 10)
-                })
-            })
+            run_async(n, conc, move || facade_call(&client))
         }
         "ureq-raw" => {
             let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -331,7 +306,7 @@ fn main() {
                 .max_idle_connections_per_host(64)
                 .build()
                 .into();
-            run_threads(n, conc, move || match agent.run(copy(&req)) {
+            run_threads(n, conc, move || match agent.run(copy_request(&req)) {
                 Ok(mut resp) => resp.body_mut().read_to_vec().is_ok_and(|b| scanned(&b)),
                 Err(_) => false,
             })
@@ -339,7 +314,7 @@ fn main() {
         "ureq-lean" => {
             let lean = presence_bench::lean_ureq::LeanUreq::default();
             run_threads(n, conc, move || {
-                lean.execute(copy(&req))
+                lean.execute(copy_request(&req))
                     .is_ok_and(|resp| scanned(resp.body()))
             })
         }
@@ -355,7 +330,7 @@ fn main() {
             let parse = mode == "ureq-transport-parse";
             let op = op.clone();
             run_threads(n, conc, move || {
-                let resp = t.execute(copy(&req)).expect("response");
+                let resp = t.execute(copy_request(&req)).expect("response");
                 if parse {
                     op.parse_response(&resp).is_ok()
                 } else {

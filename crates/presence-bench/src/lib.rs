@@ -36,6 +36,23 @@ pub fn lobby_request(config: &Config) -> http::Request<Vec<u8>> {
         .expect("a valid request")
 }
 
+/// A copy of a pre-built request (`http::Request` is not `Clone`): method, URI,
+/// version, headers and body.
+pub fn copy_request(req: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+    let mut out = http::Request::new(req.body().clone());
+    *out.method_mut() = req.method().clone();
+    *out.uri_mut() = req.uri().clone();
+    *out.version_mut() = req.version();
+    *out.headers_mut() = req.headers().clone();
+    out
+}
+
+/// Whether `body` is JSON, scanned with serde's `IgnoredAny`: the least a client can
+/// do with a here-now body, what the raw clients of the benches do.
+pub fn scanned(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+}
+
 /// Puts `users` users (`user-000`, …) on channel `lobby` of keyset `demo`, each with a
 /// one-hour presence timeout, straight through the emulator's model.
 pub fn seed_lobby(emu: &BlockingEmulatorHandle, users: usize) {

@@ -214,20 +214,23 @@ pub fn compare(
             .map(|(x, b)| x / b)
             .collect();
         ratios.sort_by(f64::total_cmp);
-        // Linear interpolation between the two nearest ranks (as numpy's default).
-        let at = |q: f64| {
-            let pos = q * ratios.len().saturating_sub(1) as f64;
-            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-            match (ratios.get(lo), ratios.get(hi)) {
-                (Some(a), Some(b)) => a + (b - a) * (pos - lo as f64),
-                _ => f64::NAN,
-            }
-        };
-        row.median_round_ratio = at(0.5);
-        row.round_ratio_quartiles = (at(0.25), at(0.75));
+        row.median_round_ratio = quantile(&ratios, 0.5);
+        row.round_ratio_quartiles = (quantile(&ratios, 0.25), quantile(&ratios, 0.75));
     }
     print_table(title, &rows, &load_before);
     rows
+}
+
+/// The value at quantile `q` (0..=1) of `sorted`, interpolating linearly between the
+/// two nearest ranks (numpy's default); NaN when empty. One rule for the medians and
+/// quartiles of the rounds.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * sorted.len().saturating_sub(1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    match (sorted.get(lo), sorted.get(hi)) {
+        (Some(a), Some(b)) => a + (b - a) * (pos - lo as f64),
+        _ => f64::NAN,
+    }
 }
 
 fn summarize(name: &str, concurrency: usize, samples: Vec<Sample>) -> Row {
@@ -239,7 +242,7 @@ fn summarize(name: &str, concurrency: usize, samples: Vec<Sample>) -> Row {
     all.latencies_ns.sort_unstable();
     let mut sorted = round_rps.clone();
     sorted.sort_by(f64::total_cmp);
-    let median_rps = sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN);
+    let median_rps = quantile(&sorted, 0.5);
     round_rps.shrink_to_fit();
     Row {
         name: name.to_owned(),
@@ -281,5 +284,19 @@ pub fn print_table(title: &str, rows: &[Row], load_before: &str) {
             r.round_ratio_quartiles.0,
             r.round_ratio_quartiles.1
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantile;
+
+    #[test]
+    fn quantiles_interpolate_between_ranks() {
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.5), 2.5);
+        assert_eq!(quantile(&[1.0, 2.0, 3.0], 0.5), 2.0);
+        assert_eq!(quantile(&[1.0, 2.0, 3.0], 0.25), 1.5);
+        assert_eq!(quantile(&[7.0], 0.75), 7.0);
+        assert!(quantile(&[], 0.5).is_nan());
     }
 }

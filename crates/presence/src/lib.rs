@@ -97,8 +97,8 @@ pub use client::{Client, Pending};
 pub use error::{Error, StartError};
 pub use presence_core::{
     self as core, ChannelOccupancy, Config, ErrorKind, Failure, GetState, GetStateResult,
-    Heartbeat, HereNow, HereNowResult, HttpRequest, IntervalEvent, Keyset, Leave, Occupant, Origin,
-    PresenceChange, PresenceEvent, RawJson, SetState, SetStateResult, UserId, WhereNow,
+    Heartbeat, HereNow, HereNowResult, HttpRequest, IntervalEvent, Keyset, Leave, Name, Occupant,
+    Origin, PresenceChange, PresenceEvent, RawJson, SetState, SetStateResult, UserId, WhereNow,
     WhereNowResult,
 };
 #[cfg(feature = "hyper")]
