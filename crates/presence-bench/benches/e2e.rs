@@ -16,7 +16,8 @@
 //! occupants, driven by the raw hyper-util client.
 //!
 //! A closed loop: each worker sends its next request when the previous answer is in.
-//! Compared clients run in interleaved rounds; the table gives the median round.
+//! Compared clients run in interleaved rounds; the table gives the median of the rounds
+//! (interpolated between the middle two with an even number of rounds).
 //! The emulator (its own 2-worker tokio runtime) and the clients share the machine's
 //! 2 cores, so absolute numbers are what one machine does as client *and* server.
 //!

@@ -112,6 +112,9 @@ struct World {
     redeliver: Vec<Logged>,
     /// The members rebuilt from the changes the roster reported, and nothing else.
     mirror: Vec<BTreeMap<String, Option<String>>>,
+    /// How many `Synced` and `OutOfSync` events the roster sent.
+    synced_events: usize,
+    out_of_sync_events: usize,
 }
 
 fn state_text(s: u8) -> String {
@@ -140,6 +143,8 @@ impl World {
             pending: HashMap::new(),
             redeliver: Vec::new(),
             mirror: vec![BTreeMap::new(); CHANNELS.len()],
+            synced_events: 0,
+            out_of_sync_events: 0,
         };
         w.pump();
         w
@@ -186,6 +191,11 @@ impl World {
         while let Some(event) = self.engine.poll_event() {
             let all_delivered =
                 self.delivered >= self.last_tt() && self.acc.iter().all(Vec::is_empty);
+            match event {
+                RosterEvent::Synced => self.synced_events += 1,
+                RosterEvent::OutOfSync(_) => self.out_of_sync_events += 1,
+                _ => {}
+            }
             if matches!(event, RosterEvent::Synced) && all_delivered {
                 self.check("after a resync");
             }
@@ -746,4 +756,61 @@ fn interval_deltas_that_add_up_over_a_snapshot_are_still_confirmed() {
         Leave(1, 0),
         Interval(1, 2),
     ]);
+}
+
+/// Interval deltas with no known drift are confirmed quietly: no `OutOfSync`, the
+/// roster stays in sync, a snapshot goes out after the resync gap and no second
+/// `Synced` follows it; an interval event that arrives while that snapshot is read
+/// asks for another one without keeping the roster out of sync.
+#[test]
+fn interval_deltas_are_confirmed_by_a_quiet_snapshot() {
+    use Action::*;
+    let answer = AnswerSubscribe {
+        dup: false,
+        reorder: false,
+    };
+    let page_pending = |w: &World| {
+        w.pending
+            .values()
+            .any(|p| matches!(p, Pending::Page { .. }))
+    };
+    let mut w = World::new(epoch());
+    w.step(&answer);
+    w.step(&AnswerPage);
+    assert!(w.engine.is_synced());
+    assert_eq!((w.synced_events, w.out_of_sync_events), (1, 0));
+    w.step(&Join(0, 0, None));
+    w.step(&answer);
+    w.step(&IntervalMode(0));
+    w.step(&Leave(0, 0));
+    w.step(&Interval(0, 0)); // exact: u0 left, occupancy 0, no joins
+    w.step(&answer);
+    assert!(w.engine.members("a").is_empty());
+    assert!(
+        w.engine.is_synced(),
+        "deltas with no known drift keep the roster in sync"
+    );
+    assert_eq!(w.out_of_sync_events, 0);
+    assert!(!page_pending(&w), "not before the resync gap");
+    w.step(&Advance(1_100));
+    assert!(page_pending(&w), "the confirming snapshot");
+    // Another interval while the snapshot is read: kept, applied after it.
+    w.step(&Join(0, 1, None));
+    w.step(&Leave(0, 1));
+    w.step(&Interval(0, 0));
+    w.step(&answer);
+    w.step(&AnswerPage);
+    w.check("after the confirming snapshot");
+    assert!(w.engine.is_synced());
+    assert_eq!((w.synced_events, w.out_of_sync_events), (1, 0));
+    w.step(&Advance(1_100));
+    assert!(
+        page_pending(&w),
+        "the buffered interval asks for another confirmation"
+    );
+    w.step(&AnswerPage);
+    assert!(w.engine.is_synced());
+    assert_eq!((w.synced_events, w.out_of_sync_events), (1, 0));
+    w.quiesce();
+    w.check("at quiescence");
 }

@@ -251,11 +251,13 @@ async fn heartbeat_watch_and_roster_lose_nothing_through_faults_and_restarts() {
         let polls = total(&by_status(&emu, Operation::Subscribe));
         model_join(&emu, "bob", "room", true);
         expected.push(("join", "bob"));
-        // Bob's join delivered (its long-polls answered, new ones sent) before he leaves.
-        // With the clock paused a long-poll never times out: only the join's answers
-        // and the faults' retries are sure to add subscribes.
-        eventually("bob's join and more long-polls", || {
+        // Bob's join seen by the watch and by the roster, and at least two more
+        // subscribes answered (some may be the faults'), before he leaves. With the
+        // clock paused a long-poll never times out: only the join's answers and the
+        // faults' retries are sure to add subscribes.
+        eventually("bob's join seen, and more subscribes", || {
             (seen.presence("room").len() == expected.len()
+                && roster.members("room").iter().any(|m| m.user_id == "bob")
                 && total(&by_status(&emu, Operation::Subscribe)) >= polls + 2)
                 .then_some(())
         })

@@ -248,7 +248,9 @@ macro_rules! roster_inputs {
             self.driver.engine().channels().map(str::to_owned).collect()
         }
 
-        /// Whether the members are exact now (a snapshot and every event since applied).
+        /// Whether the roster knows of no drift now (a snapshot and every event since
+        /// applied; in interval mode a confirming snapshot may still correct the
+        /// members, see `presence_core::RosterEngine::is_synced`).
         pub fn is_synced(&self) -> bool {
             self.driver.engine().is_synced()
         }

@@ -167,7 +167,10 @@ impl fmt::Display for RosterChange {
 pub enum RosterEvent {
     /// A channel's members changed.
     Change(RosterChange),
-    /// A snapshot and the events since are applied: the members are exact.
+    /// A snapshot and the events since are applied, and nothing says they disagree
+    /// (see [`RosterEngine::is_synced`](crate::RosterEngine::is_synced) for interval
+    /// mode's confirming snapshots). Sent when the roster was out of sync, not after
+    /// every snapshot.
     Synced,
     /// The members may be stale until the next [`Synced`](RosterEvent::Synced).
     OutOfSync(ResyncReason),

@@ -146,12 +146,13 @@ const UNSTABLE_RETRIES: u32 = 3;
 ///   the joined users' states come from the snapshot) it is out of sync until then.
 ///   Otherwise it stays in sync and the snapshot only confirms
 ///   ([`ResyncReason::IntervalWindow`]): the deltas are net changes over a window that
-///   may have begun before the last snapshot, so a user who joined before it and left
-///   after it is in no list, and the count can still add up. The deltas are applied
-///   and reported at once; the snapshot corrects what they cannot show. In interval
-///   mode that is one snapshot (of all the roster's channels) after each interval
-///   event, at most one per [`RosterConfig::resync_gap`]: raise the gap to trade
-///   freshness for load. It also resyncs on an event whose occupancy differs from the members counted, after
+///   may have begun before the last snapshot, so a user who joined and left (or left
+///   and came back) across that snapshot is in no list, and with another such user or
+///   a lost delta the count can still add up. The deltas are applied and reported at
+///   once; the snapshot corrects what they cannot show. In interval mode that is one
+///   snapshot (of all the roster's channels) after each interval event, at most one
+///   per [`RosterConfig::resync_gap`]: raise the gap to trade freshness for load. It
+///   also resyncs on an event whose occupancy differs from the members counted, after
 ///   a subscribe failure (events may have been missed), when channels change, when a
 ///   snapshot's pages disagree, and every [`RosterConfig::resync_every`] if set. Never
 ///   more often than [`RosterConfig::resync_gap`].
@@ -252,7 +253,11 @@ impl RosterEngine {
         &self.config
     }
 
-    /// Whether the members are exact: a snapshot and every event since are applied.
+    /// Whether the roster knows of no drift: a snapshot and every event since are
+    /// applied, and nothing since says they disagree. In interval mode a confirming
+    /// snapshot may still correct the members (reported as [`ChangeKind::Resynced`]
+    /// with [`ResyncReason::IntervalWindow`], with no `OutOfSync` or `Synced` around
+    /// it): interval deltas cannot show everything.
     pub fn is_synced(&self) -> bool {
         self.synced
     }
