@@ -59,9 +59,9 @@ impl std::hash::Hash for RawJson<'_> {
 }
 
 impl<'a> RawJson<'a> {
-    /// Wraps text already checked to be one JSON value.
-    pub(crate) fn checked(text: &'a str) -> Self {
-        RawJson(Store::Borrowed(text))
+    /// Wraps text already checked to be one JSON value, wherever it is kept.
+    pub(crate) fn checked(text: impl Into<Store<'a>>) -> Self {
+        RawJson(text.into())
     }
 
     /// Wraps owned text already checked to be one JSON value.

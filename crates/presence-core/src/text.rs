@@ -51,6 +51,12 @@ impl<'a> Store<'a> {
     }
 }
 
+impl<'a> From<&'a str> for Store<'a> {
+    fn from(text: &'a str) -> Self {
+        Store::Borrowed(text)
+    }
+}
+
 impl<'a> From<Cow<'a, str>> for Store<'a> {
     fn from(text: Cow<'a, str>) -> Self {
         match text {
@@ -132,6 +138,32 @@ impl SharedText {
             // Not from the body (or nothing shared): a copy of its own.
             _ => Store::Owned(borrowed.to_owned()),
         }
+    }
+}
+
+/// What a parser makes of each text it reads from a body that lives for `'a`: a text
+/// of a result that lives for `'o`. [`Borrowed`] keeps it borrowed (a view); a
+/// [`SharedText`] of the body makes it a range of that copy (an owned result, with no
+/// second pass over a view).
+pub(crate) trait Keep<'a, 'o> {
+    /// The text as the result holds it.
+    fn keep(&mut self, text: Cow<'a, str>) -> Store<'o>;
+}
+
+/// Keeps the texts borrowed from the body.
+pub(crate) struct Borrowed;
+
+impl<'a> Keep<'a, 'a> for Borrowed {
+    #[inline]
+    fn keep(&mut self, text: Cow<'a, str>) -> Store<'a> {
+        Store::from(text)
+    }
+}
+
+impl<'a> Keep<'a, 'static> for SharedText {
+    #[inline]
+    fn keep(&mut self, text: Cow<'a, str>) -> Store<'static> {
+        self.own(Store::from(text))
     }
 }
 
@@ -242,6 +274,11 @@ impl<'a> Name<'a> {
     /// The same name owned through `shared`.
     pub(crate) fn own(self, shared: &mut SharedText) -> Name<'static> {
         Name(shared.own(self.0))
+    }
+
+    /// A name of the text kept in `store`.
+    pub(crate) fn from_store(store: Store<'a>) -> Self {
+        Name(store)
     }
 }
 

@@ -38,7 +38,7 @@ use crate::request::{
     Targets,
 };
 use crate::response::BodyError;
-use crate::text::{SharedText, Store};
+use crate::text::{Borrowed, Keep, SharedText, Store};
 use crate::{Error, Name, RawJson};
 use std::fmt;
 
@@ -347,9 +347,9 @@ impl<C: Send + Sync> sealed::Encode for HereNow<C> {
 
     fn parse_body(&self, body: &[u8]) -> Result<HereNowResult<'static>, BodyError> {
         let text = crate::response::json_text(EXPECTED, body)?;
-        let view = self.parse_text(text, body)?;
-        // Every borrowed name and state is a range of one copy of the body.
-        Ok(view.own(&mut SharedText::body(text)))
+        // Every name and state the body holds unescaped is a range of one copy of it,
+        // made as it is read.
+        self.parse_text(text, body, &mut SharedText::body(text))
     }
 }
 
@@ -386,14 +386,19 @@ impl<C> HereNow<C> {
     /// The one here-now parser (both body shapes), on the one-pass JSON reader.
     fn parse_view_body<'a>(&self, body: &'a [u8]) -> Result<HereNowResult<'a>, BodyError> {
         let text = crate::response::json_text(EXPECTED, body)?;
-        self.parse_text(text, body)
+        self.parse_text(text, body, &mut Borrowed)
     }
 
     /// [`parse_view_body`](Self::parse_view_body) once the body is known to be UTF-8
-    /// `text`.
-    fn parse_text<'a>(&self, text: &'a str, body: &[u8]) -> Result<HereNowResult<'a>, BodyError> {
+    /// `text`, each name and state kept as `keep` says (borrowed, or shared).
+    fn parse_text<'a, 'o>(
+        &self,
+        text: &'a str,
+        body: &[u8],
+        keep: &mut impl Keep<'a, 'o>,
+    ) -> Result<HereNowResult<'o>, BodyError> {
         let mut reader = Reader::new(text);
-        let top = read_top(&mut reader)
+        let top = read_top(&mut reader, keep)
             .and_then(|top| reader.end().map(|()| top))
             .map_err(|e| Error::malformed(EXPECTED, e.to_string(), body))?;
         if top.status.is_some_and(|s| s >= 400) || top.error {
@@ -570,7 +575,7 @@ fn opt_u64(r: &mut Reader<'_>, what: &str) -> json::Result<Option<u64>> {
     Ok(if r.null()? { None } else { Some(r.u64(what)?) })
 }
 
-fn read_top<'a>(r: &mut Reader<'a>) -> json::Result<Top<'a>> {
+fn read_top<'a, 'o>(r: &mut Reader<'a>, keep: &mut impl Keep<'a, 'o>) -> json::Result<Top<'o>> {
     let mut top = Top::default();
     fields(r, "the here now body", |r, key| {
         match key {
@@ -587,7 +592,7 @@ fn read_top<'a>(r: &mut Reader<'a>) -> json::Result<Top<'a>> {
                     None
                 } else {
                     let mut occupants = Vec::new();
-                    read_occupants(r, &mut occupants)?;
+                    read_occupants(r, keep, &mut occupants)?;
                     Some(occupants)
                 }
             }
@@ -598,7 +603,7 @@ fn read_top<'a>(r: &mut Reader<'a>) -> json::Result<Top<'a>> {
                 top.payload = if r.null()? {
                     None
                 } else {
-                    Some(read_payload(r)?)
+                    Some(read_payload(r, keep)?)
                 }
             }
         }
@@ -607,7 +612,10 @@ fn read_top<'a>(r: &mut Reader<'a>) -> json::Result<Top<'a>> {
     Ok(top)
 }
 
-fn read_payload<'a>(r: &mut Reader<'a>) -> json::Result<Payload<'a>> {
+fn read_payload<'a, 'o>(
+    r: &mut Reader<'a>,
+    keep: &mut impl Keep<'a, 'o>,
+) -> json::Result<Payload<'o>> {
     let mut payload = Payload::default();
     fields(r, "`payload`", |r, key| {
         match key {
@@ -615,7 +623,7 @@ fn read_payload<'a>(r: &mut Reader<'a>) -> json::Result<Payload<'a>> {
                 payload.channels = if r.null()? {
                     None
                 } else {
-                    Some(read_channels(r)?)
+                    Some(read_channels(r, keep)?)
                 }
             }
             PayloadKey::TotalChannels => {
@@ -631,7 +639,10 @@ fn read_payload<'a>(r: &mut Reader<'a>) -> json::Result<Payload<'a>> {
 }
 
 /// `payload.channels`: a map of name → channel, kept in wire order.
-fn read_channels<'a>(r: &mut Reader<'a>) -> json::Result<Vec<ChannelOccupancy<'a>>> {
+fn read_channels<'a, 'o>(
+    r: &mut Reader<'a>,
+    keep: &mut impl Keep<'a, 'o>,
+) -> json::Result<Vec<ChannelOccupancy<'o>>> {
     let mut channels = Vec::new();
     // Occupants are read into one buffer and copied out at their exact count: one
     // allocation per channel instead of a growing `Vec` each.
@@ -645,7 +656,7 @@ fn read_channels<'a>(r: &mut Reader<'a>) -> json::Result<Vec<ChannelOccupancy<'a
                 ChannelKey::Occupancy => occupancy = Some(r.u64("`occupancy`")?),
                 ChannelKey::Uuids => {
                     if !r.null()? {
-                        read_occupants(r, &mut scratch)?;
+                        read_occupants(r, keep, &mut scratch)?;
                         let mut exact = Vec::with_capacity(scratch.len());
                         exact.append(&mut scratch);
                         occupants = Some(exact);
@@ -658,7 +669,7 @@ fn read_channels<'a>(r: &mut Reader<'a>) -> json::Result<Vec<ChannelOccupancy<'a
             return r.error(format!("channel `{name}` has no `occupancy`"));
         };
         channels.push(ChannelOccupancy {
-            name: name.into(),
+            name: Name::from_store(keep.keep(name)),
             occupancy,
             occupants: occupants.unwrap_or_default(),
         });
@@ -668,7 +679,11 @@ fn read_channels<'a>(r: &mut Reader<'a>) -> json::Result<Vec<ChannelOccupancy<'a
 
 /// A `uuids` list, appended to `occupants`: each element a plain user id string,
 /// `{"uuid": …}` or `{"uuid": …, "state": …}`.
-fn read_occupants<'a>(r: &mut Reader<'a>, occupants: &mut Vec<Occupant<'a>>) -> json::Result<()> {
+fn read_occupants<'a, 'o>(
+    r: &mut Reader<'a>,
+    keep: &mut impl Keep<'a, 'o>,
+    occupants: &mut Vec<Occupant<'o>>,
+) -> json::Result<()> {
     r.begin_array("`uuids`")?;
     let mut first = true;
     while r.next_element(&mut first)? {
@@ -681,7 +696,7 @@ fn read_occupants<'a>(r: &mut Reader<'a>, occupants: &mut Vec<Occupant<'a>>) -> 
         }
         if r.peek() == Some(b'"') {
             occupants.push(Occupant {
-                user_id: r.string("a user id")?.into(),
+                user_id: Name::from_store(keep.keep(r.string("a user id")?)),
                 state: None,
             });
             continue;
@@ -692,10 +707,12 @@ fn read_occupants<'a>(r: &mut Reader<'a>, occupants: &mut Vec<Occupant<'a>>) -> 
         let (mut user_id, mut state) = (None, None);
         fields(r, "an occupant", |r, key| {
             match key {
-                OccupantKey::Uuid => user_id = Some(r.string("`uuid`")?.into()),
+                OccupantKey::Uuid => {
+                    user_id = Some(Name::from_store(keep.keep(r.string("`uuid`")?)))
+                }
                 OccupantKey::State => {
                     if !r.null()? {
-                        state = Some(RawJson::checked(r.skip()?));
+                        state = Some(RawJson::checked(keep.keep(r.skip()?.into())));
                     }
                 }
             }
