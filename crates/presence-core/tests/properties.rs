@@ -1,6 +1,7 @@
 //! Property tests: names, user ids and state survive encoding and a standard
-//! percent-decode unchanged; no parser panics on any bytes and any status; every prefix
-//! of every fixture is an error, not a panic.
+//! percent-decode unchanged; here-now results read back what generated bodies carry;
+//! no parser panics on any bytes and any status; every prefix of every fixture is an
+//! error, not a panic.
 
 mod common;
 
@@ -244,6 +245,107 @@ proptest! {
     fn extra_query_values_survive_encoding(key in "[a-z_]{1,8}x", value in ".{0,40}") {
         let (_, query) = request(&WhereNow::new().query_param(key.clone(), value.clone()), &config());
         prop_assert_eq!(param(&query, &key), Some(value));
+    }
+}
+
+/// A channel of a generated here-now body: its name and its occupants, each a user id
+/// and maybe a state.
+type Channel = (String, Vec<(String, Option<Value>)>);
+
+/// A here-now body of the multi-channel shape (`payload.channels`, in the given order)
+/// or, for one channel when `single`, of the single-channel shape; each occupant as a
+/// plain string when it has no state and `plain`, else as `{"uuid": …, "state": …}`.
+/// Strings are written by serde_json, so names with quotes, backslashes or control
+/// characters come escaped.
+fn here_now_body(channels: &[Channel], single: bool, plain: bool) -> String {
+    let text = |s: &str| serde_json::to_string(s).unwrap();
+    let uuids = |occupants: &[(String, Option<Value>)]| {
+        let items: Vec<String> = occupants
+            .iter()
+            .map(|(id, state)| match state {
+                None if plain => text(id),
+                None => format!(r#"{{"uuid": {}}}"#, text(id)),
+                Some(v) => format!(r#"{{"uuid": {}, "state": {v}}}"#, text(id)),
+            })
+            .collect();
+        format!("[{}]", items.join(", "))
+    };
+    if single {
+        let (_, occupants) = &channels[0];
+        return format!(
+            r#"{{"status": 200, "message": "OK", "service": "Presence", "uuids": {}, "occupancy": {}}}"#,
+            uuids(occupants),
+            occupants.len()
+        );
+    }
+    let entries: Vec<String> = channels
+        .iter()
+        .map(|(name, occupants)| {
+            format!(
+                r#"{}: {{"occupancy": {}, "uuids": {}}}"#,
+                text(name),
+                occupants.len(),
+                uuids(occupants)
+            )
+        })
+        .collect();
+    let total: usize = channels.iter().map(|(_, o)| o.len()).sum();
+    format!(
+        r#"{{"status": 200, "message": "OK", "payload": {{"channels": {{{}}}, "total_channels": {}, "total_occupancy": {total}}}, "service": "Presence"}}"#,
+        entries.join(", "),
+        channels.len()
+    )
+}
+
+proptest! {
+    #![proptest_config(proptest_config(256))]
+
+    /// The owned here-now result (built in the same pass as the body is read) and the
+    /// borrowed view read back exactly the channels, user ids and states the body
+    /// carries, in wire order, and the view made owned equals the owned result.
+    #[test]
+    fn here_now_results_read_back_what_the_body_carries(
+        channels in proptest::collection::vec(
+            (channel_name(), proptest::collection::vec(
+                (user_id(), proptest::option::of(json_value())), 0..6)),
+            1..4,
+        ),
+        single in any::<bool>(),
+        plain in any::<bool>(),
+    ) {
+        let channels = {
+            // Object keys are unique: the first of each name stays.
+            let mut unique: Vec<Channel> = Vec::new();
+            for (name, occupants) in channels {
+                if !unique.iter().any(|(n, _)| *n == name) {
+                    unique.push((name, occupants));
+                }
+            }
+            unique
+        };
+        let single = single && channels.len() == 1;
+        let body = here_now_body(&channels, single, plain);
+        let names: Vec<String> = channels.iter().map(|(n, _)| n.clone()).collect();
+        let op = HereNow::new().channels(names).include_state(true);
+        let response = http::Response::new(body.into_bytes());
+        let owned = op.parse_response(&response).expect("owned parse");
+        let view = op.parse_view(&response).expect("view");
+        for result in [&owned, &view] {
+            prop_assert_eq!(result.channels.len(), channels.len());
+            for (got, (name, occupants)) in result.channels.iter().zip(&channels) {
+                prop_assert_eq!(got.name.as_str(), name.as_str());
+                prop_assert_eq!(got.occupancy, occupants.len() as u64);
+                prop_assert_eq!(got.occupants.len(), occupants.len());
+                for (o, (id, state)) in got.occupants.iter().zip(occupants) {
+                    prop_assert_eq!(o.user_id.as_str(), id.as_str());
+                    // `"state": null` is no state.
+                    let expected = state.as_ref().filter(|v| !v.is_null());
+                    let read = o.state.as_ref().map(|s| s.to_value().expect("a JSON value"));
+                    prop_assert_eq!(read.as_ref(), expected);
+                }
+            }
+        }
+        prop_assert_eq!(view.into_owned(), owned);
     }
 }
 
