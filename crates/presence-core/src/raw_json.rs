@@ -60,8 +60,8 @@ impl std::hash::Hash for RawJson<'_> {
 
 impl<'a> RawJson<'a> {
     /// Wraps text already checked to be one JSON value, wherever it is kept.
-    pub(crate) fn checked(text: impl Into<Store<'a>>) -> Self {
-        RawJson(text.into())
+    pub(crate) fn from_store(store: Store<'a>) -> Self {
+        RawJson(store)
     }
 
     /// Wraps owned text already checked to be one JSON value.
@@ -187,9 +187,14 @@ impl<'de> serde::Deserialize<'de> for RawJson<'_> {
 mod tests {
     use super::*;
 
+    /// A value over `text`, borrowed, as a view holds it.
+    fn checked(text: &str) -> RawJson<'_> {
+        RawJson::from_store(Store::Borrowed(text))
+    }
+
     #[test]
     fn shared_values_read_as_their_own_text() {
-        let (a, b) = (RawJson::checked(r#"{"a": 1}"#), RawJson::checked("[true]"));
+        let (a, b) = (checked(r#"{"a": 1}"#), checked("[true]"));
         let owned = RawJson::from_value(&serde_json::json!({"o": 2}));
         let values = [a.clone(), owned.clone(), b.clone()];
         let mut shared = SharedText::new(values.iter().map(RawJson::store));
@@ -206,15 +211,15 @@ mod tests {
 
     #[test]
     fn display_is_compact_and_keeps_strings() {
-        let raw = RawJson::checked("{ \"a b\" : [ 1 , \"x  y\\\" z\" ] ,\n\"n\": 1e400 }");
+        let raw = checked("{ \"a b\" : [ 1 , \"x  y\\\" z\" ] ,\n\"n\": 1e400 }");
         assert_eq!(raw.to_string(), r#"{"a b":[1,"x  y\" z"],"n":1e400}"#);
-        assert_eq!(RawJson::checked("{}").to_string(), "{}");
+        assert_eq!(checked("{}").to_string(), "{}");
     }
 
     #[cfg(feature = "serde")]
     #[test]
     fn serializes_as_the_value_itself() {
-        let raw = RawJson::checked(r#"{"s": "x\ud800y", "n": 1e400}"#);
+        let raw = checked(r#"{"s": "x\ud800y", "n": 1e400}"#);
         let text = serde_json::to_string(&raw).unwrap();
         assert_eq!(text, r#"{"s":"x\ud800y","n":1e400}"#);
         let back: RawJson<'static> = serde_json::from_str(&text).unwrap();

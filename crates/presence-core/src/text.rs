@@ -51,12 +51,6 @@ impl<'a> Store<'a> {
     }
 }
 
-impl<'a> From<&'a str> for Store<'a> {
-    fn from(text: &'a str) -> Self {
-        Store::Borrowed(text)
-    }
-}
-
 impl<'a> From<Cow<'a, str>> for Store<'a> {
     fn from(text: Cow<'a, str>) -> Self {
         match text {
@@ -143,7 +137,7 @@ impl SharedText {
 
 /// What a parser makes of each text it reads from a body that lives for `'a`: a text
 /// of a result that lives for `'o`. [`Borrowed`] keeps it borrowed (a view); a
-/// [`SharedText`] of the body makes it a range of that copy (an owned result, with no
+/// [`BodyCopy`] makes it a range of its copy of the body (an owned result, with no
 /// second pass over a view).
 pub(crate) trait Keep<'a, 'o> {
     /// The text as the result holds it.
@@ -160,10 +154,23 @@ impl<'a> Keep<'a, 'a> for Borrowed {
     }
 }
 
-impl<'a> Keep<'a, 'static> for SharedText {
+/// One copy of a body ([`SharedText::body`]) for the texts a parser reads from it, in
+/// any order: a borrowed text becomes its range of the copy. Only this kind of shared
+/// text is a [`Keep`], as the other ([`SharedText::new`]) must take its texts in the
+/// order it saw them.
+pub(crate) struct BodyCopy(SharedText);
+
+impl BodyCopy {
+    /// A copy of `body`, the text the parser reads.
+    pub(crate) fn new(body: &str) -> Self {
+        BodyCopy(SharedText::body(body))
+    }
+}
+
+impl<'a> Keep<'a, 'static> for BodyCopy {
     #[inline]
     fn keep(&mut self, text: Cow<'a, str>) -> Store<'static> {
-        self.own(Store::from(text))
+        self.0.own(Store::from(text))
     }
 }
 

@@ -11,12 +11,13 @@
 //!
 //! The result is one type tree, [`HereNowResult<'a>`]: read with
 //! [`HereNow::parse_view`] it borrows names from the body (the fast path for large
-//! answers), [`into_owned`](HereNowResult::into_owned) makes it `'static`, which is
-//! what [`parse_response`](Operation::parse_response) returns. Names are [`Name`]s
-//! and states the JSON text the service sent ([`RawJson`]), read into a type only
-//! when asked. In the result of `parse_response` they are ranges of one copy of the
-//! body (names with JSON escapes, and the channel name of a single-channel answer,
-//! are strings of their own); `into_owned` copies a view's texts into one new text.
+//! answers); [`parse_response`](Operation::parse_response) reads the `'static` form
+//! directly, in the same one pass, and [`into_owned`](HereNowResult::into_owned)
+//! turns a view into it. Names are [`Name`]s and states the JSON text the service
+//! sent ([`RawJson`]), read into a type only when asked. In the result of
+//! `parse_response` they are ranges of one copy of the body (names with JSON escapes,
+//! and the channel name of a single-channel answer, are strings of their own);
+//! `into_owned` copies a view's texts into one new text.
 //!
 //! ```
 //! use presence_core::{Config, HereNow, Keyset, Operation, RequestMeta, UserId};
@@ -38,7 +39,7 @@ use crate::request::{
     Targets,
 };
 use crate::response::BodyError;
-use crate::text::{Borrowed, Keep, SharedText, Store};
+use crate::text::{BodyCopy, Borrowed, Keep, SharedText, Store};
 use crate::{Error, Name, RawJson};
 use std::fmt;
 
@@ -147,8 +148,9 @@ channel_setters!(
 );
 
 /// The here now result. Read with [`HereNow::parse_view`] it borrows from the response
-/// body (`'a`); [`into_owned`](Self::into_owned) gives the `'static` form, which is what
-/// [`parse_response`](Operation::parse_response) and the clients return.
+/// body (`'a`); the `'static` form is what [`parse_response`](Operation::parse_response)
+/// and the clients return (read directly, not through a view), and what
+/// [`into_owned`](Self::into_owned) makes of a view.
 ///
 /// `Display` writes one line per channel (`lobby (occupancy 2): ann {"mood":"ok"},
 /// bob`). JSON (feature `serde`), stable:
@@ -182,14 +184,14 @@ impl<'a> HereNowResult<'a> {
     /// allocations for all its names and states, whatever the number of occupants.
     pub fn into_owned(self) -> HereNowResult<'static> {
         let mut shared = SharedText::new(self.channels.iter().flat_map(ChannelOccupancy::texts));
-        self.own(&mut shared)
-    }
-
-    fn own(self, shared: &mut SharedText) -> HereNowResult<'static> {
         HereNowResult {
             total_channels: self.total_channels,
             total_occupancy: self.total_occupancy,
-            channels: self.channels.into_iter().map(|c| c.own(shared)).collect(),
+            channels: self
+                .channels
+                .into_iter()
+                .map(|c| c.own(&mut shared))
+                .collect(),
         }
     }
 }
@@ -349,7 +351,7 @@ impl<C: Send + Sync> sealed::Encode for HereNow<C> {
         let text = crate::response::json_text(EXPECTED, body)?;
         // Every name and state the body holds unescaped is a range of one copy of it,
         // made as it is read.
-        self.parse_text(text, body, &mut SharedText::body(text))
+        self.parse_text(text, body, &mut BodyCopy::new(text))
     }
 }
 
@@ -383,14 +385,15 @@ impl<C> HereNow<C> {
         crate::response::classify(response, |body| self.parse_view_body(body))
     }
 
-    /// The one here-now parser (both body shapes), on the one-pass JSON reader.
+    /// [`parse_view`](Self::parse_view)'s body parser.
     fn parse_view_body<'a>(&self, body: &'a [u8]) -> Result<HereNowResult<'a>, BodyError> {
         let text = crate::response::json_text(EXPECTED, body)?;
         self.parse_text(text, body, &mut Borrowed)
     }
 
-    /// [`parse_view_body`](Self::parse_view_body) once the body is known to be UTF-8
-    /// `text`, each name and state kept as `keep` says (borrowed, or shared).
+    /// The one here-now parser (both body shapes, the view and the owned result), on the
+    /// one-pass JSON reader, once the body is known to be UTF-8 `text`: each name and
+    /// state kept as `keep` says (borrowed, or a range of the body's copy).
     fn parse_text<'a, 'o>(
         &self,
         text: &'a str,
@@ -712,7 +715,7 @@ fn read_occupants<'a, 'o>(
                 }
                 OccupantKey::State => {
                     if !r.null()? {
-                        state = Some(RawJson::checked(keep.keep(r.skip()?.into())));
+                        state = Some(RawJson::from_store(keep.keep(r.skip()?.into())));
                     }
                 }
             }
@@ -773,6 +776,34 @@ mod tests {
         assert_eq!(occupants[0].state.as_ref().unwrap().get(), r#"{"a": 1}"#);
         assert!(matches!(occupants[1].user_id.store(), Store::Owned(s) if s == "béa"));
         assert!(matches!(owned.channels[0].name.store(), Store::Owned(s) if s == "lobby"));
+    }
+
+    /// The multi-channel shape: channel names come from the body too, and are ranges of
+    /// the same copy as the user ids and states; an escaped channel name is its own.
+    #[test]
+    fn the_owned_multi_channel_result_shares_one_copy_of_the_body() {
+        let op = HereNow::new()
+            .channels(["lobby", "b\u{e9}"])
+            .include_state(true);
+        let body = r#"{"status": 200, "payload": {"channels": {"lobby": {"occupancy": 1, "uuids": [{"uuid": "u-ann", "state": {"x": 1}}]}, "b\u00e9": {"occupancy": 1, "uuids": ["bob"]}}}}"#;
+        let owned = op.parse_response(&response(200, body)).unwrap();
+        let range = |s: &Store<'_>| match s {
+            Store::Shared { all, start, len } => {
+                assert_eq!(&**all, body);
+                Some((*start as usize, *len as usize))
+            }
+            _ => None,
+        };
+        let at = |text: &str| Some((body.find(text).unwrap(), text.len()));
+        let (a, b) = (&owned.channels[0], &owned.channels[1]);
+        assert_eq!(range(a.name.store()), at("lobby"));
+        assert_eq!(range(a.occupants[0].user_id.store()), at("u-ann"));
+        assert_eq!(
+            range(a.occupants[0].state.as_ref().unwrap().store()),
+            at(r#"{"x": 1}"#)
+        );
+        assert_eq!(range(b.occupants[0].user_id.store()), at("bob"));
+        assert!(matches!(b.name.store(), Store::Owned(s) if s == "b\u{e9}"));
     }
 
     /// A state the JSON grammar allows but `Value` cannot hold (a number beyond `f64`,
