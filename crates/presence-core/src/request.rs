@@ -357,8 +357,9 @@ pub(crate) fn build<O: Operation>(
     }
     // Keys are unique (duplicates of a built-in key are rejected above), so sorting by
     // key alone is the canonical order. The first bytes decide almost every comparison
-    // (the protocol's keys differ there but for `state`/`signature`), without a
-    // `memcmp` call each.
+    // without a `memcmp` call each: the protocol's keys differ there but for
+    // `timestamp`/`tt`/`tr` (a signed subscribe) and a caller's extra keys. (`signature`
+    // is appended after the sort.)
     parts.query.sort_unstable_by(|a, b| {
         let (x, y) = (a.key.as_bytes(), b.key.as_bytes());
         x.first().cmp(&y.first()).then_with(|| x.cmp(y))
