@@ -327,10 +327,13 @@ proptest! {
         let body = here_now_body(&channels, single, plain);
         let names: Vec<String> = channels.iter().map(|(n, _)| n.clone()).collect();
         let op = HereNow::new().channels(names).include_state(true);
-        let response = http::Response::new(body.into_bytes());
+        let response = common::response(200, body.as_bytes());
         let owned = op.parse_response(&response).expect("owned parse");
         let view = op.parse_view(&response).expect("view");
+        let occupancy: usize = channels.iter().map(|(_, o)| o.len()).sum();
         for result in [&owned, &view] {
+            prop_assert_eq!(result.total_channels, channels.len() as u64);
+            prop_assert_eq!(result.total_occupancy, occupancy as u64);
             prop_assert_eq!(result.channels.len(), channels.len());
             for (got, (name, occupants)) in result.channels.iter().zip(&channels) {
                 prop_assert_eq!(got.name.as_str(), name.as_str());
